@@ -1,0 +1,138 @@
+//! Response envelopes in JSON and XML, as Lastline clients read them.
+//!
+//! JSON: `{"success": 1, "data": …}` or `{"success": 0, "error": "…", "error_code": N}`.
+//! XML: the same fields as elements of `<response>`; lists become repeated `<item>`
+//! elements and objects become elements named by their keys.
+
+use crate::error::ApiError;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use serde_json::{json, Value};
+
+/// The response format chosen by the URL suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// `.json`, or no suffix.
+    #[default]
+    Json,
+    /// `.xml`.
+    Xml,
+}
+
+impl Format {
+    /// The suffix without dot.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Xml => "xml",
+        }
+    }
+
+    /// The Content-Type of a body in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Xml => "application/xml; charset=utf-8",
+        }
+    }
+}
+
+/// The envelope of a successful answer.
+pub fn success(data: Value) -> Value {
+    json!({"success": 1, "data": data})
+}
+
+/// The envelope of an API error.
+pub fn failure(err: &ApiError) -> Value {
+    json!({"success": 0, "error": err.message, "error_code": err.code.number()})
+}
+
+/// Renders an envelope in the chosen format.
+pub fn render(envelope: &Value, format: Format) -> String {
+    match format {
+        Format::Json => envelope.to_string(),
+        Format::Xml => to_xml(envelope),
+    }
+}
+
+/// Renders a JSON value as an XML document with root element `response`.
+pub fn to_xml(value: &Value) -> String {
+    let mut w = Writer::new(Vec::new());
+    // Writing into a Vec cannot fail.
+    let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    write_element(&mut w, "response", value);
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+fn write_element(w: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
+    let name = xml_name(name);
+    let _ = w.write_event(Event::Start(BytesStart::new(name.as_str())));
+    match value {
+        Value::Null => {}
+        Value::Bool(b) => {
+            let _ = w.write_event(Event::Text(BytesText::new(if *b { "1" } else { "0" })));
+        }
+        Value::Number(n) => {
+            let _ = w.write_event(Event::Text(BytesText::new(&n.to_string())));
+        }
+        Value::String(s) => {
+            let _ = w.write_event(Event::Text(BytesText::new(s)));
+        }
+        Value::Array(items) => {
+            for item in items {
+                write_element(w, "item", item);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                write_element(w, k, v);
+            }
+        }
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new(name.as_str())));
+}
+
+/// Makes a key usable as an element name (keys here are identifiers, but raw parameter
+/// names come from clients).
+fn xml_name(key: &str) -> String {
+    let mut out: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn xml_success_and_failure() {
+        assert_eq!(
+            to_xml(&success(json!("OK"))),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><success>1</success><data>OK</data></response>"
+        );
+        let err = ApiError::new(ErrorCode::MissingParameter, "a < b");
+        assert_eq!(
+            to_xml(&failure(&err)),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><success>0</success><error>a &lt; b</error><error_code>2001</error_code></response>"
+        );
+    }
+
+    #[test]
+    fn xml_lists_and_odd_names() {
+        let x = to_xml(&json!({"a": [1, 2], "9 x": null}));
+        assert!(x.contains("<a><item>1</item><item>2</item></a>"), "{x}");
+        assert!(x.contains("<_9_x></_9_x>"), "{x}");
+    }
+}

@@ -1,0 +1,24 @@
+//! The Push Detection API's domain: every rule of the spec about what a push may contain.
+//!
+//! Form parameters are parsed into typed events ([`PushRequest::parse`]); a value of any
+//! type here is valid by construction. Refusals are [`ApiError`]s that name the parameter
+//! and what is expected. Response envelopes (JSON and XML) live in [`envelope`]. No I/O.
+
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod file_download;
+pub mod ioc;
+pub mod mail;
+pub mod method;
+pub mod network;
+pub mod params;
+pub mod reporter;
+pub mod values;
+
+pub use envelope::Format;
+pub use error::{ApiError, ErrorCode};
+pub use event::{Event, EventKind, PushRequest};
+pub use network::NetworkSelection;
+pub use params::FormParams;
+pub use values::Timestamp;

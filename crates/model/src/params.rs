@@ -1,0 +1,224 @@
+//! Form parameters as received, and a reader that enforces the method's parameter list.
+//!
+//! Rules that hold for every method live here once: empty values count as absent, a name the
+//! method does not know is refused (a typo must not silently lose data), and a parameter
+//! given twice with different values is refused (which one would be meant is unknowable).
+
+use crate::error::{ApiError, ErrorCode};
+use crate::method::MethodSpec;
+use std::collections::BTreeMap;
+
+/// Form fields in the order received (urlencoded body, multipart fields, query string).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl FormParams {
+    /// Collects name/value pairs.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        FormParams {
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// Adds one pair.
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.pairs.push((name.into(), value.into()));
+    }
+
+    /// The pairs, as received.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// Whether no pair was received.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// The raw parameters as a JSON object (a repeated name becomes an array), kept with
+    /// each stored event so an analyst can see exactly what the tool sent.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        for (k, v) in &self.pairs {
+            match map.get_mut(k) {
+                None => {
+                    map.insert(k.clone(), serde_json::Value::String(v.clone()));
+                }
+                Some(serde_json::Value::Array(items)) => {
+                    items.push(serde_json::Value::String(v.clone()))
+                }
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing =
+                        serde_json::Value::Array(vec![first, serde_json::Value::String(v.clone())]);
+                }
+            }
+        }
+        serde_json::Value::Object(map)
+    }
+
+    /// A canonical form (sorted pairs, empty values dropped) used to recognise a resent push.
+    pub fn canonical(&self) -> String {
+        let mut pairs: Vec<&(String, String)> =
+            self.pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+        pairs.sort();
+        let mut out = String::new();
+        for (k, v) in pairs {
+            out.push_str(&k.len().to_string());
+            out.push(':');
+            out.push_str(k);
+            out.push_str(&v.len().to_string());
+            out.push(':');
+            out.push_str(v);
+        }
+        out
+    }
+}
+
+/// Reads a method's parameters after checking names and repetitions against its spec.
+#[derive(Debug)]
+pub struct ParamReader<'a> {
+    values: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> ParamReader<'a> {
+    /// Checks every name against `spec`, drops empty values and refuses conflicting repeats.
+    pub fn new(spec: &MethodSpec, params: &'a FormParams) -> Result<Self, ApiError> {
+        let mut values: BTreeMap<&'a str, &'a str> = BTreeMap::new();
+        for (name, value) in params.pairs() {
+            if spec.param(name).is_none() {
+                return Err(unknown_parameter(spec, name));
+            }
+            let value = value.as_str();
+            if value.trim().is_empty() {
+                continue;
+            }
+            match values.get(name.as_str()) {
+                Some(previous) if *previous != value => {
+                    return Err(ApiError::conflict(format!(
+                        "parameter '{name}' was given more than once with different values; \
+                         expected a single value"
+                    )))
+                }
+                _ => {
+                    values.insert(name.as_str(), value);
+                }
+            }
+        }
+        Ok(ParamReader { values })
+    }
+
+    /// The value of an optional parameter, if present and non-empty.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.values.get(name).copied()
+    }
+
+    /// Whether a non-empty value was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// The value of a required parameter.
+    pub fn require(&self, name: &str, expected: &str) -> Result<&'a str, ApiError> {
+        self.get(name).ok_or_else(|| ApiError::missing(name, expected))
+    }
+
+    /// Parses an optional parameter.
+    pub fn parse_opt<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, ApiError>,
+    ) -> Result<Option<T>, ApiError> {
+        self.get(name).map(|v| parse(name, v)).transpose()
+    }
+
+    /// Parses a required parameter; `expected` describes it in the "missing" message.
+    pub fn parse_req<T>(
+        &self,
+        name: &str,
+        expected: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        parse(name, self.require(name, expected)?)
+    }
+}
+
+fn unknown_parameter(spec: &MethodSpec, name: &str) -> ApiError {
+    let suggestion = spec
+        .params
+        .iter()
+        .map(|p| (edit_distance(p.name, name), p.name))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| format!(" (did you mean '{n}'?)"))
+        .unwrap_or_default();
+    let shown: String = name.chars().take(64).collect();
+    ApiError::new(
+        ErrorCode::UnknownParameter,
+        format!(
+            "unknown parameter '{shown}' for {}{suggestion}; expected one of: {}",
+            spec.name,
+            spec.params
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}
+
+/// Levenshtein distance, used only to suggest the parameter a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("src_ip", "scr_ip"), 2);
+        assert_eq!(edit_distance("src_ip", "src_ip"), 0);
+        assert_eq!(edit_distance("dst_ip", "dst_ipp"), 1);
+    }
+
+    #[test]
+    fn repeated_names_become_arrays_in_raw_json() {
+        let p = FormParams::from_pairs([("a", "1"), ("a", "2"), ("b", "x")]);
+        assert_eq!(
+            p.to_json(),
+            serde_json::json!({"a": ["1", "2"], "b": "x"})
+        );
+    }
+
+    #[test]
+    fn canonical_form_ignores_order_and_empty_values() {
+        let a = FormParams::from_pairs([("a", "1"), ("b", "2"), ("c", "")]);
+        let b = FormParams::from_pairs([("b", "2"), ("a", "1")]);
+        assert_eq!(a.canonical(), b.canonical());
+        let c = FormParams::from_pairs([("a", "12"), ("b", "")]);
+        let d = FormParams::from_pairs([("a", "1"), ("b", "2")]);
+        assert_ne!(c.canonical(), d.canonical());
+    }
+}
