@@ -26,6 +26,8 @@ pub enum ErrorCode {
     UnknownEvent,
     /// The request body could not be read as a form.
     MalformedRequest,
+    /// The service cannot answer now (the store is unavailable); sent with HTTP 503.
+    Unavailable,
     /// The caller may not use the selected key (client retries once after logging in again).
     PermissionDenied,
     /// The key cannot be switched to (client retries once after logging in again).
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::UnknownTask => 2006,
             ErrorCode::UnknownEvent => 2007,
             ErrorCode::MalformedRequest => 2008,
+            ErrorCode::Unavailable => 5001,
             ErrorCode::PermissionDenied => 3001,
             ErrorCode::CannotSwitchToKey => 3002,
             ErrorCode::NoKeySelected => 3003,
@@ -57,7 +60,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and metrics.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::UnknownParameter,
@@ -66,6 +69,7 @@ impl ErrorCode {
         ErrorCode::UnknownTask,
         ErrorCode::UnknownEvent,
         ErrorCode::MalformedRequest,
+        ErrorCode::Unavailable,
         ErrorCode::PermissionDenied,
         ErrorCode::CannotSwitchToKey,
         ErrorCode::NoKeySelected,

@@ -1,1 +1,60 @@
-//! placeholder
+//! The pushdetect HTTP application.
+//!
+//! [`routes::router`] builds the whole app from the endpoint table in [`routes`]; [`serve`]
+//! runs it on a listener until the shutdown signal, finishing in-flight requests.
+
+pub mod config;
+pub mod credentials;
+pub mod listener;
+pub mod metrics;
+pub mod openapi;
+pub mod papi;
+pub mod provision;
+pub mod routes;
+pub mod state;
+pub mod throttle;
+
+pub use config::Config;
+pub use state::AppState;
+
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often expired sessions and old push fingerprints are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Serves the application on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish and closes the store.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purge = tokio::spawn(purge_loop(state.clone()));
+    let app = routes::router(state.clone());
+    let limited = listener::LimitedListener::new(listener, state.config.max_connections);
+    let result = axum::serve(
+        limited,
+        app.into_make_service_with_connect_info::<listener::PeerAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    purge.abort();
+    state.store.close().await;
+    result
+}
+
+async fn purge_loop(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let sessions_before = now.saturating_sub(ms(state.config.session_idle));
+        let fingerprints_before = now.saturating_sub(ms(state.config.dedup_window));
+        if let Err(e) = state.store.purge(sessions_before, fingerprints_before).await {
+            tracing::warn!(error = %e, "purge of expired sessions failed");
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! `pushdetect admin`: accounts, users, licenses and sensors, directly on the database.
+
+use crate::database::DatabaseArgs;
+use anyhow::{anyhow, Result};
+use clap::Subcommand;
+use pushdetect_server::provision::{add_license, add_sensor, add_user, init_account, rotate_token};
+use pushdetect_store::{Account, Store};
+use serde_json::{json, Value};
+
+/// `pushdetect admin`.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Accounts (tenants).
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Users who log in with username and password.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Licenses: access key and API token; their id is the key_id.
+    #[command(subcommand)]
+    License(LicenseCmd),
+    /// Sensors of a license: the subkeys events are pushed for; their id is the subkey_id.
+    #[command(subcommand)]
+    Sensor(SensorCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCmd {
+    /// Create an account with an admin user, a license and a sensor.
+    Add {
+        /// Unique account name.
+        name: String,
+        /// User name of its admin.
+        #[arg(long)]
+        admin: String,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account: its users and licenses can no longer log in or push.
+    Disable {
+        /// Account id or name.
+        account: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// Account id or name.
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Create a user with a random password.
+    Add {
+        /// Unique user name.
+        username: String,
+        /// Account id or name.
+        #[arg(long)]
+        account: String,
+        /// Make the user an administrator of the account.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List {
+        /// Only this account (id or name).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Disable a user and end their sessions.
+    Disable {
+        /// User name.
+        username: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// User name.
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LicenseCmd {
+    /// Create a license with a random access key and API token.
+    Add {
+        /// Account id or name.
+        #[arg(long)]
+        account: String,
+        /// Display name.
+        #[arg(long, default_value = "license")]
+        name: String,
+    },
+    /// List licenses.
+    List {
+        /// Only this account (id or name).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Disable a license and end its sessions.
+    Disable {
+        /// The key_id.
+        key_id: i64,
+    },
+    /// Enable a disabled license.
+    Enable {
+        /// The key_id.
+        key_id: i64,
+    },
+    /// Replace the API token (the old one stops working, its sessions end).
+    RotateToken {
+        /// The key_id.
+        key_id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SensorCmd {
+    /// Create a sensor with a random subkey.
+    Add {
+        /// The license's key_id.
+        #[arg(long)]
+        license: i64,
+        /// Display name.
+        #[arg(long, default_value = "sensor")]
+        name: String,
+    },
+    /// List sensors.
+    List {
+        /// Only this license (key_id).
+        #[arg(long)]
+        license: Option<i64>,
+    },
+    /// Disable a sensor: pushes for it are refused.
+    Disable {
+        /// The subkey_id.
+        subkey_id: i64,
+    },
+    /// Enable a disabled sensor.
+    Enable {
+        /// The subkey_id.
+        subkey_id: i64,
+    },
+}
+
+async fn account(store: &dyn Store, id_or_name: &str) -> Result<Account> {
+    store
+        .find_account(id_or_name)
+        .await?
+        .ok_or_else(|| anyhow!("no account '{id_or_name}'"))
+}
+
+async fn account_filter(store: &dyn Store, a: &Option<String>) -> Result<Option<i64>> {
+    Ok(match a {
+        Some(a) => Some(account(store, a).await?.id),
+        None => None,
+    })
+}
+
+/// Runs an admin command.
+pub async fn run(args: AdminArgs) -> Result<()> {
+    let store = args.db.open().await?;
+    let result = execute(store.as_ref(), args.what).await;
+    store.close().await;
+    let value = result?;
+    if args.json {
+        println!("{value}");
+    } else {
+        print_human(&value);
+    }
+    Ok(())
+}
+
+async fn execute(store: &dyn Store, what: What) -> Result<Value> {
+    let done = |what: String| json!({"ok": what});
+    Ok(match what {
+        What::Account(cmd) => match cmd {
+            AccountCmd::Add { name, admin } => {
+                let (account, creds) = init_account(store, &name, &admin).await?;
+                let mut v = serde_json::to_value(creds)?;
+                v["account_id"] = json!(account.id);
+                v["account"] = json!(account.name);
+                v
+            }
+            AccountCmd::List => json!(store
+                .list_accounts()
+                .await?
+                .into_iter()
+                .map(|a| json!({"id": a.id, "name": a.name, "disabled": a.disabled}))
+                .collect::<Vec<_>>()),
+            AccountCmd::Disable { account: a } => {
+                let acc = account(store, &a).await?;
+                store.set_account_disabled(acc.id, true).await?;
+                done(format!("account {} disabled", acc.name))
+            }
+            AccountCmd::Enable { account: a } => {
+                let acc = account(store, &a).await?;
+                store.set_account_disabled(acc.id, false).await?;
+                done(format!("account {} enabled", acc.name))
+            }
+        },
+        What::User(cmd) => match cmd {
+            UserCmd::Add {
+                username,
+                account: a,
+                admin,
+            } => {
+                let acc = account(store, &a).await?;
+                let new = add_user(store, acc.id, &username, admin).await?;
+                json!({"user_id": new.user.id, "username": new.user.username,
+                       "password": new.password, "account_id": acc.id, "admin": admin})
+            }
+            UserCmd::List { account: a } => {
+                let filter = account_filter(store, &a).await?;
+                json!(store
+                    .list_users(filter)
+                    .await?
+                    .into_iter()
+                    .map(|u| json!({"id": u.id, "username": u.username, "account_id": u.account_id,
+                                    "admin": u.is_admin, "disabled": u.disabled}))
+                    .collect::<Vec<_>>())
+            }
+            UserCmd::Disable { username } => {
+                store.set_user_disabled(user_id(store, &username).await?, true).await?;
+                done(format!("user {username} disabled"))
+            }
+            UserCmd::Enable { username } => {
+                store.set_user_disabled(user_id(store, &username).await?, false).await?;
+                done(format!("user {username} enabled"))
+            }
+        },
+        What::License(cmd) => match cmd {
+            LicenseCmd::Add { account: a, name } => {
+                let acc = account(store, &a).await?;
+                let new = add_license(store, acc.id, &name).await?;
+                json!({"key_id": new.license.id, "access_key": new.license.access_key,
+                       "api_token": new.api_token, "account_id": acc.id, "name": name})
+            }
+            LicenseCmd::List { account: a } => {
+                let filter = account_filter(store, &a).await?;
+                json!(store
+                    .list_licenses(filter)
+                    .await?
+                    .into_iter()
+                    .map(|l| json!({"key_id": l.id, "access_key": l.access_key, "name": l.name,
+                                    "account_id": l.account_id, "disabled": l.disabled}))
+                    .collect::<Vec<_>>())
+            }
+            LicenseCmd::Disable { key_id } => {
+                store.set_license_disabled(key_id, true).await?;
+                done(format!("license {key_id} disabled"))
+            }
+            LicenseCmd::Enable { key_id } => {
+                store.set_license_disabled(key_id, false).await?;
+                done(format!("license {key_id} enabled"))
+            }
+            LicenseCmd::RotateToken { key_id } => {
+                let token = rotate_token(store, key_id).await?;
+                json!({"key_id": key_id, "api_token": token})
+            }
+        },
+        What::Sensor(cmd) => match cmd {
+            SensorCmd::Add { license, name } => {
+                let l = store
+                    .find_license(license)
+                    .await?
+                    .ok_or_else(|| anyhow!("no license with key_id {license}"))?;
+                let s = add_sensor(store, l.id, &name).await?;
+                json!({"subkey_id": s.id, "subkey": s.subkey, "key_id": l.id,
+                       "sensor_key": format!("{}:{}", l.access_key, s.subkey), "name": name})
+            }
+            SensorCmd::List { license } => json!(store
+                .list_sensors(license)
+                .await?
+                .into_iter()
+                .map(|s| json!({"subkey_id": s.id, "subkey": s.subkey, "key_id": s.license_id,
+                                "sensor_key": format!("{}:{}", s.access_key, s.subkey),
+                                "name": s.name, "disabled": s.disabled}))
+                .collect::<Vec<_>>()),
+            SensorCmd::Disable { subkey_id } => {
+                store.set_sensor_disabled(subkey_id, true).await?;
+                done(format!("sensor {subkey_id} disabled"))
+            }
+            SensorCmd::Enable { subkey_id } => {
+                store.set_sensor_disabled(subkey_id, false).await?;
+                done(format!("sensor {subkey_id} enabled"))
+            }
+        },
+    })
+}
+
+async fn user_id(store: &dyn Store, username: &str) -> Result<i64> {
+    Ok(store
+        .find_user(username)
+        .await?
+        .ok_or_else(|| anyhow!("no user '{username}'"))?
+        .id)
+}
+
+/// Prints a result for a person: objects as "key: value" lines, lists as one line per item.
+fn print_human(value: &Value) {
+    let scalar = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                println!("(none)");
+            }
+            for item in items {
+                let line: Vec<String> = item
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={}", scalar(v)))
+                    .collect();
+                println!("{}", line.join("  "));
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                println!("{k}: {}", scalar(v));
+            }
+        }
+        other => println!("{}", scalar(other)),
+    }
+}

@@ -1,0 +1,132 @@
+//! Prometheus metrics: requests and latency per endpoint, events stored per type, API
+//! errors per code. Rendered at `/metrics`.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+use std::time::Instant;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The API error code of a response, attached as an extension for the metrics layer.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCodeSeen(pub u32);
+
+/// All counters and histograms of the server.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram>,
+    events: Family<Labels, Counter>,
+    errors: Family<Labels, Counter>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("pushdetect");
+        let requests = Family::<Labels, Counter>::default();
+        let latency = Family::<Labels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let events = Family::<Labels, Counter>::default();
+        let errors = Family::<Labels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by endpoint, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "events_stored",
+            "Events durably stored, by type (resent pushes not counted)",
+            events.clone(),
+        );
+        registry.register(
+            "api_errors",
+            "API errors answered, by error code",
+            errors.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            events,
+            errors,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a stored event.
+    pub fn event_stored(&self, kind: &str) {
+        self.events.get_or_create(&vec![("type", kind.to_owned())]).inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Middleware recording every request.
+pub async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .latency
+        .get_or_create(&vec![("endpoint", endpoint.clone())])
+        .observe(start.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&vec![
+            ("endpoint", endpoint),
+            ("method", method),
+            ("status", response.status().as_u16().to_string()),
+        ])
+        .inc();
+    if let Some(ErrorCodeSeen(code)) = response.extensions().get::<ErrorCodeSeen>() {
+        metrics
+            .errors
+            .get_or_create(&vec![("code", code.to_string())])
+            .inc();
+    }
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}

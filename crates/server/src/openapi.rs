@@ -1,0 +1,131 @@
+//! The OpenAPI 3.1 document of every PAPI endpoint, generated from the endpoint table and
+//! the parameter tables of the model.
+
+use crate::routes::ENDPOINTS;
+use pushdetect_model::method::{ParamKind, ParamSpec, Requirement};
+use serde_json::{json, Map, Value};
+
+fn schema(p: &ParamSpec) -> Value {
+    let mut s = match p.kind {
+        ParamKind::Enum => json!({"type": "string", "enum": p.allowed}),
+        ParamKind::Port => json!({"type": "integer", "minimum": 0, "maximum": 65535}),
+        ParamKind::Integer => json!({"type": "integer", "minimum": 0}),
+        ParamKind::Percent => json!({"type": "number", "minimum": 0, "maximum": 100}),
+        ParamKind::Bool => json!({"type": "string", "enum": ["True", "False"]}),
+        ParamKind::Ip => json!({"type": "string", "format": "ip-address"}),
+        ParamKind::Ipv4 => json!({"type": "string", "format": "ipv4"}),
+        ParamKind::Ipv6 => json!({"type": "string", "format": "ipv6"}),
+        ParamKind::Hostname => json!({"type": "string", "format": "hostname"}),
+        ParamKind::TaskUuid => json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}),
+        ParamKind::SensorKey => json!({"type": "string", "pattern": "^[^:]+:[^:]+$"}),
+        _ => json!({"type": "string"}),
+    };
+    let mut description = p.doc.to_owned();
+    if let Requirement::OneOf(group) = p.requirement {
+        description.push_str(&format!(" One of the '{group}' parameters is required."));
+    }
+    if let Some(group) = p.group {
+        description.push_str(&format!(" Only with application_protocol {group}."));
+    }
+    description.push_str(&format!(" Expected: {}.", p.kind.expected()));
+    s["description"] = json!(description);
+    s
+}
+
+fn envelope() -> Value {
+    json!({
+        "description": "The envelope: HTTP 200 with success 1 and data, or success 0 with \
+                        error and error_code (docs/errors.md). Transport failures use HTTP \
+                        statuses (404, 413, 503).",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+            "application/xml": {"schema": {"$ref": "#/components/schemas/Envelope"}}
+        }
+    })
+}
+
+/// The document served at `/papi/openapi.json`.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for endpoint in ENDPOINTS {
+        let spec = endpoint.spec;
+        let required: Vec<&str> = spec
+            .params
+            .iter()
+            .filter(|p| p.requirement == Requirement::Required)
+            .map(|p| p.name)
+            .collect();
+        let properties: Map<String, Value> = spec
+            .params
+            .iter()
+            .map(|p| (p.name.to_owned(), schema(p)))
+            .collect();
+        let mut item = Map::new();
+        for method in endpoint.methods {
+            let mut op = json!({
+                "operationId": format!("{}_{}", spec.name.replace('.', "_"), method.to_lowercase()),
+                "summary": spec.summary,
+                "responses": {"200": envelope()},
+            });
+            if *method == "GET" {
+                op["parameters"] = spec
+                    .params
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "name": p.name,
+                            "in": "query",
+                            "required": p.requirement == Requirement::Required,
+                            "schema": schema(p),
+                        })
+                    })
+                    .collect();
+            } else {
+                let body = json!({"type": "object", "properties": properties,
+                                  "required": required, "additionalProperties": false});
+                op["requestBody"] = json!({
+                    "required": !spec.params.is_empty(),
+                    "content": {
+                        "application/x-www-form-urlencoded": {"schema": body},
+                        "multipart/form-data": {"schema": body},
+                    }
+                });
+            }
+            item.insert(method.to_lowercase(), op);
+        }
+        let item = Value::Object(item);
+        paths.insert(format!("/papi/{}", endpoint.path()), item.clone());
+        let mut with_format = item;
+        let format_param = json!([{"name": "format", "in": "path", "required": true,
+            "schema": {"type": "string", "enum": ["json", "xml"]}}]);
+        with_format["parameters"] = format_param;
+        for (_, op) in with_format.as_object_mut().into_iter().flatten() {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                op["operationId"] = json!(format!("{id}_format"));
+            }
+        }
+        paths.insert(format!("/papi/{}.{{format}}", endpoint.path()), with_format);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pushdetect Push Detection API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The Lastline Push Detection API as served by pushdetect. Every \
+                            path also answers with the suffix .json or .xml, choosing the \
+                            response format (JSON by default). Log in first: the session is \
+                            a cookie."
+        },
+        "paths": paths,
+        "components": {"schemas": {"Envelope": {
+            "type": "object",
+            "required": ["success"],
+            "properties": {
+                "success": {"type": "integer", "enum": [0, 1]},
+                "data": {},
+                "error": {"type": "string"},
+                "error_code": {"type": "integer"}
+            }
+        }}}
+    })
+}

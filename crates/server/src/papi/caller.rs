@@ -1,0 +1,78 @@
+//! The logged-in caller, found from the session cookie.
+
+use super::reply::{Failure, Fmt, Reply};
+use crate::credentials::session_id_hash;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use pushdetect_model::ApiError;
+use pushdetect_store::Principal;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "pushdetect_session";
+
+/// Sessions are marked as used at most this often (ms), to keep reads free of writes.
+const TOUCH_EVERY_MS: i64 = 30_000;
+
+/// Who is calling: resolved from a live session, or the call answers 3004.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's account; everything they read or write is scoped to it.
+    pub account_id: i64,
+    /// The user or license logged in.
+    pub principal: Principal,
+    /// Username or access key, for logs.
+    pub label: String,
+}
+
+/// The value of the session cookie, if sent.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Reply;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Reply> {
+        let format = Fmt::of_path(parts.uri.path());
+        let Some(id) = session_cookie(&parts.headers) else {
+            return Err(Reply::error(
+                format,
+                ApiError::authentication("no session; log in first"),
+            ));
+        };
+        let hash = session_id_hash(&id);
+        let now = chrono::Utc::now().timestamp_millis();
+        let idle_ms = i64::try_from(app.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+        let session = app
+            .store
+            .find_session(&hash, now.saturating_sub(idle_ms))
+            .await
+            .map_err(|e| Reply::new(format, Err(Failure::from(e))))?;
+        let Some(session) = session else {
+            return Err(Reply::error(
+                format,
+                ApiError::authentication("the session has expired or was logged out; log in again"),
+            ));
+        };
+        if now - session.last_seen_ms >= TOUCH_EVERY_MS {
+            app.store
+                .touch_session(&hash, now)
+                .await
+                .map_err(|e| Reply::new(format, Err(Failure::from(e))))?;
+        }
+        Ok(Caller {
+            account_id: session.account_id,
+            principal: session.principal,
+            label: session.label,
+        })
+    }
+}

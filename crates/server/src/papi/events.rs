@@ -1,0 +1,208 @@
+//! The read API: the caller's account's events, as stored.
+
+use super::caller::Caller;
+use super::form::Form;
+use super::reply::{Failure, Fmt, Reply};
+use crate::state::AppState;
+use axum::extract::State;
+use pushdetect_model::method::{EVENT_GET, EVENT_LIST};
+use pushdetect_model::params::ParamReader;
+use pushdetect_model::values::{parse_id, Hostname, Text};
+use pushdetect_model::{ApiError, EventKind, NetworkSelection, Timestamp};
+use pushdetect_store::{EventFilter, Principal, StoredEvent};
+use serde_json::{json, Value};
+
+/// Default page size.
+const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size.
+const MAX_LIMIT: u32 = 1000;
+
+/// `GET /papi/push_detection/event/list`.
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Fmt(format): Fmt,
+    Form(params): Form,
+) -> Reply {
+    Reply::new(format, list_events(&app, &caller, &params).await)
+}
+
+/// `GET /papi/push_detection/event/get`.
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Fmt(format): Fmt,
+    Form(params): Form,
+) -> Reply {
+    Reply::new(format, get_event(&app, &caller, &params).await)
+}
+
+async fn list_events(
+    app: &AppState,
+    caller: &Caller,
+    params: &pushdetect_model::FormParams,
+) -> Result<Value, Failure> {
+    let r = ParamReader::new(&EVENT_LIST, params)?;
+    let limit = r
+        .parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
+            Ok(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+            _ => Err(ApiError::invalid(n, "a page size from 1 to 1000")),
+        })?
+        .unwrap_or(DEFAULT_LIMIT);
+    let mut filter = EventFilter {
+        kind: r
+            .parse_opt("type", |n, v| {
+                EventKind::from_name(v.trim())
+                    .map(|k| k.as_str().to_owned())
+                    .ok_or_else(|| ApiError::invalid(n, "one of file_download, ioc, mail"))
+            })?,
+        after_ms: r.parse_opt("after", Timestamp::parse)?.map(Timestamp::millis),
+        before_ms: r.parse_opt("before", Timestamp::parse)?.map(Timestamp::millis),
+        host: r.parse_opt("host", normalise_host)?,
+        vendor_name: r.parse_opt("vendor_name", Text::parse)?.map(|t| t.to_string()),
+        tool_name: r.parse_opt("tool_name", Text::parse)?.map(|t| t.to_string()),
+        sensor_id: None,
+        cursor: r.parse_opt("cursor", parse_cursor)?,
+        // One more than asked, to know whether another page exists.
+        limit: limit + 1,
+    };
+    if let Some(sensor) = r.get("sensor") {
+        filter.sensor_id = Some(sensor_id(app, caller, sensor).await?);
+    }
+    let mut events = app.store.list_events(caller.account_id, &filter).await?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    let next_cursor = match (more, events.last()) {
+        (true, Some(last)) => json!(format!("{}.{}", last.occurred_at_ms, last.id)),
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "more_results_available": u8::from(more),
+        "next_cursor": next_cursor,
+    }))
+}
+
+async fn get_event(
+    app: &AppState,
+    caller: &Caller,
+    params: &pushdetect_model::FormParams,
+) -> Result<Value, Failure> {
+    let r = ParamReader::new(&EVENT_GET, params)?;
+    let id = r.parse_req("event_id", "the id of an event", parse_id)?;
+    let Some(event) = app.store.get_event(caller.account_id, id).await? else {
+        return Err(ApiError::new(
+            pushdetect_model::ErrorCode::UnknownEvent,
+            format!("invalid value for parameter 'event_id': no event {id} in this account"),
+        )
+        .into());
+    };
+    let mut out = event_json(&event);
+    out["tasks"] = task_links(app, caller, &event).await?;
+    Ok(out)
+}
+
+/// Each task uuid the event names, and whether it is a task known here (it may have been
+/// analysed by another service, e.g. for mail gateways).
+async fn task_links(app: &AppState, caller: &Caller, event: &StoredEvent) -> Result<Value, Failure> {
+    let mut uuids: Vec<String> = Vec::new();
+    let fields = &event.fields;
+    if let Some(u) = fields.get("task_uuid").and_then(Value::as_str) {
+        uuids.push(u.to_owned());
+    }
+    for list in ["attachments", "urls"] {
+        for item in fields.get(list).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(u) = item.get("task_uuid").and_then(Value::as_str) {
+                uuids.push(u.to_owned());
+            }
+        }
+    }
+    uuids.sort();
+    uuids.dedup();
+    let known = app.store.known_tasks(caller.account_id, &uuids).await?;
+    Ok(Value::Array(
+        uuids
+            .into_iter()
+            .map(|u| {
+                let task = known.iter().find(|t| t.uuid == u);
+                json!({
+                    "task_uuid": u,
+                    "known": task.is_some(),
+                    "key_id": task.map(|t| t.license_id),
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn time(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_string()
+}
+
+/// The external form of a stored event.
+fn event_json(e: &StoredEvent) -> Value {
+    let pushed_by = match e.pushed_by {
+        Principal::User(_) => json!({"auth_method": "account", "username": e.pushed_by_label}),
+        Principal::License(id) => {
+            json!({"auth_method": "license", "key_id": id, "access_key": e.pushed_by_label})
+        }
+    };
+    json!({
+        "event_id": e.id,
+        "type": e.kind,
+        "occurred_at": time(e.occurred_at_ms),
+        "received_at": time(e.received_at_ms),
+        "vendor_name": e.vendor_name,
+        "tool_name": e.tool_name,
+        "license": {"key_id": e.license_id, "access_key": e.access_key},
+        "sensor": {
+            "subkey_id": e.sensor_id,
+            "subkey": e.subkey,
+            "key": format!("{}:{}", e.access_key, e.subkey),
+        },
+        "pushed_by": pushed_by,
+        "fields": e.fields,
+        "raw_parameters": e.raw_params,
+    })
+}
+
+/// Host filter values are matched as stored: IP addresses canonical, names lower case.
+fn normalise_host(name: &str, value: &str) -> Result<String, ApiError> {
+    let v = value.trim();
+    if let Ok(ip) = v.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    if v.contains('@') {
+        return Ok(v.to_ascii_lowercase());
+    }
+    Hostname::parse(name, v).map(|h| h.as_str().to_owned())
+}
+
+fn parse_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
+    value
+        .trim()
+        .split_once('.')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(|| ApiError::invalid(name, "the next_cursor of a previous page"))
+}
+
+/// The sensor filter: "access_key:subkey" or a subkey_id, of the caller's account.
+async fn sensor_id(app: &AppState, caller: &Caller, value: &str) -> Result<i64, Failure> {
+    let sensor = if let Ok(id) = value.trim().parse::<i64>() {
+        app.store.find_sensor(id).await?
+    } else {
+        match NetworkSelection::parse_key("sensor", value)? {
+            NetworkSelection::SensorKey { access_key, subkey } => {
+                app.store.find_sensor_by_key(&access_key, &subkey).await?
+            }
+            NetworkSelection::Ids { subkey_id, .. } => app.store.find_sensor(subkey_id).await?,
+        }
+    };
+    sensor
+        .filter(|s| s.account_id == caller.account_id)
+        .map(|s| s.id)
+        .ok_or_else(|| {
+            ApiError::invalid("sensor", "'access_key:subkey' or subkey_id of a sensor of this account")
+                .into()
+        })
+}

@@ -1,0 +1,8 @@
+//! The Portal API (PAPI) under `/papi`: login, pushes and the read API.
+
+pub mod auth;
+pub mod caller;
+pub mod events;
+pub mod form;
+pub mod push;
+pub mod reply;

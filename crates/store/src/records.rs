@@ -1,0 +1,207 @@
+//! The records the store reads and writes, shared by every backend.
+
+use serde_json::Value;
+
+/// A tenant: everything below belongs to exactly one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// A disabled account cannot log in or push.
+    pub disabled: bool,
+    /// Creation time, ms.
+    pub created_at_ms: i64,
+}
+
+/// A user who logs in with username and password (auth_method "account").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Owning account.
+    pub account_id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// argon2 PHC string.
+    pub password_hash: String,
+    /// May administer the account.
+    pub is_admin: bool,
+    /// The user, or their account, is disabled.
+    pub disabled: bool,
+}
+
+/// A license (auth_method "license"): access key + API token; its id is the `key_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    /// The key_id.
+    pub id: i64,
+    /// Owning account.
+    pub account_id: i64,
+    /// Display name.
+    pub name: String,
+    /// The access key (public half).
+    pub access_key: String,
+    /// argon2 PHC string of the API token.
+    pub api_token_hash: String,
+    /// The license, or its account, is disabled.
+    pub disabled: bool,
+}
+
+/// A sensor of a license: the subkey events are recorded against; its id is the `subkey_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sensor {
+    /// The subkey_id.
+    pub id: i64,
+    /// The license (key_id).
+    pub license_id: i64,
+    /// The license's account.
+    pub account_id: i64,
+    /// The license's access key.
+    pub access_key: String,
+    /// The subkey.
+    pub subkey: String,
+    /// Display name.
+    pub name: String,
+    /// The sensor, its license or its account is disabled.
+    pub disabled: bool,
+}
+
+/// Who is logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A user (auth_method "account").
+    User(i64),
+    /// A license (auth_method "license").
+    License(i64),
+}
+
+/// A live session, as found by its id hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The account the principal belongs to.
+    pub account_id: i64,
+    /// Who.
+    pub principal: Principal,
+    /// The username or access key, for display and logs.
+    pub label: String,
+    /// Last use, ms.
+    pub last_seen_ms: i64,
+}
+
+/// An analysis task; push_file_download's task_uuid must name one of the same license.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// 32 hex characters.
+    pub uuid: String,
+    /// The account.
+    pub account_id: i64,
+    /// The license that submitted it.
+    pub license_id: i64,
+    /// Creation time, ms.
+    pub created_at_ms: i64,
+}
+
+/// An event to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The account.
+    pub account_id: i64,
+    /// The sensor it is recorded against.
+    pub sensor_id: i64,
+    /// The sensor's license.
+    pub license_id: i64,
+    /// The credential that pushed it.
+    pub pushed_by: Principal,
+    /// file_download, ioc or mail.
+    pub kind: String,
+    /// Receive time, ms.
+    pub received_at_ms: i64,
+    /// Occurrence time as the tool said, or the receive time, ms.
+    pub occurred_at_ms: i64,
+    /// vendor_name.
+    pub vendor_name: String,
+    /// tool_name.
+    pub tool_name: String,
+    /// Protected-network hosts it is about, normalised.
+    pub hosts: Vec<String>,
+    /// The parsed fields.
+    pub fields: Value,
+    /// The parameters as received.
+    pub raw_params: Value,
+}
+
+/// Recognises a resent push: the same fingerprint within the window is the same event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// A hash of the credential, method and canonical parameters.
+    pub fingerprint: String,
+    /// Pushes received at or after this time (ms) count as the same.
+    pub since_ms: i64,
+}
+
+/// What inserting an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored and committed under this id.
+    New(i64),
+    /// A resent push of this already stored event; nothing new stored.
+    Duplicate(i64),
+}
+
+/// A stored event, with the names of what it refers to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Receive time, ms.
+    pub received_at_ms: i64,
+    /// Occurrence time, ms.
+    pub occurred_at_ms: i64,
+    /// The license (key_id).
+    pub license_id: i64,
+    /// The license's access key.
+    pub access_key: String,
+    /// The sensor (subkey_id).
+    pub sensor_id: i64,
+    /// The sensor's subkey.
+    pub subkey: String,
+    /// The credential that pushed it.
+    pub pushed_by: Principal,
+    /// Its username or access key.
+    pub pushed_by_label: String,
+    /// vendor_name.
+    pub vendor_name: String,
+    /// tool_name.
+    pub tool_name: String,
+    /// Parsed fields.
+    pub fields: Value,
+    /// Parameters as received.
+    pub raw_params: Value,
+}
+
+/// Filters of the event list; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Kind.
+    pub kind: Option<String>,
+    /// occurred_at >= after.
+    pub after_ms: Option<i64>,
+    /// occurred_at < before.
+    pub before_ms: Option<i64>,
+    /// One of the event's hosts.
+    pub host: Option<String>,
+    /// vendor_name, exact.
+    pub vendor_name: Option<String>,
+    /// tool_name, exact.
+    pub tool_name: Option<String>,
+    /// Sensor id.
+    pub sensor_id: Option<i64>,
+    /// Continue after this (occurred_at_ms, id), exclusive.
+    pub cursor: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: u32,
+}

@@ -1,0 +1,751 @@
+//! The embedded default backend: SQLite in WAL mode, `synchronous = FULL`, in the data dir.
+//!
+//! Writes go through a pool of one connection, so write transactions are serialised in
+//! process (no SQLITE_BUSY between our own writers, and the resent-push check and the insert
+//! are atomic); reads use a separate pool and never wait for writers.
+
+use crate::error::{conflict_as, StoreError, StoreResult};
+use crate::records::*;
+use crate::Store;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// SQLite-backed [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and applies the embedded migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    /// Opens a database given as a `sqlite:` URL.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get() as u32 * 2)
+            .unwrap_or(4)
+            .max(4);
+        let reader = SqlitePoolOptions::new()
+            .max_connections(readers)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { writer, reader })
+    }
+}
+
+fn account(row: &SqliteRow) -> StoreResult<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        disabled: row.try_get("disabled")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.account_id, u.username, u.password_hash, u.is_admin, \
+     (u.disabled OR a.disabled) AS disabled FROM users u JOIN accounts a ON a.id = u.account_id";
+
+fn user(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        is_admin: row.try_get("is_admin")?,
+        disabled: row.try_get("disabled")?,
+    })
+}
+
+const LICENSE_COLUMNS: &str = "l.id, l.account_id, l.name, l.access_key, l.api_token_hash, \
+     (l.disabled OR a.disabled) AS disabled FROM licenses l JOIN accounts a ON a.id = l.account_id";
+
+fn license(row: &SqliteRow) -> StoreResult<License> {
+    Ok(License {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        name: row.try_get("name")?,
+        access_key: row.try_get("access_key")?,
+        api_token_hash: row.try_get("api_token_hash")?,
+        disabled: row.try_get("disabled")?,
+    })
+}
+
+const SENSOR_COLUMNS: &str = "s.id, s.license_id, l.account_id, l.access_key, s.subkey, s.name, \
+     (s.disabled OR l.disabled OR a.disabled) AS disabled FROM sensors s \
+     JOIN licenses l ON l.id = s.license_id JOIN accounts a ON a.id = l.account_id";
+
+fn sensor(row: &SqliteRow) -> StoreResult<Sensor> {
+    Ok(Sensor {
+        id: row.try_get("id")?,
+        license_id: row.try_get("license_id")?,
+        account_id: row.try_get("account_id")?,
+        access_key: row.try_get("access_key")?,
+        subkey: row.try_get("subkey")?,
+        name: row.try_get("name")?,
+        disabled: row.try_get("disabled")?,
+    })
+}
+
+fn task(row: &SqliteRow) -> StoreResult<Task> {
+    Ok(Task {
+        uuid: row.try_get("uuid")?,
+        account_id: row.try_get("account_id")?,
+        license_id: row.try_get("license_id")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurred_at_ms, e.license_id, \
+     l.access_key, e.sensor_id, s.subkey, e.pushed_by_user_id, e.pushed_by_license_id, \
+     COALESCE(pu.username, pl.access_key) AS pushed_by_label, e.vendor_name, e.tool_name, \
+     e.fields, e.raw_params FROM events e \
+     JOIN licenses l ON l.id = e.license_id JOIN sensors s ON s.id = e.sensor_id \
+     LEFT JOIN users pu ON pu.id = e.pushed_by_user_id \
+     LEFT JOIN licenses pl ON pl.id = e.pushed_by_license_id";
+
+fn json_column(row: &SqliteRow, name: &str) -> StoreResult<serde_json::Value> {
+    let text: String = row.try_get(name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn principal(user_id: Option<i64>, license_id: Option<i64>) -> StoreResult<Principal> {
+    match (user_id, license_id) {
+        (Some(u), None) => Ok(Principal::User(u)),
+        (None, Some(l)) => Ok(Principal::License(l)),
+        _ => Err(StoreError::Corrupt("principal must be a user or a license".into())),
+    }
+}
+
+fn split_principal(p: Principal) -> (Option<i64>, Option<i64>) {
+    match p {
+        Principal::User(u) => (Some(u), None),
+        Principal::License(l) => (None, Some(l)),
+    }
+}
+
+fn stored_event(row: &SqliteRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        received_at_ms: row.try_get("received_at_ms")?,
+        occurred_at_ms: row.try_get("occurred_at_ms")?,
+        license_id: row.try_get("license_id")?,
+        access_key: row.try_get("access_key")?,
+        sensor_id: row.try_get("sensor_id")?,
+        subkey: row.try_get("subkey")?,
+        pushed_by: principal(
+            row.try_get("pushed_by_user_id")?,
+            row.try_get("pushed_by_license_id")?,
+        )?,
+        pushed_by_label: row.try_get("pushed_by_label")?,
+        vendor_name: row.try_get("vendor_name")?,
+        tool_name: row.try_get("tool_name")?,
+        fields: json_column(row, "fields")?,
+        raw_params: json_column(row, "raw_params")?,
+    })
+}
+
+/// Fails with NotFound when an update touched no row.
+fn expect_row(result: sqlx::sqlite::SqliteQueryResult, what: String) -> StoreResult<()> {
+    if result.rows_affected() == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn has_accounts(&self) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM accounts) AS any")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(row.try_get("any")?)
+    }
+
+    async fn create_account(&self, name: &str, now_ms: i64) -> StoreResult<Account> {
+        let row = sqlx::query(
+            "INSERT INTO accounts (name, created_at_ms) VALUES (?, ?) \
+             RETURNING id, name, disabled, created_at_ms",
+        )
+        .bind(name)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(conflict_as(format!("account '{name}'")))?;
+        account(&row)
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        sqlx::query("SELECT id, name, disabled, created_at_ms FROM accounts ORDER BY id")
+            .fetch_all(&self.writer)
+            .await?
+            .iter()
+            .map(account)
+            .collect()
+    }
+
+    async fn find_account(&self, id_or_name: &str) -> StoreResult<Option<Account>> {
+        let id = id_or_name.parse::<i64>().unwrap_or(-1);
+        sqlx::query(
+            "SELECT id, name, disabled, created_at_ms FROM accounts WHERE id = ? OR name = ? \
+             ORDER BY id = ? DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(id_or_name)
+        .bind(id)
+        .fetch_optional(&self.writer)
+        .await?
+        .as_ref()
+        .map(account)
+        .transpose()
+    }
+
+    async fn set_account_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query("UPDATE accounts SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        expect_row(r, format!("account {id}"))?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE account_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_user(
+        &self,
+        account_id: i64,
+        username: &str,
+        password_hash: &str,
+        is_admin: bool,
+        now_ms: i64,
+    ) -> StoreResult<User> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (account_id, username, password_hash, is_admin, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(account_id)
+        .bind(username)
+        .bind(password_hash)
+        .bind(is_admin)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(conflict_as(format!("user '{username}'")))?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} WHERE u.id = ?"))
+            .bind(id)
+            .fetch_one(&self.writer)
+            .await?;
+        user(&row)
+    }
+
+    async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} WHERE u.username = ?"))
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(user)
+            .transpose()
+    }
+
+    async fn list_users(&self, account_id: Option<i64>) -> StoreResult<Vec<User>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} WHERE ? IS NULL OR u.account_id = ? ORDER BY u.id"
+        ))
+        .bind(account_id)
+        .bind(account_id)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(user)
+        .collect()
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        expect_row(r, format!("user {id}"))?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_license(
+        &self,
+        account_id: i64,
+        name: &str,
+        access_key: &str,
+        api_token_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<License> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO licenses (account_id, name, access_key, api_token_hash, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(account_id)
+        .bind(name)
+        .bind(access_key)
+        .bind(api_token_hash)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(conflict_as("license with this access key"))?;
+        let row = sqlx::query(&format!("SELECT {LICENSE_COLUMNS} WHERE l.id = ?"))
+            .bind(id)
+            .fetch_one(&self.writer)
+            .await?;
+        license(&row)
+    }
+
+    async fn find_license_by_access_key(&self, access_key: &str) -> StoreResult<Option<License>> {
+        sqlx::query(&format!("SELECT {LICENSE_COLUMNS} WHERE l.access_key = ?"))
+            .bind(access_key)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(license)
+            .transpose()
+    }
+
+    async fn find_license(&self, id: i64) -> StoreResult<Option<License>> {
+        sqlx::query(&format!("SELECT {LICENSE_COLUMNS} WHERE l.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(license)
+            .transpose()
+    }
+
+    async fn list_licenses(&self, account_id: Option<i64>) -> StoreResult<Vec<License>> {
+        sqlx::query(&format!(
+            "SELECT {LICENSE_COLUMNS} WHERE ? IS NULL OR l.account_id = ? ORDER BY l.id"
+        ))
+        .bind(account_id)
+        .bind(account_id)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(license)
+        .collect()
+    }
+
+    async fn set_license_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query("UPDATE licenses SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        expect_row(r, format!("license {id}"))?;
+        sqlx::query("DELETE FROM sessions WHERE license_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_license_token(&self, id: i64, api_token_hash: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query("UPDATE licenses SET api_token_hash = ? WHERE id = ?")
+            .bind(api_token_hash)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        expect_row(r, format!("license {id}"))?;
+        sqlx::query("DELETE FROM sessions WHERE license_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_sensor(
+        &self,
+        license_id: i64,
+        subkey: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> StoreResult<Sensor> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sensors (license_id, subkey, name, created_at_ms) VALUES (?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(license_id)
+        .bind(subkey)
+        .bind(name)
+        .bind(now_ms)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("license {license_id}"))
+            }
+            _ => conflict_as(format!("sensor subkey '{subkey}'"))(e),
+        })?;
+        let row = sqlx::query(&format!("SELECT {SENSOR_COLUMNS} WHERE s.id = ?"))
+            .bind(id)
+            .fetch_one(&self.writer)
+            .await?;
+        sensor(&row)
+    }
+
+    async fn find_sensor_by_key(
+        &self,
+        access_key: &str,
+        subkey: &str,
+    ) -> StoreResult<Option<Sensor>> {
+        sqlx::query(&format!(
+            "SELECT {SENSOR_COLUMNS} WHERE l.access_key = ? AND s.subkey = ?"
+        ))
+        .bind(access_key)
+        .bind(subkey)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(sensor)
+        .transpose()
+    }
+
+    async fn find_sensor(&self, id: i64) -> StoreResult<Option<Sensor>> {
+        sqlx::query(&format!("SELECT {SENSOR_COLUMNS} WHERE s.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(sensor)
+            .transpose()
+    }
+
+    async fn list_sensors(&self, license_id: Option<i64>) -> StoreResult<Vec<Sensor>> {
+        sqlx::query(&format!(
+            "SELECT {SENSOR_COLUMNS} WHERE ? IS NULL OR s.license_id = ? ORDER BY s.id"
+        ))
+        .bind(license_id)
+        .bind(license_id)
+        .fetch_all(&self.writer)
+        .await?
+        .iter()
+        .map(sensor)
+        .collect()
+    }
+
+    async fn set_sensor_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
+        let r = sqlx::query("UPDATE sensors SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        expect_row(r, format!("sensor {id}"))
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        account_id: i64,
+        principal: Principal,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let (user_id, license_id) = split_principal(principal);
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, user_id, license_id, created_at_ms, \
+             last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id_hash)
+        .bind(account_id)
+        .bind(user_id)
+        .bind(license_id)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        idle_since_ms: i64,
+    ) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT s.account_id, s.user_id, s.license_id, s.last_seen_ms, \
+             COALESCE(u.username, l.access_key) AS label \
+             FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             LEFT JOIN users u ON u.id = s.user_id \
+             LEFT JOIN licenses l ON l.id = s.license_id \
+             WHERE s.id_hash = ? AND s.last_seen_ms >= ? AND a.disabled = 0 \
+             AND COALESCE(u.disabled, l.disabled) = 0",
+        )
+        .bind(id_hash)
+        .bind(idle_since_ms)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(Session {
+                account_id: row.try_get("account_id")?,
+                principal: principal(row.try_get("user_id")?, row.try_get("license_id")?)?,
+                label: row.try_get("label")?,
+                last_seen_ms: row.try_get("last_seen_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &str, now_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_ms = ? WHERE id_hash = ?")
+            .bind(now_ms)
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_task(&self, t: &Task) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tasks (uuid, account_id, license_id, created_at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&t.uuid)
+        .bind(t.account_id)
+        .bind(t.license_id)
+        .bind(t.created_at_ms)
+        .execute(&self.writer)
+        .await
+        .map_err(conflict_as(format!("task {}", t.uuid)))?;
+        Ok(())
+    }
+
+    async fn find_task(&self, uuid: &str) -> StoreResult<Option<Task>> {
+        sqlx::query("SELECT uuid, account_id, license_id, created_at_ms FROM tasks WHERE uuid = ?")
+            .bind(uuid)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(task)
+            .transpose()
+    }
+
+    async fn known_tasks(&self, account_id: i64, uuids: &[String]) -> StoreResult<Vec<Task>> {
+        if uuids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT uuid, account_id, license_id, created_at_ms FROM tasks WHERE account_id = ",
+        );
+        q.push_bind(account_id).push(" AND uuid IN (");
+        let mut sep = q.separated(", ");
+        for u in uuids {
+            sep.push_bind(u);
+        }
+        q.push(")");
+        q.build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(task)
+            .collect()
+    }
+
+    async fn insert_event(&self, e: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(d) = dedup {
+            let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT event_id FROM push_fingerprints WHERE fingerprint = ? \
+                 AND received_at_ms >= ?",
+            )
+            .bind(&d.fingerprint)
+            .bind(d.since_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = existing {
+                return Ok(Inserted::Duplicate(id));
+            }
+        }
+        let (user_id, license_id) = split_principal(e.pushed_by);
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO events (account_id, license_id, sensor_id, pushed_by_user_id, \
+             pushed_by_license_id, kind, received_at_ms, occurred_at_ms, vendor_name, tool_name, \
+             fields, raw_params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(e.account_id)
+        .bind(e.license_id)
+        .bind(e.sensor_id)
+        .bind(user_id)
+        .bind(license_id)
+        .bind(&e.kind)
+        .bind(e.received_at_ms)
+        .bind(e.occurred_at_ms)
+        .bind(&e.vendor_name)
+        .bind(&e.tool_name)
+        .bind(e.fields.to_string())
+        .bind(e.raw_params.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        for host in &e.hosts {
+            sqlx::query(
+                "INSERT OR IGNORE INTO event_hosts (event_id, account_id, host) VALUES (?, ?, ?)",
+            )
+            .bind(id)
+            .bind(e.account_id)
+            .bind(host)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(d) = dedup {
+            sqlx::query(
+                "INSERT INTO push_fingerprints (fingerprint, event_id, received_at_ms) \
+                 VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET \
+                 event_id = excluded.event_id, received_at_ms = excluded.received_at_ms",
+            )
+            .bind(&d.fingerprint)
+            .bind(id)
+            .bind(e.received_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Inserted::New(id))
+    }
+
+    async fn get_event(&self, account_id: i64, id: i64) -> StoreResult<Option<StoredEvent>> {
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} WHERE e.account_id = ? AND e.id = ?"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(stored_event)
+        .transpose()
+    }
+
+    async fn list_events(
+        &self,
+        account_id: i64,
+        f: &EventFilter,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS}"));
+        q.push(" WHERE e.account_id = ").push_bind(account_id);
+        if let Some(kind) = &f.kind {
+            q.push(" AND e.kind = ").push_bind(kind);
+        }
+        if let Some(after) = f.after_ms {
+            q.push(" AND e.occurred_at_ms >= ").push_bind(after);
+        }
+        if let Some(before) = f.before_ms {
+            q.push(" AND e.occurred_at_ms < ").push_bind(before);
+        }
+        if let Some(host) = &f.host {
+            q.push(" AND e.id IN (SELECT event_id FROM event_hosts WHERE account_id = ")
+                .push_bind(account_id)
+                .push(" AND host = ")
+                .push_bind(host)
+                .push(")");
+        }
+        if let Some(v) = &f.vendor_name {
+            q.push(" AND e.vendor_name = ").push_bind(v);
+        }
+        if let Some(t) = &f.tool_name {
+            q.push(" AND e.tool_name = ").push_bind(t);
+        }
+        if let Some(s) = f.sensor_id {
+            q.push(" AND e.sensor_id = ").push_bind(s);
+        }
+        if let Some((at, id)) = f.cursor {
+            q.push(" AND (e.occurred_at_ms < ")
+                .push_bind(at)
+                .push(" OR (e.occurred_at_ms = ")
+                .push_bind(at)
+                .push(" AND e.id < ")
+                .push_bind(id)
+                .push("))");
+        }
+        q.push(" ORDER BY e.occurred_at_ms DESC, e.id DESC LIMIT ")
+            .push_bind(i64::from(f.limit));
+        q.build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(stored_event)
+            .collect()
+    }
+
+    async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let a = sqlx::query("DELETE FROM sessions WHERE last_seen_ms < ?")
+            .bind(sessions_before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM push_fingerprints WHERE received_at_ms < ?")
+            .bind(fingerprints_before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(a + b)
+    }
+
+    async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
