@@ -63,12 +63,15 @@ async fn store_push(
         fields: serde_json::to_value(&request.event).unwrap_or_default(),
         raw_params: params.to_json(),
     };
-    let window_ms = i64::try_from(app.config.dedup_window.as_millis()).unwrap_or(i64::MAX);
-    let dedup = Dedup {
+    // A zero window turns resent-push recognition off.
+    let window = app.config.dedup_window;
+    let dedup = (!window.is_zero()).then(|| Dedup {
         fingerprint: fingerprint(caller.principal, kind, params),
-        since_ms: now.millis().saturating_sub(window_ms),
-    };
-    let inserted = app.store.insert_event(&event, Some(&dedup)).await?;
+        since_ms: now
+            .millis()
+            .saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
+    });
+    let inserted = app.store.insert_event(&event, dedup.as_ref()).await?;
     match inserted {
         Inserted::New(id) => {
             app.metrics.event_stored(kind.as_str());

@@ -1,0 +1,11 @@
+//! Integration tests: a real server on a random loopback port, real HTTP, real SQLite.
+
+mod auth;
+mod file_download;
+mod ioc;
+mod mail;
+mod process;
+mod read_api;
+mod resend;
+mod server;
+mod support;

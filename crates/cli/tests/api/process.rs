@@ -1,0 +1,158 @@
+//! The `pushdetect` binary as a user runs it: init, serve, admin, kill -9 and restart.
+
+use crate::support::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pushdetect");
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn init_json(dir: &Path) -> Value {
+    let (ok, out, err) = run(&["init", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// Starts `serve` on a random port; returns the child, its base URL and what it printed
+/// before listening.
+fn serve(dir: &Path) -> (Child, String, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("pushdetect listening on ") {
+            let base = rest.split_whitespace().next().unwrap().to_owned();
+            std::thread::spawn(move || for _ in lines {});
+            return (child, base, printed);
+        }
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    panic!("serve exited before listening: {printed}");
+}
+
+#[test]
+fn init_prints_exactly_the_documented_fields_and_refuses_to_run_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let mut keys: Vec<&str> = creds.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["access_key", "api_token", "key_id", "password", "sensor_key", "subkey", "subkey_id", "username"]
+    );
+    assert_eq!(
+        creds["sensor_key"].as_str().unwrap(),
+        format!("{}:{}", creds["access_key"].as_str().unwrap(), creds["subkey"].as_str().unwrap())
+    );
+    let (ok, _, err) = run(&["init", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("already initialised"), "{err}");
+}
+
+#[tokio::test]
+async fn events_survive_kill_9_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let (mut child, base, printed) = serve(dir.path());
+    assert!(!printed.contains("password"), "credentials are printed only on first init");
+    let c = Client::new(&base);
+    c.login_user(creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap()).await;
+    let key = creds["sensor_key"].as_str().unwrap();
+    for i in 0..5 {
+        let f = with(&ioc_form(key), "hostname", Some(&format!("host-{i}")));
+        assert_ok(&c.post(IOC, &pairs(&f)).await);
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (mut child, base, _) = serve(dir.path());
+    let c = Client::new(&base);
+    c.login_user(creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap()).await;
+    let list = c.get_ok(LIST, &[]).await;
+    assert_eq!(list["events"].as_array().unwrap().len(), 5);
+    // SIGTERM shuts down gracefully with exit status 0.
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn serve_initialises_an_empty_data_dir_and_prints_the_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let (mut child, base, printed) = serve(&data);
+    let field = |name: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} not printed: {printed}"))
+    };
+    let c = Client::new(&base);
+    c.login_license(&field("access_key"), &field("api_token")).await;
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(&field("sensor_key")))).await);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn admin_manages_tenants_licenses_sensors_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    init_json(dir.path());
+    let admin = |args: &[&str]| -> Value {
+        let mut all = vec!["admin", "--data-dir", d, "--json"];
+        all.extend_from_slice(args);
+        let (ok, out, err) = run(&all);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    let acme = admin(&["account", "add", "acme", "--admin", "alice"]);
+    assert_eq!(acme["username"], "alice");
+    let license = admin(&["license", "add", "--account", "acme", "--name", "edge"]);
+    let key_id = license["key_id"].to_string();
+    let sensor = admin(&["sensor", "add", "--license", &key_id, "--name", "dmz"]);
+    let user = admin(&["user", "add", "bob", "--account", "acme"]);
+    let accounts = admin(&["account", "list"]);
+    assert_eq!(accounts.as_array().unwrap().len(), 2);
+    let sensors = admin(&["sensor", "list", "--license", &key_id]);
+    assert_eq!(sensors[0]["sensor_key"], sensor["sensor_key"]);
+    assert_eq!(admin(&["user", "list", "--account", "acme"]).as_array().unwrap().len(), 2);
+    let rotated = admin(&["license", "rotate-token", &key_id]);
+    assert_ne!(rotated["api_token"], license["api_token"]);
+    admin(&["user", "disable", "bob"]);
+    let (ok, _, err) = run(&["admin", "--data-dir", d, "user", "disable", "nobody"]);
+    assert!(!ok && err.contains("no user 'nobody'"), "{err}");
+    let (ok, _, err) = run(&["admin", "--data-dir", d, "account", "add", "acme", "--admin", "zed"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+
+    let (mut child, base, _) = serve(dir.path());
+    let c = Client::new(&base);
+    c.login_license(license["access_key"].as_str().unwrap(), rotated["api_token"].as_str().unwrap()).await;
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(sensor["sensor_key"].as_str().unwrap()))).await);
+    let v = Client::new(&base)
+        .post("/papi/login", &[("username", "bob"), ("password", user["password"].as_str().unwrap())])
+        .await;
+    assert_error(&v, 3004, "login failed");
+    let alice = Client::new(&base);
+    alice.login_user("alice", acme["password"].as_str().unwrap()).await;
+    assert_eq!(alice.get_ok(LIST, &[]).await["events"].as_array().unwrap().len(), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -1,0 +1,290 @@
+//! A real server on a random loopback port, over a fresh SQLite database, per test.
+
+use pushdetect_server::provision::{add_license, add_sensor, init_account, InitialCredentials};
+use pushdetect_server::{AppState, Config};
+use pushdetect_store::sqlite::SqliteStore;
+use pushdetect_store::{Store, Task};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// A running server and the credentials of its first account.
+pub struct TestApp {
+    pub base: String,
+    pub creds: InitialCredentials,
+    pub store: Arc<dyn Store>,
+    /// Kept so the database outlives the test.
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(Config::default()).await
+    }
+
+    pub async fn start_with(config: Config) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("pushdetect.db")).await.unwrap());
+        let (_, creds) = init_account(store.as_ref(), "default", "admin").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState::new(store.clone(), config);
+        let handle = tokio::spawn(async move {
+            pushdetect_server::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base,
+            creds,
+            store,
+            _dir: dir,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client logged in as the first account's admin user.
+    pub async fn user_client(&self) -> Client {
+        let c = Client::new(&self.base);
+        c.login_user(&self.creds.username, &self.creds.password).await;
+        c
+    }
+
+    /// A client logged in with the first account's license.
+    pub async fn license_client(&self) -> Client {
+        let c = Client::new(&self.base);
+        c.login_license(&self.creds.access_key, &self.creds.api_token).await;
+        c
+    }
+
+    /// Records an analysis task of the first license, as the Analyst API will.
+    pub async fn create_task(&self, uuid: &str) {
+        self.create_task_for(uuid, self.creds.key_id).await;
+    }
+
+    pub async fn create_task_for(&self, uuid: &str, license_id: i64) {
+        let license = self.store.find_license(license_id).await.unwrap().unwrap();
+        self.store
+            .create_task(&Task {
+                uuid: uuid.to_owned(),
+                account_id: license.account_id,
+                license_id,
+                created_at_ms: 0,
+            })
+            .await
+            .unwrap();
+    }
+
+    /// A second license (with one sensor) in the first account: (key_id, sensor key).
+    pub async fn second_license(&self) -> (i64, String, String) {
+        let account = self.store.find_account("default").await.unwrap().unwrap();
+        let l = add_license(self.store.as_ref(), account.id, "second").await.unwrap();
+        let s = add_sensor(self.store.as_ref(), l.license.id, "s2").await.unwrap();
+        (
+            l.license.id,
+            format!("{}:{}", l.license.access_key, s.subkey),
+            l.api_token,
+        )
+    }
+
+    /// Another tenant with its own credentials.
+    pub async fn other_tenant(&self) -> InitialCredentials {
+        init_account(self.store.as_ref(), "other", "mallory").await.unwrap().1
+    }
+
+    /// Number of stored events of the first account, counted through the read API.
+    pub async fn event_count(&self) -> usize {
+        let c = self.user_client().await;
+        c.get_ok("/papi/push_detection/event/list.json", &[("limit", "1000")])
+            .await["events"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+}
+
+/// An HTTP client with a cookie jar, as papi_client keeps its session.
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    pub async fn login_user(&self, username: &str, password: &str) {
+        let v = self
+            .post("/papi/login", &[("username", username), ("password", password)])
+            .await;
+        assert_eq!(v["success"], 1, "login failed: {v}");
+    }
+
+    pub async fn login_license(&self, key: &str, token: &str) {
+        let v = self
+            .post("/papi/login", &[("api_key", key), ("api_token", token)])
+            .await;
+        assert_eq!(v["success"], 1, "login failed: {v}");
+    }
+
+    /// POSTs a form; asserts HTTP 200 and returns the JSON envelope.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    /// GETs with a query; asserts HTTP 200 and returns the JSON envelope.
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    /// GETs and returns `data` of a successful answer.
+    pub async fn get_ok(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let v = self.get(path, query).await;
+        assert_eq!(v["success"], 1, "{path}: {v}");
+        v["data"].clone()
+    }
+
+    pub async fn text(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+/// Asserts a successful "OK".
+pub fn assert_ok(v: &Value) {
+    assert_eq!(v, &serde_json::json!({"success": 1, "data": "OK"}));
+}
+
+/// Asserts an error with this code whose message mentions `needle`.
+pub fn assert_error(v: &Value, code: u32, needle: &str) {
+    assert_eq!(v["success"], 0, "expected an error, got {v}");
+    assert_eq!(v["error_code"], code, "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains(needle), "message {msg:?} should mention {needle:?}");
+}
+
+pub const TASK: &str = "88450dbe3c0600000ffa2b3a90b8560d";
+pub const FILE_DOWNLOAD: &str = "/papi/push_detection/file_capture/push_file_download.json";
+pub const IOC: &str = "/papi/push_detection/ioc/push_result.json";
+pub const IOC_SPEC_URL: &str = "/papi/push_detection/push_result.json";
+pub const MAIL: &str = "/papi/push_detection/mail_capture/push_mail.json";
+pub const LIST: &str = "/papi/push_detection/event/list.json";
+pub const GET: &str = "/papi/push_detection/event/get.json";
+
+/// A complete, valid push_file_download form (HTTP) for the first sensor.
+pub fn download_form(key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("task_uuid", TASK.to_owned()),
+        ("src_ip", "10.0.0.5".to_owned()),
+        ("dst_ip", "203.0.113.7".to_owned()),
+        ("application_protocol", "HTTP".to_owned()),
+        ("filename", "/downloads/invoice.exe".to_owned()),
+        ("vendor_name", "Acme".to_owned()),
+        ("tool_name", "NetSensor".to_owned()),
+        ("key", key.to_owned()),
+    ]
+}
+
+/// A complete, valid push_result form for the first sensor.
+pub fn ioc_form(key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("vendor_name", "Acme".to_owned()),
+        ("tool_name", "IocScan".to_owned()),
+        ("ioc_uuid", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10".to_owned()),
+        ("ioc_source", "threat-feed".to_owned()),
+        ("main_ipv4", "10.0.0.9".to_owned()),
+        ("ioc_matched", "True".to_owned()),
+        ("match_confidence", "85".to_owned()),
+        ("hostname", "WS-09".to_owned()),
+        ("key", key.to_owned()),
+    ]
+}
+
+/// The spec's sample mail object, quotes straightened, exactly as printed.
+pub const SPEC_SAMPLE_MAIL: &str = r#"{
+  "message": {
+    "message_id": "asdfasdasfdsasdrfe3434fs", "date": "Tue, 1 May 2018 17:24:16 -0400 (EST)", "sender": "support@corp.com", "recipients": ["jane.doe@corp.com","support@corp.com>"], "subject": "Mail subject", "received_timestamp": "2018-06-04 10:11:12"
+  }, "attachments": [
+    {
+      "filename": "somefile.exe", "size": 23454234, "task_uuid": "88450dbe3c0600000ffa2b3a90b8560d", "action": "WARN"
+    }
+  ], "urls": [
+    {
+      "url": "https://evil.hacker.com", "task_uuid": "dcbadcbadcbadcbadcbadcbadcbadcba", "action": "LOG"
+    }
+  ], "action": "LOG"
+}"#;
+
+pub fn mail_form(key: &str, mail: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("mail_json_str", mail.to_owned()),
+        ("vendor_name", "Acme".to_owned()),
+        ("tool_name", "MailGate".to_owned()),
+        ("key", key.to_owned()),
+    ]
+}
+
+/// Borrows a form for `Client::post`.
+pub fn pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A form with one field replaced (or removed when `value` is None) or added.
+pub fn with(
+    form: &[(&'static str, String)],
+    name: &'static str,
+    value: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<_> = form.iter().filter(|(k, _)| *k != name).cloned().collect();
+    if let Some(v) = value {
+        out.push((name, v.to_owned()));
+    }
+    out
+}
