@@ -209,36 +209,42 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 done(format!("account {} enabled", acc.name))
             }
         },
-        What::User(cmd) => match cmd {
-            UserCmd::Add {
-                username,
-                account: a,
-                admin,
-            } => {
-                let acc = account(store, &a).await?;
-                let new = add_user(store, acc.id, &username, admin).await?;
-                json!({"user_id": new.user.id, "username": new.user.username,
+        What::User(cmd) => {
+            match cmd {
+                UserCmd::Add {
+                    username,
+                    account: a,
+                    admin,
+                } => {
+                    let acc = account(store, &a).await?;
+                    let new = add_user(store, acc.id, &username, admin).await?;
+                    json!({"user_id": new.user.id, "username": new.user.username,
                        "password": new.password, "account_id": acc.id, "admin": admin})
-            }
-            UserCmd::List { account: a } => {
-                let filter = account_filter(store, &a).await?;
-                json!(store
+                }
+                UserCmd::List { account: a } => {
+                    let filter = account_filter(store, &a).await?;
+                    json!(store
                     .list_users(filter)
                     .await?
                     .into_iter()
                     .map(|u| json!({"id": u.id, "username": u.username, "account_id": u.account_id,
                                     "admin": u.is_admin, "disabled": u.disabled}))
                     .collect::<Vec<_>>())
+                }
+                UserCmd::Disable { username } => {
+                    store
+                        .set_user_disabled(user_id(store, &username).await?, true)
+                        .await?;
+                    done(format!("user {username} disabled"))
+                }
+                UserCmd::Enable { username } => {
+                    store
+                        .set_user_disabled(user_id(store, &username).await?, false)
+                        .await?;
+                    done(format!("user {username} enabled"))
+                }
             }
-            UserCmd::Disable { username } => {
-                store.set_user_disabled(user_id(store, &username).await?, true).await?;
-                done(format!("user {username} disabled"))
-            }
-            UserCmd::Enable { username } => {
-                store.set_user_disabled(user_id(store, &username).await?, false).await?;
-                done(format!("user {username} enabled"))
-            }
-        },
+        }
         What::License(cmd) => match cmd {
             LicenseCmd::Add { account: a, name } => {
                 let acc = account(store, &a).await?;
@@ -252,8 +258,10 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                     .list_licenses(filter)
                     .await?
                     .into_iter()
-                    .map(|l| json!({"key_id": l.id, "access_key": l.access_key, "name": l.name,
-                                    "account_id": l.account_id, "disabled": l.disabled}))
+                    .map(
+                        |l| json!({"key_id": l.id, "access_key": l.access_key, "name": l.name,
+                                    "account_id": l.account_id, "disabled": l.disabled})
+                    )
                     .collect::<Vec<_>>())
             }
             LicenseCmd::Disable { key_id } => {
@@ -283,9 +291,11 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 .list_sensors(license)
                 .await?
                 .into_iter()
-                .map(|s| json!({"subkey_id": s.id, "subkey": s.subkey, "key_id": s.license_id,
+                .map(
+                    |s| json!({"subkey_id": s.id, "subkey": s.subkey, "key_id": s.license_id,
                                 "sensor_key": format!("{}:{}", s.access_key, s.subkey),
-                                "name": s.name, "disabled": s.disabled}))
+                                "name": s.name, "disabled": s.disabled})
+                )
                 .collect::<Vec<_>>()),
             SensorCmd::Disable { subkey_id } => {
                 store.set_sensor_disabled(subkey_id, true).await?;

@@ -32,11 +32,11 @@ impl DatabaseArgs {
     /// Opens (creating if needed) the store.
     pub async fn open(&self) -> Result<Arc<dyn Store>> {
         match &self.database_url {
-            Some(url) if url.starts_with("sqlite:") => Ok(Arc::new(
-                SqliteStore::open_url(url)
-                    .await
-                    .with_context(|| format!("cannot open database {}", self.describe()))?,
-            )),
+            Some(url) if url.starts_with("sqlite:") => {
+                Ok(Arc::new(SqliteStore::open_url(url).await.with_context(
+                    || format!("cannot open database {}", self.describe()),
+                )?))
+            }
             Some(url) => bail!(
                 "unsupported --database-url '{}': expected sqlite:PATH",
                 url.split(':').next().unwrap_or(url)
@@ -50,7 +50,7 @@ async fn open_dir(dir: &Path) -> Result<Arc<dyn Store>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let path = dir.join(DB_FILE);
-    Ok(Arc::new(SqliteStore::open(&path).await.with_context(|| {
-        format!("cannot open database {}", path.display())
-    })?))
+    Ok(Arc::new(SqliteStore::open(&path).await.with_context(
+        || format!("cannot open database {}", path.display()),
+    )?))
 }

@@ -100,7 +100,11 @@ pub struct FileDownload {
 const GROUPS: [(&str, &[&str]); 3] = [
     (
         "HTTP or HTTPS",
-        &["http_user_agent", "http_referer", "http_content_disposition_filename"],
+        &[
+            "http_user_agent",
+            "http_referer",
+            "http_content_disposition_filename",
+        ],
     ),
     ("FTP", &["ftp_mode", "ftp_direction"]),
     ("SMB", &["smb_direction", "smb_mount_point"]),
@@ -109,7 +113,11 @@ const GROUPS: [(&str, &[&str]); 3] = [
 impl FileDownload {
     /// Parses the event from the parameters already checked by `reader`.
     pub fn read(r: &ParamReader<'_>) -> Result<Self, ApiError> {
-        let task_uuid = r.parse_req("task_uuid", "the uuid of the analysis task", TaskUuid::parse)?;
+        let task_uuid = r.parse_req(
+            "task_uuid",
+            "the uuid of the analysis task",
+            TaskUuid::parse,
+        )?;
         let src_ip = r.parse_req("src_ip", "the IP address of the downloading host", parse_ip)?;
         let destination = Destination {
             dst_ip: r.parse_opt("dst_ip", parse_ip)?,
@@ -133,7 +141,11 @@ impl FileDownload {
             src_hostname: r.parse_opt("src_hostname", Hostname::parse)?,
             destination,
             application_protocol,
-            filename: r.parse_req("filename", "the full path of the downloaded file", Text::parse)?,
+            filename: r.parse_req(
+                "filename",
+                "the full path of the downloaded file",
+                Text::parse,
+            )?,
             download_time: r.parse_opt("download_time", Timestamp::parse)?,
             transport_protocol: r.parse_opt("transport_protocol", TransportProtocol::parse)?,
             src_port: r.parse_opt("src_port", parse_port)?,

@@ -135,7 +135,10 @@ impl MailCaptured {
     /// Parses `mail_json_str` and the reporter parameters; `now` is the default
     /// received_timestamp.
     pub fn read(r: &ParamReader<'_>, now: Timestamp) -> Result<Self, ApiError> {
-        let text = r.require("mail_json_str", "a JSON string representing the mail object")?;
+        let text = r.require(
+            "mail_json_str",
+            "a JSON string representing the mail object",
+        )?;
         let mail = parse_mail_object(text, now)?;
         Ok(mail(Reporter::read(r)?))
     }

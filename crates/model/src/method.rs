@@ -49,9 +49,7 @@ impl ParamKind {
             ParamKind::Ipv6 => "an IPv6 address such as 2001:db8::10",
             ParamKind::Hostname => "a host name such as host.example.com",
             ParamKind::Port => "a port number from 0 to 65535",
-            ParamKind::Time => {
-                "a time as epoch seconds, 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339"
-            }
+            ParamKind::Time => "a time as epoch seconds, 'YYYY-MM-DD HH:MM:SS' (UTC) or RFC 3339",
             ParamKind::Bool => "True or False",
             ParamKind::Integer => "a non-negative integer",
             ParamKind::Percent => "a number from 0 to 100",
@@ -308,7 +306,12 @@ pub const EVENT_GET: MethodSpec = MethodSpec {
     path: "push_detection/event/get",
     http_method: "GET",
     summary: "Get one pushed event with every stored field",
-    params: &[p("event_id", K::Integer, Req, "Id of the event, as listed.")],
+    params: &[p(
+        "event_id",
+        K::Integer,
+        Req,
+        "Id of the event, as listed.",
+    )],
 };
 
 /// The three push methods.

@@ -60,9 +60,7 @@ impl NetworkSelection {
     pub fn parse_key(name: &str, value: &str) -> Result<Self, ApiError> {
         let v = value.trim();
         match v.split_once(':') {
-            Some((access_key, subkey))
-                if valid_key_part(access_key) && valid_key_part(subkey) =>
-            {
+            Some((access_key, subkey)) if valid_key_part(access_key) && valid_key_part(subkey) => {
                 Ok(NetworkSelection::SensorKey {
                     access_key: access_key.to_owned(),
                     subkey: subkey.to_owned(),
@@ -78,5 +76,8 @@ impl NetworkSelection {
 }
 
 fn valid_key_part(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

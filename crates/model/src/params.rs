@@ -130,7 +130,8 @@ impl<'a> ParamReader<'a> {
 
     /// The value of a required parameter.
     pub fn require(&self, name: &str, expected: &str) -> Result<&'a str, ApiError> {
-        self.get(name).ok_or_else(|| ApiError::missing(name, expected))
+        self.get(name)
+            .ok_or_else(|| ApiError::missing(name, expected))
     }
 
     /// Parses an optional parameter.
@@ -206,10 +207,7 @@ mod tests {
     #[test]
     fn repeated_names_become_arrays_in_raw_json() {
         let p = FormParams::from_pairs([("a", "1"), ("a", "2"), ("b", "x")]);
-        assert_eq!(
-            p.to_json(),
-            serde_json::json!({"a": ["1", "2"], "b": "x"})
-        );
+        assert_eq!(p.to_json(), serde_json::json!({"a": ["1", "2"], "b": "x"}));
     }
 
     #[test]

@@ -21,7 +21,11 @@ impl Reporter {
     /// Reads `vendor_name`, `tool_name` (required) and `tool_version`.
     pub fn read(r: &ParamReader<'_>) -> Result<Self, ApiError> {
         Ok(Reporter {
-            vendor_name: r.parse_req("vendor_name", "the vendor of the reporting tool", Text::parse)?,
+            vendor_name: r.parse_req(
+                "vendor_name",
+                "the vendor of the reporting tool",
+                Text::parse,
+            )?,
             tool_name: r.parse_req("tool_name", "the name of the reporting tool", Text::parse)?,
             tool_version: r.parse_opt("tool_version", Text::parse)?,
         })

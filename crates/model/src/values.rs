@@ -303,7 +303,11 @@ impl Timestamp {
 
     /// The time for stored milliseconds.
     pub fn from_millis(millis: i64) -> Self {
-        Timestamp(Utc.timestamp_millis_opt(millis).single().unwrap_or_default())
+        Timestamp(
+            Utc.timestamp_millis_opt(millis)
+                .single()
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -497,7 +501,9 @@ mod tests {
     #[test]
     fn hostnames_and_ports() {
         assert_eq!(
-            Hostname::parse("h", "WS-01.Corp.Example.").unwrap().as_str(),
+            Hostname::parse("h", "WS-01.Corp.Example.")
+                .unwrap()
+                .as_str(),
             "ws-01.corp.example"
         );
         assert!(Hostname::parse("h", "bad host").is_err());

@@ -47,7 +47,13 @@ impl Listener for LimitedListener {
         };
         let (io, addr) = Listener::accept(&mut self.inner).await;
         let _ = io.set_nodelay(true);
-        (LimitedStream { io, _permit: permit }, addr)
+        (
+            LimitedStream {
+                io,
+                _permit: permit,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

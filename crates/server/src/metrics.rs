@@ -73,7 +73,9 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts a stored event.
     pub fn event_stored(&self, kind: &str) {
-        self.events.get_or_create(&vec![("type", kind.to_owned())]).inc();
+        self.events
+            .get_or_create(&vec![("type", kind.to_owned())])
+            .inc();
     }
 
     /// The text exposition.
@@ -86,11 +88,7 @@ impl Metrics {
 }
 
 /// Middleware recording every request.
-pub async fn track(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()

@@ -64,7 +64,11 @@ pub async fn add_user(
 }
 
 /// Creates a license with a random access key and API token.
-pub async fn add_license(store: &dyn Store, account_id: i64, name: &str) -> StoreResult<NewLicense> {
+pub async fn add_license(
+    store: &dyn Store,
+    account_id: i64,
+    name: &str,
+) -> StoreResult<NewLicense> {
     let api_token = random_alphanumeric(32);
     let hash = hash_secret(&api_token);
     let license = store

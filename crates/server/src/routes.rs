@@ -57,7 +57,11 @@ impl Endpoint {
 const POST: &[&str] = &["POST"];
 const GET_POST: &[&str] = &["GET", "POST"];
 
-const fn ep(spec: &'static MethodSpec, methods: &'static [&'static str], action: Action) -> Endpoint {
+const fn ep(
+    spec: &'static MethodSpec,
+    methods: &'static [&'static str],
+    action: Action,
+) -> Endpoint {
     Endpoint {
         spec,
         path: None,
@@ -85,9 +89,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ping("push_detection/ioc/ping"),
     ping("push_detection/mail_capture/ping"),
     ping("push_detection/event/ping"),
-    ep(&PUSH_FILE_DOWNLOAD, POST, Action::Push(EventKind::FileDownload)),
+    ep(
+        &PUSH_FILE_DOWNLOAD,
+        POST,
+        Action::Push(EventKind::FileDownload),
+    ),
     ep(&PUSH_IOC_RESULT, POST, Action::Push(EventKind::Ioc)),
-    ep(&PUSH_IOC_RESULT_SPEC_URL, POST, Action::Push(EventKind::Ioc)),
+    ep(
+        &PUSH_IOC_RESULT_SPEC_URL,
+        POST,
+        Action::Push(EventKind::Ioc),
+    ),
     ep(&PUSH_MAIL, POST, Action::Push(EventKind::Mail)),
     ep(&EVENT_LIST, GET_POST, Action::ListEvents),
     ep(&EVENT_GET, GET_POST, Action::GetEvent),
@@ -129,26 +141,32 @@ pub fn router(state: AppState) -> Router {
         }
     }
     let config = state.config.clone();
-    app.route("/papi/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics::render))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<_>| {
-                    // The path only: query strings may carry filter values, never secrets,
-                    // but are kept out of logs all the same.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .with_state(state)
+    app.route(
+        "/papi/openapi.json",
+        get(|| async { Json(openapi::document()) }),
+    )
+    .route(
+        "/healthz",
+        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+    )
+    .route("/metrics", get(metrics::render))
+    .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    .layer(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        config.request_timeout,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.metrics.clone(),
+        metrics::track,
+    ))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &Request<_>| {
+                // The path only: query strings may carry filter values, never secrets,
+                // but are kept out of logs all the same.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            })
+            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+    )
+    .with_state(state)
 }

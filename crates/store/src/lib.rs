@@ -74,8 +74,11 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<Sensor>;
     /// Finds a sensor by access key and subkey.
-    async fn find_sensor_by_key(&self, access_key: &str, subkey: &str)
-        -> StoreResult<Option<Sensor>>;
+    async fn find_sensor_by_key(
+        &self,
+        access_key: &str,
+        subkey: &str,
+    ) -> StoreResult<Option<Sensor>>;
     /// Finds a sensor by subkey_id.
     async fn find_sensor(&self, id: i64) -> StoreResult<Option<Sensor>>;
     /// Sensors, of one license or all.
@@ -93,7 +96,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Finds a live session: last seen at or after `idle_since_ms`, with principal and
     /// account enabled.
-    async fn find_session(&self, id_hash: &str, idle_since_ms: i64) -> StoreResult<Option<Session>>;
+    async fn find_session(&self, id_hash: &str, idle_since_ms: i64)
+        -> StoreResult<Option<Session>>;
     /// Records use of a session.
     async fn touch_session(&self, id_hash: &str, now_ms: i64) -> StoreResult<()>;
     /// Ends a session.
@@ -112,11 +116,15 @@ pub trait Store: Send + Sync + 'static {
     /// One event of the account.
     async fn get_event(&self, account_id: i64, id: i64) -> StoreResult<Option<StoredEvent>>;
     /// The account's events, newest first (by occurrence time, then id).
-    async fn list_events(&self, account_id: i64, filter: &EventFilter)
-        -> StoreResult<Vec<StoredEvent>>;
+    async fn list_events(
+        &self,
+        account_id: i64,
+        filter: &EventFilter,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// Removes sessions idle since before `sessions_before_ms` and push fingerprints older
     /// than `fingerprints_before_ms`. Returns the number of rows removed.
-    async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64) -> StoreResult<u64>;
+    async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64)
+        -> StoreResult<u64>;
 
     /// Closes connections after in-flight work.
     async fn close(&self);

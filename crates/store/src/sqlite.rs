@@ -145,7 +145,9 @@ fn principal(user_id: Option<i64>, license_id: Option<i64>) -> StoreResult<Princ
     match (user_id, license_id) {
         (Some(u), None) => Ok(Principal::User(u)),
         (None, Some(l)) => Ok(Principal::License(l)),
-        _ => Err(StoreError::Corrupt("principal must be a user or a license".into())),
+        _ => Err(StoreError::Corrupt(
+            "principal must be a user or a license".into(),
+        )),
     }
 }
 
@@ -677,11 +679,7 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn list_events(
-        &self,
-        account_id: i64,
-        f: &EventFilter,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(&self, account_id: i64, f: &EventFilter) -> StoreResult<Vec<StoredEvent>> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS}"));
         q.push(" WHERE e.account_id = ").push_bind(account_id);
         if let Some(kind) = &f.kind {
@@ -728,7 +726,11 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64) -> StoreResult<u64> {
+    async fn purge(
+        &self,
+        sessions_before_ms: i64,
+        fingerprints_before_ms: i64,
+    ) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
         let a = sqlx::query("DELETE FROM sessions WHERE last_seen_ms < ?")
             .bind(sessions_before_ms)

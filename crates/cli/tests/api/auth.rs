@@ -9,22 +9,43 @@ async fn both_auth_methods_log_in_and_bad_credentials_answer_3004() {
     let app = TestApp::start().await;
     let c = Client::new(&app.base);
     let v = c
-        .post("/papi/login", &[("username", &app.creds.username), ("password", &app.creds.password)])
+        .post(
+            "/papi/login",
+            &[
+                ("username", &app.creds.username),
+                ("password", &app.creds.password),
+            ],
+        )
         .await;
     assert_eq!(v["data"]["auth_method"], "account");
     let v = c
-        .post("/papi/login.json", &[("api_key", &app.creds.access_key), ("api_token", &app.creds.api_token)])
+        .post(
+            "/papi/login.json",
+            &[
+                ("api_key", &app.creds.access_key),
+                ("api_token", &app.creds.api_token),
+            ],
+        )
         .await;
     assert_eq!(v["data"]["auth_method"], "license");
     assert_eq!(v["data"]["key_id"], app.creds.key_id);
     for form in [
         vec![("username", "admin"), ("password", "wrong")],
         vec![("username", "nobody"), ("password", "x")],
-        vec![("api_key", app.creds.access_key.as_str()), ("api_token", "wrong")],
+        vec![
+            ("api_key", app.creds.access_key.as_str()),
+            ("api_token", "wrong"),
+        ],
     ] {
-        assert_error(&Client::new(&app.base).post("/papi/login", &form).await, 3004, "login failed");
+        assert_error(
+            &Client::new(&app.base).post("/papi/login", &form).await,
+            3004,
+            "login failed",
+        );
     }
-    let v = Client::new(&app.base).post("/papi/login", &[("username", "admin")]).await;
+    let v = Client::new(&app.base)
+        .post("/papi/login", &[("username", "admin")])
+        .await;
     assert_error(&v, 2001, "password");
     let v = Client::new(&app.base).post("/papi/login", &[]).await;
     assert_error(&v, 2001, "api_key");
@@ -35,7 +56,10 @@ async fn the_session_cookie_is_random_httponly_and_stored_hashed() {
     let app = TestApp::start().await;
     let r = reqwest::Client::new()
         .post(app.url("/papi/login"))
-        .form(&[("username", &app.creds.username), ("password", &app.creds.password)])
+        .form(&[
+            ("username", &app.creds.username),
+            ("password", &app.creds.password),
+        ])
         .send()
         .await
         .unwrap();
@@ -49,7 +73,12 @@ async fn the_session_cookie_is_random_httponly_and_stored_hashed() {
     assert!(app.store.find_session(&hashed, 0).await.unwrap().is_some());
     let user = app.store.find_user("admin").await.unwrap().unwrap();
     assert!(user.password_hash.starts_with("$argon2"));
-    let license = app.store.find_license(app.creds.key_id).await.unwrap().unwrap();
+    let license = app
+        .store
+        .find_license(app.creds.key_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(license.api_token_hash.starts_with("$argon2"));
 }
 
@@ -63,10 +92,17 @@ async fn missing_expired_and_logged_out_sessions_answer_3004() {
     let anonymous = Client::new(&app.base);
     let form = ioc_form(&app.creds.sensor_key);
     assert_error(&anonymous.post(IOC, &pairs(&form)).await, 3004, "log in");
-    assert_error(&anonymous.get("/papi/push_detection/ping.json", &[]).await, 3004, "log in");
+    assert_error(
+        &anonymous.get("/papi/push_detection/ping.json", &[]).await,
+        3004,
+        "log in",
+    );
 
     let c = app.user_client().await;
-    assert_eq!(c.get_ok("/papi/push_detection/ping.json", &[]).await, "pong");
+    assert_eq!(
+        c.get_ok("/papi/push_detection/ping.json", &[]).await,
+        "pong"
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_error(&c.post(IOC, &pairs(&form)).await, 3004, "expired");
 
@@ -84,9 +120,13 @@ async fn another_tenants_key_answers_3001_and_stores_nothing() {
     let mallory = Client::new(&app.base);
     mallory.login_user(&other.username, &other.password).await;
     // Mallory pushes with the first tenant's sensor key: refused.
-    let v = mallory.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await;
+    let v = mallory
+        .post(IOC, &pairs(&ioc_form(&app.creds.sensor_key)))
+        .await;
     assert_error(&v, 3001, "Permission denied");
-    let v = mallory.post(FILE_DOWNLOAD, &pairs(&download_form(&app.creds.sensor_key))).await;
+    let v = mallory
+        .post(FILE_DOWNLOAD, &pairs(&download_form(&app.creds.sensor_key)))
+        .await;
     assert_error(&v, 3001, "Permission denied");
     let ids = [
         ("key_id", app.creds.key_id.to_string()),
@@ -94,13 +134,23 @@ async fn another_tenants_key_answers_3001_and_stores_nothing() {
     ];
     let mut by_ids = with(&ioc_form(""), "key", None);
     by_ids.extend(ids.iter().map(|(k, v)| (*k, v.clone())));
-    assert_error(&mallory.post(IOC, &pairs(&by_ids)).await, 3001, "Permission denied");
+    assert_error(
+        &mallory.post(IOC, &pairs(&by_ids)).await,
+        3001,
+        "Permission denied",
+    );
     // Unknown keys answer the same, so existence does not leak.
-    let v = mallory.post(IOC, &pairs(&ioc_form("NOSUCHKEY:NOSUCHSUB"))).await;
+    let v = mallory
+        .post(IOC, &pairs(&ioc_form("NOSUCHKEY:NOSUCHSUB")))
+        .await;
     assert_error(&v, 3001, "Permission denied");
     assert_eq!(app.event_count().await, 0);
     // Mallory's own push works and stays in Mallory's account.
-    assert_ok(&mallory.post(IOC, &pairs(&ioc_form(&other.sensor_key))).await);
+    assert_ok(
+        &mallory
+            .post(IOC, &pairs(&ioc_form(&other.sensor_key)))
+            .await,
+    );
     assert_eq!(app.event_count().await, 0);
     let theirs = mallory.get_ok(LIST, &[]).await;
     assert_eq!(theirs["events"].as_array().unwrap().len(), 1);
@@ -133,20 +183,39 @@ async fn a_license_login_may_use_only_its_own_sensors() {
 async fn disabled_sensors_and_rotated_tokens_are_refused() {
     let app = TestApp::start().await;
     let c = app.license_client().await;
-    app.store.set_sensor_disabled(app.creds.subkey_id, true).await.unwrap();
-    assert_error(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await, 3001, "Permission denied");
-    app.store.set_sensor_disabled(app.creds.subkey_id, false).await.unwrap();
-    assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);
-    let new_token = pushdetect_server::provision::rotate_token(app.store.as_ref(), app.creds.key_id)
+    app.store
+        .set_sensor_disabled(app.creds.subkey_id, true)
         .await
         .unwrap();
+    assert_error(
+        &c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await,
+        3001,
+        "Permission denied",
+    );
+    app.store
+        .set_sensor_disabled(app.creds.subkey_id, false)
+        .await
+        .unwrap();
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);
+    let new_token =
+        pushdetect_server::provision::rotate_token(app.store.as_ref(), app.creds.key_id)
+            .await
+            .unwrap();
     // The old session ended; the old token no longer logs in; the new one does.
     assert_error(&c.get(LIST, &[]).await, 3004, "log in");
     let v = Client::new(&app.base)
-        .post("/papi/login", &[("api_key", &app.creds.access_key), ("api_token", &app.creds.api_token)])
+        .post(
+            "/papi/login",
+            &[
+                ("api_key", &app.creds.access_key),
+                ("api_token", &app.creds.api_token),
+            ],
+        )
         .await;
     assert_error(&v, 3004, "login failed");
-    Client::new(&app.base).login_license(&app.creds.access_key, &new_token).await;
+    Client::new(&app.base)
+        .login_license(&app.creds.access_key, &new_token)
+        .await;
 }
 
 #[tokio::test]
@@ -154,7 +223,11 @@ async fn repeated_failed_logins_are_slowed_down() {
     let app = TestApp::start().await;
     let c = Client::new(&app.base);
     for _ in 0..4 {
-        c.post("/papi/login", &[("username", "admin"), ("password", "wrong")]).await;
+        c.post(
+            "/papi/login",
+            &[("username", "admin"), ("password", "wrong")],
+        )
+        .await;
     }
     // After the free attempts each further one waits; the wait is observable in the
     // throttle, and the right password still logs in (no lock-out).

@@ -85,14 +85,20 @@ async fn each_required_parameter_missing_is_named() {
         "tool_name",
         "key",
     ] {
-        let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, name, None))).await;
+        let v = c
+            .post(FILE_DOWNLOAD, &pairs(&with(&form, name, None)))
+            .await;
         assert_error(&v, 2001, &format!("'{name}'"));
         // An empty value counts as absent.
-        let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, name, Some("")))).await;
+        let v = c
+            .post(FILE_DOWNLOAD, &pairs(&with(&form, name, Some(""))))
+            .await;
         assert_error(&v, 2001, &format!("'{name}'"));
     }
     // dst_ip / dst_hostname: one of them is required.
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, "dst_ip", None))).await;
+    let v = c
+        .post(FILE_DOWNLOAD, &pairs(&with(&form, "dst_ip", None)))
+        .await;
     assert_error(&v, 2001, "dst_hostname");
     assert_eq!(app.event_count().await, 0);
 }
@@ -104,13 +110,21 @@ async fn each_enum_and_format_violation_is_named() {
     let c = app.user_client().await;
     let form = download_form(&app.creds.sensor_key);
     let cases: &[(&str, &str, &str)] = &[
-        ("application_protocol", "GOPHER", "HTTP, HTTPS, FTP, SMB, other"),
+        (
+            "application_protocol",
+            "GOPHER",
+            "HTTP, HTTPS, FTP, SMB, other",
+        ),
         ("transport_protocol", "SCTP", "TCP, UDP"),
         ("src_ip", "10.0.0.256", "IP"),
         ("dst_ip", "not-an-ip", "IP"),
         ("src_port", "65536", "0 to 65535"),
         ("dst_port", "-1", "0 to 65535"),
-        ("task_uuid", "88450dbe-3c06-0000-0ffa-2b3a90b8560d", "32 hexadecimal"),
+        (
+            "task_uuid",
+            "88450dbe-3c06-0000-0ffa-2b3a90b8560d",
+            "32 hexadecimal",
+        ),
         ("task_uuid", "xyz", "32 hexadecimal"),
         ("download_time", "yesterday", "epoch seconds"),
         ("src_hostname", "bad host name", "host name"),
@@ -127,29 +141,63 @@ async fn each_enum_and_format_violation_is_named() {
     }
     // Protocol-specific parameters only with their protocol.
     let http = form.clone();
-    for (name, value) in [("ftp_mode", "active"), ("ftp_direction", "upload"), ("smb_direction", "write"), ("smb_mount_point", "/mnt")] {
-        let v = c.post(FILE_DOWNLOAD, &pairs(&with(&http, name, Some(value)))).await;
+    for (name, value) in [
+        ("ftp_mode", "active"),
+        ("ftp_direction", "upload"),
+        ("smb_direction", "write"),
+        ("smb_mount_point", "/mnt"),
+    ] {
+        let v = c
+            .post(FILE_DOWNLOAD, &pairs(&with(&http, name, Some(value))))
+            .await;
         assert_error(&v, 2004, name);
     }
     let ftp = with(&form, "application_protocol", Some("FTP"));
-    for name in ["http_user_agent", "http_referer", "http_content_disposition_filename"] {
-        let v = c.post(FILE_DOWNLOAD, &pairs(&with(&ftp, name, Some("x")))).await;
+    for name in [
+        "http_user_agent",
+        "http_referer",
+        "http_content_disposition_filename",
+    ] {
+        let v = c
+            .post(FILE_DOWNLOAD, &pairs(&with(&ftp, name, Some("x"))))
+            .await;
         assert_error(&v, 2004, name);
     }
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&ftp, "ftp_mode", Some("sideways")))).await;
+    let v = c
+        .post(
+            FILE_DOWNLOAD,
+            &pairs(&with(&ftp, "ftp_mode", Some("sideways"))),
+        )
+        .await;
     assert_error(&v, 2002, "active, passive");
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&ftp, "ftp_direction", Some("both")))).await;
+    let v = c
+        .post(
+            FILE_DOWNLOAD,
+            &pairs(&with(&ftp, "ftp_direction", Some("both"))),
+        )
+        .await;
     assert_error(&v, 2002, "upload, download");
     let smb = with(&form, "application_protocol", Some("SMB"));
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&smb, "smb_direction", Some("append")))).await;
+    let v = c
+        .post(
+            FILE_DOWNLOAD,
+            &pairs(&with(&smb, "smb_direction", Some("append"))),
+        )
+        .await;
     assert_error(&v, 2002, "read, write");
     // Unknown parameter names are refused, with a suggestion.
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, "scr_port", Some("1")))).await;
+    let v = c
+        .post(FILE_DOWNLOAD, &pairs(&with(&form, "scr_port", Some("1"))))
+        .await;
     assert_error(&v, 2003, "did you mean 'src_port'");
     // The same parameter twice with different values.
     let mut twice = form.clone();
     twice.push(("src_ip", "10.0.0.6".to_owned()));
-    assert_error(&c.post(FILE_DOWNLOAD, &pairs(&twice)).await, 2004, "more than once");
+    assert_error(
+        &c.post(FILE_DOWNLOAD, &pairs(&twice)).await,
+        2004,
+        "more than once",
+    );
     // key and key_id together.
     let both = with(&form, "key_id", Some("1"));
     assert_error(&c.post(FILE_DOWNLOAD, &pairs(&both)).await, 2004, "key_id");
@@ -164,17 +212,36 @@ async fn key_id_with_subkey_id_selects_the_sensor() {
     let form = with(&download_form(""), "key", None);
     let key_id = app.creds.key_id.to_string();
     let subkey_id = app.creds.subkey_id.to_string();
-    let ids = with(&with(&form, "key_id", Some(&key_id)), "subkey_id", Some(&subkey_id));
+    let ids = with(
+        &with(&form, "key_id", Some(&key_id)),
+        "subkey_id",
+        Some(&subkey_id),
+    );
     assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&ids)).await);
     // key_id alone does not name a sensor.
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, "key_id", Some(&key_id)))).await;
+    let v = c
+        .post(FILE_DOWNLOAD, &pairs(&with(&form, "key_id", Some(&key_id))))
+        .await;
     assert_error(&v, 2001, "subkey_id");
-    let v = c.post(FILE_DOWNLOAD, &pairs(&with(&form, "subkey_id", Some(&subkey_id)))).await;
+    let v = c
+        .post(
+            FILE_DOWNLOAD,
+            &pairs(&with(&form, "subkey_id", Some(&subkey_id))),
+        )
+        .await;
     assert_error(&v, 2001, "key_id");
     // A subkey_id of another license does not match the key_id.
     app.second_license().await;
-    let wrong = with(&with(&form, "key_id", Some(&key_id)), "subkey_id", Some("2"));
-    assert_error(&c.post(FILE_DOWNLOAD, &pairs(&wrong)).await, 3001, "Permission denied");
+    let wrong = with(
+        &with(&form, "key_id", Some(&key_id)),
+        "subkey_id",
+        Some("2"),
+    );
+    assert_error(
+        &c.post(FILE_DOWNLOAD, &pairs(&wrong)).await,
+        3001,
+        "Permission denied",
+    );
     assert_eq!(app.event_count().await, 1);
 }
 
@@ -205,7 +272,9 @@ async fn xml_answers_and_multipart_bodies() {
     let c = app.user_client().await;
     let form = download_form(&app.creds.sensor_key);
     let xml_path = FILE_DOWNLOAD.replace(".json", ".xml");
-    let (status, body) = c.text(reqwest::Method::POST, &xml_path, &pairs(&form)).await;
+    let (status, body) = c
+        .text(reqwest::Method::POST, &xml_path, &pairs(&form))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -226,7 +295,13 @@ async fn xml_answers_and_multipart_bodies() {
     for (k, v) in with(&form, "src_ip", Some("10.0.0.78")) {
         mp = mp.text(k, v);
     }
-    let r = c.http.post(app.url(FILE_DOWNLOAD)).multipart(mp).send().await.unwrap();
+    let r = c
+        .http
+        .post(app.url(FILE_DOWNLOAD))
+        .multipart(mp)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_ok(&r.json().await.unwrap());
     assert_eq!(app.event_count().await, 3);

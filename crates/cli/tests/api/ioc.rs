@@ -68,7 +68,11 @@ async fn each_required_ioc_parameter_missing_is_named() {
     let v = c.post(IOC, &pairs(&with(&form, "main_ipv4", None))).await;
     assert_error(&v, 2001, "main_ipv6");
     // main_ipv6 alone is enough.
-    let v6 = with(&with(&form, "main_ipv4", None), "main_ipv6", Some("fe80::1"));
+    let v6 = with(
+        &with(&form, "main_ipv4", None),
+        "main_ipv6",
+        Some("fe80::1"),
+    );
     assert_ok(&c.post(IOC, &pairs(&v6)).await);
     assert_eq!(app.event_count().await, 1);
 }
@@ -99,16 +103,33 @@ async fn ioc_format_violations_and_booleans() {
         "check_time_end",
         Some("1714584000"),
     );
-    assert_error(&c.post(IOC, &pairs(&reversed)).await, 2002, "check_time_end");
+    assert_error(
+        &c.post(IOC, &pairs(&reversed)).await,
+        2002,
+        "check_time_end",
+    );
     assert_eq!(app.event_count().await, 0);
-    for (i, (value, expected)) in [("True", true), ("False", false), ("true", true), ("0", false), ("yes", true)]
-        .into_iter()
-        .enumerate()
+    for (i, (value, expected)) in [
+        ("True", true),
+        ("False", false),
+        ("true", true),
+        ("0", false),
+        ("yes", true),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let host = format!("host-{i}");
-        let f = with(&with(&form, "ioc_matched", Some(value)), "hostname", Some(&host));
+        let f = with(
+            &with(&form, "ioc_matched", Some(value)),
+            "hostname",
+            Some(&host),
+        );
         assert_ok(&c.post(IOC, &pairs(&f)).await);
         let list = c.get_ok(LIST, &[("host", &host)]).await;
-        assert_eq!(list["events"][0]["fields"]["ioc_matched"], expected, "{value}");
+        assert_eq!(
+            list["events"][0]["fields"]["ioc_matched"], expected,
+            "{value}"
+        );
     }
 }

@@ -8,13 +8,20 @@ async fn the_spec_sample_is_accepted_and_normalised() {
     let app = TestApp::start().await;
     app.create_task(TASK).await;
     let c = app.user_client().await;
-    let form = with(&mail_form(&app.creds.sensor_key, SPEC_SAMPLE_MAIL), "tool_version", Some("3"));
+    let form = with(
+        &mail_form(&app.creds.sensor_key, SPEC_SAMPLE_MAIL),
+        "tool_version",
+        Some("3"),
+    );
     assert_ok(&c.post(MAIL, &pairs(&form)).await);
     let list = c.get_ok(LIST, &[("type", "mail")]).await;
     let e = &list["events"][0];
     assert_eq!(e["occurred_at"], "2018-06-04T10:11:12.000Z");
     let f = &e["fields"];
-    assert_eq!(f["message"]["recipients"], json!(["jane.doe@corp.com", "support@corp.com"]));
+    assert_eq!(
+        f["message"]["recipients"],
+        json!(["jane.doe@corp.com", "support@corp.com"])
+    );
     assert_eq!(f["message"]["date"], "Tue, 1 May 2018 17:24:16 -0400 (EST)");
     assert_eq!(f["message"]["date_utc"], "2018-05-01T21:24:16.000Z");
     assert_eq!(f["attachments"][0]["action"], "WARN");
@@ -48,15 +55,26 @@ async fn defaults_apply_when_optional_fields_are_absent() {
         "recipients": ["b@corp.com"], "subject": ""},
         "attachments": [{"filename": "report.pdf", "size": 10}],
         "urls": [{"url": "http://x.example/a?b=c", "task_uuid": ""}]});
-    assert_ok(&c.post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, &mail.to_string()))).await);
+    assert_ok(
+        &c.post(
+            MAIL,
+            &pairs(&mail_form(&app.creds.sensor_key, &mail.to_string())),
+        )
+        .await,
+    );
     let e = c.get_ok(LIST, &[]).await["events"][0].clone();
     let f = &e["fields"];
     assert_eq!(f["action"], "LOG");
     assert_eq!(f["attachments"][0]["action"], "LOG");
     assert_eq!(f["urls"][0]["action"], "LOG");
     assert!(f["urls"][0].get("task_uuid").is_none());
-    let received = chrono::DateTime::parse_from_rfc3339(f["message"]["received_timestamp"].as_str().unwrap()).unwrap();
-    assert!(received >= before - chrono::Duration::seconds(1), "{received}");
+    let received =
+        chrono::DateTime::parse_from_rfc3339(f["message"]["received_timestamp"].as_str().unwrap())
+            .unwrap();
+    assert!(
+        received >= before - chrono::Duration::seconds(1),
+        "{received}"
+    );
     assert!(received <= chrono::Utc::now());
 }
 
@@ -68,36 +86,107 @@ async fn mail_object_violations_name_the_json_path() {
         "recipients": ["b@corp.com"], "subject": "s"}});
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (json!({}), "'message' is required"),
-        (json!({"message": {"sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s"}}), "'message.message_id' is required"),
-        (json!({"message": {"message_id": "m", "recipients": ["b@corp.com"], "subject": "s"}}), "'message.sender' is required"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "subject": "s"}}), "'message.recipients' is required"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"]}}), "'message.subject' is required"),
-        (json!({"message": {"message_id": "m", "sender": "Alice <a@corp.com>", "recipients": ["b@corp.com"], "subject": "s"}}), "friendly name"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["Bob <b@corp.com>"], "subject": "s"}}), "'message.recipients[0]'"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "date": "1 May"}}), "RFC 2822"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "received_timestamp": "2018-06-04T10:11:12Z"}}), "YYYY-MM-DD HH:MM:SS"),
-        (json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "recieved_timestamp": "x"}}), "'message.recieved_timestamp' is not a known key"),
-        (json!({"message": ok["message"], "action": "WARN"}), "'action' must be one of LOG, BLOCK"),
-        (json!({"message": ok["message"], "attachments": [{"filename": "a"}]}), "'attachments[0].size' is required"),
-        (json!({"message": ok["message"], "attachments": [{"size": 1}]}), "'attachments[0].filename' is required"),
-        (json!({"message": ok["message"], "attachments": [{"filename": "a", "size": -1}]}), "non-negative integer"),
-        (json!({"message": ok["message"], "attachments": [{"filename": "a", "size": 1, "action": "DROP"}]}), "LOG, WARN, BLOCK"),
-        (json!({"message": ok["message"], "attachments": [{"filename": "a", "size": 1, "task_uuid": "123"}]}), "'attachments[0].task_uuid'"),
-        (json!({"message": ok["message"], "urls": [{"task_uuid": TASK}]}), "'urls[0].url' is required"),
-        (json!({"message": ok["message"], "urls": [{"url": "not a url"}]}), "absolute ASCII URL"),
-        (json!({"message": ok["message"], "urls": "http://x"}), "'urls' must be a list"),
+        (
+            json!({"message": {"sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s"}}),
+            "'message.message_id' is required",
+        ),
+        (
+            json!({"message": {"message_id": "m", "recipients": ["b@corp.com"], "subject": "s"}}),
+            "'message.sender' is required",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "subject": "s"}}),
+            "'message.recipients' is required",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"]}}),
+            "'message.subject' is required",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "Alice <a@corp.com>", "recipients": ["b@corp.com"], "subject": "s"}}),
+            "friendly name",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["Bob <b@corp.com>"], "subject": "s"}}),
+            "'message.recipients[0]'",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "date": "1 May"}}),
+            "RFC 2822",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "received_timestamp": "2018-06-04T10:11:12Z"}}),
+            "YYYY-MM-DD HH:MM:SS",
+        ),
+        (
+            json!({"message": {"message_id": "m", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s", "recieved_timestamp": "x"}}),
+            "'message.recieved_timestamp' is not a known key",
+        ),
+        (
+            json!({"message": ok["message"], "action": "WARN"}),
+            "'action' must be one of LOG, BLOCK",
+        ),
+        (
+            json!({"message": ok["message"], "attachments": [{"filename": "a"}]}),
+            "'attachments[0].size' is required",
+        ),
+        (
+            json!({"message": ok["message"], "attachments": [{"size": 1}]}),
+            "'attachments[0].filename' is required",
+        ),
+        (
+            json!({"message": ok["message"], "attachments": [{"filename": "a", "size": -1}]}),
+            "non-negative integer",
+        ),
+        (
+            json!({"message": ok["message"], "attachments": [{"filename": "a", "size": 1, "action": "DROP"}]}),
+            "LOG, WARN, BLOCK",
+        ),
+        (
+            json!({"message": ok["message"], "attachments": [{"filename": "a", "size": 1, "task_uuid": "123"}]}),
+            "'attachments[0].task_uuid'",
+        ),
+        (
+            json!({"message": ok["message"], "urls": [{"task_uuid": TASK}]}),
+            "'urls[0].url' is required",
+        ),
+        (
+            json!({"message": ok["message"], "urls": [{"url": "not a url"}]}),
+            "absolute ASCII URL",
+        ),
+        (
+            json!({"message": ok["message"], "urls": "http://x"}),
+            "'urls' must be a list",
+        ),
         (json!([1, 2]), "must be a JSON object"),
     ];
     for (mail, needle) in cases {
-        let v = c.post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, &mail.to_string()))).await;
+        let v = c
+            .post(
+                MAIL,
+                &pairs(&mail_form(&app.creds.sensor_key, &mail.to_string())),
+            )
+            .await;
         assert_error(&v, 2005, needle);
     }
-    let v = c.post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, "{not json"))).await;
+    let v = c
+        .post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, "{not json")))
+        .await;
     assert_error(&v, 2005, "not valid JSON");
     for name in ["mail_json_str", "vendor_name", "tool_name", "key"] {
-        let form = with(&mail_form(&app.creds.sensor_key, &ok.to_string()), name, None);
+        let form = with(
+            &mail_form(&app.creds.sensor_key, &ok.to_string()),
+            name,
+            None,
+        );
         assert_error(&c.post(MAIL, &pairs(&form)).await, 2001, name);
     }
     assert_eq!(app.event_count().await, 0);
-    assert_ok(&c.post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, &ok.to_string()))).await);
+    assert_ok(
+        &c.post(
+            MAIL,
+            &pairs(&mail_form(&app.creds.sensor_key, &ok.to_string())),
+        )
+        .await,
+    );
 }

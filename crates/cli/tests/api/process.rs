@@ -23,43 +23,104 @@ fn init_json(dir: &Path) -> Value {
     serde_json::from_str(out.trim()).unwrap()
 }
 
-/// Starts `serve` on a random port; returns the child, its base URL and what it printed
-/// before listening.
-fn serve(dir: &Path) -> (Child, String, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("pushdetect listening on ") {
-            let base = rest.split_whitespace().next().unwrap().to_owned();
-            std::thread::spawn(move || for _ in lines {});
-            return (child, base, printed);
+/// A `pushdetect serve` process, killed (and reaped) when dropped, even by a failing test.
+struct Served {
+    child: Child,
+    base: String,
+    /// What it printed before listening.
+    printed: String,
+}
+
+impl Served {
+    /// Starts `serve` on a random port and waits until it listens.
+    fn start(dir: &Path) -> Served {
+        let child = Command::new(BIN)
+            .args([
+                "serve",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut served = Served {
+            child,
+            base: String::new(),
+            printed: String::new(),
+        };
+        let mut lines = BufReader::new(served.child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("pushdetect listening on ") {
+                served.base = rest.split_whitespace().next().unwrap().to_owned();
+                std::thread::spawn(move || lines.for_each(drop));
+                return served;
+            }
+            served.printed.push_str(&line);
+            served.printed.push('\n');
         }
-        printed.push_str(&line);
-        printed.push('\n');
+        panic!("serve exited before listening: {}", served.printed);
     }
-    panic!("serve exited before listening: {printed}");
+
+    /// SIGKILL, as a crash or an OOM kill would.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM; returns whether it exited successfully.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]
 fn init_prints_exactly_the_documented_fields_and_refuses_to_run_twice() {
     let dir = tempfile::tempdir().unwrap();
     let creds = init_json(dir.path());
-    let mut keys: Vec<&str> = creds.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = creds
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["access_key", "api_token", "key_id", "password", "sensor_key", "subkey", "subkey_id", "username"]
+        [
+            "access_key",
+            "api_token",
+            "key_id",
+            "password",
+            "sensor_key",
+            "subkey",
+            "subkey_id",
+            "username"
+        ]
     );
     assert_eq!(
         creds["sensor_key"].as_str().unwrap(),
-        format!("{}:{}", creds["access_key"].as_str().unwrap(), creds["subkey"].as_str().unwrap())
+        format!(
+            "{}:{}",
+            creds["access_key"].as_str().unwrap(),
+            creds["subkey"].as_str().unwrap()
+        )
     );
     let (ok, _, err) = run(&["init", "--data-dir", dir.path().to_str().unwrap()]);
     assert!(!ok);
@@ -70,45 +131,53 @@ fn init_prints_exactly_the_documented_fields_and_refuses_to_run_twice() {
 async fn events_survive_kill_9_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let creds = init_json(dir.path());
-    let (mut child, base, printed) = serve(dir.path());
-    assert!(!printed.contains("password"), "credentials are printed only on first init");
-    let c = Client::new(&base);
-    c.login_user(creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap()).await;
+    let server = Served::start(dir.path());
+    assert!(
+        !server.printed.contains("password"),
+        "credentials are printed only on first init"
+    );
+    let c = Client::new(&server.base);
+    c.login_user(
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    )
+    .await;
     let key = creds["sensor_key"].as_str().unwrap();
     for i in 0..5 {
         let f = with(&ioc_form(key), "hostname", Some(&format!("host-{i}")));
         assert_ok(&c.post(IOC, &pairs(&f)).await);
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let (mut child, base, _) = serve(dir.path());
-    let c = Client::new(&base);
-    c.login_user(creds["username"].as_str().unwrap(), creds["password"].as_str().unwrap()).await;
+    server.kill9();
+    let server = Served::start(dir.path());
+    let c = Client::new(&server.base);
+    c.login_user(
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    )
+    .await;
     let list = c.get_ok(LIST, &[]).await;
     assert_eq!(list["events"].as_array().unwrap().len(), 5);
     // SIGTERM shuts down gracefully with exit status 0.
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    assert!(server.terminate());
 }
 
 #[tokio::test]
 async fn serve_initialises_an_empty_data_dir_and_prints_the_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh");
-    let (mut child, base, printed) = serve(&data);
+    let server = Served::start(&data);
     let field = |name: &str| {
-        printed
+        server
+            .printed
             .lines()
             .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
             .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| panic!("{name} not printed: {printed}"))
+            .unwrap_or_else(|| panic!("{name} not printed: {}", server.printed))
     };
-    let c = Client::new(&base);
-    c.login_license(&field("access_key"), &field("api_token")).await;
+    let c = Client::new(&server.base);
+    c.login_license(&field("access_key"), &field("api_token"))
+        .await;
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&field("sensor_key")))).await);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[tokio::test]
@@ -133,26 +202,64 @@ async fn admin_manages_tenants_licenses_sensors_and_tokens() {
     assert_eq!(accounts.as_array().unwrap().len(), 2);
     let sensors = admin(&["sensor", "list", "--license", &key_id]);
     assert_eq!(sensors[0]["sensor_key"], sensor["sensor_key"]);
-    assert_eq!(admin(&["user", "list", "--account", "acme"]).as_array().unwrap().len(), 2);
+    assert_eq!(
+        admin(&["user", "list", "--account", "acme"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let rotated = admin(&["license", "rotate-token", &key_id]);
     assert_ne!(rotated["api_token"], license["api_token"]);
     admin(&["user", "disable", "bob"]);
     let (ok, _, err) = run(&["admin", "--data-dir", d, "user", "disable", "nobody"]);
     assert!(!ok && err.contains("no user 'nobody'"), "{err}");
-    let (ok, _, err) = run(&["admin", "--data-dir", d, "account", "add", "acme", "--admin", "zed"]);
+    let (ok, _, err) = run(&[
+        "admin",
+        "--data-dir",
+        d,
+        "account",
+        "add",
+        "acme",
+        "--admin",
+        "zed",
+    ]);
     assert!(!ok && err.contains("already exists"), "{err}");
 
-    let (mut child, base, _) = serve(dir.path());
-    let c = Client::new(&base);
-    c.login_license(license["access_key"].as_str().unwrap(), rotated["api_token"].as_str().unwrap()).await;
-    assert_ok(&c.post(IOC, &pairs(&ioc_form(sensor["sensor_key"].as_str().unwrap()))).await);
-    let v = Client::new(&base)
-        .post("/papi/login", &[("username", "bob"), ("password", user["password"].as_str().unwrap())])
+    let server = Served::start(dir.path());
+    let base = server.base.as_str();
+    let c = Client::new(base);
+    c.login_license(
+        license["access_key"].as_str().unwrap(),
+        rotated["api_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_ok(
+        &c.post(
+            IOC,
+            &pairs(&ioc_form(sensor["sensor_key"].as_str().unwrap())),
+        )
+        .await,
+    );
+    let v = Client::new(base)
+        .post(
+            "/papi/login",
+            &[
+                ("username", "bob"),
+                ("password", user["password"].as_str().unwrap()),
+            ],
+        )
         .await;
     assert_error(&v, 3004, "login failed");
-    let alice = Client::new(&base);
-    alice.login_user("alice", acme["password"].as_str().unwrap()).await;
-    assert_eq!(alice.get_ok(LIST, &[]).await["events"].as_array().unwrap().len(), 1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let alice = Client::new(base);
+    alice
+        .login_user("alice", acme["password"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        alice.get_ok(LIST, &[]).await["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

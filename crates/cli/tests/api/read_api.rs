@@ -19,36 +19,93 @@ async fn filters_select_by_type_time_host_vendor_tool_and_sensor() {
     let (_, second_sensor, _) = app.second_license().await;
     let c = app.user_client().await;
     let key = app.creds.sensor_key.clone();
-    let d1 = with(&download_form(&key), "download_time", Some("2024-01-01 00:00:00"));
+    let d1 = with(
+        &download_form(&key),
+        "download_time",
+        Some("2024-01-01 00:00:00"),
+    );
     assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&d1)).await);
-    let i1 = with(&with(&ioc_form(&key), "check_time_end", Some("2024-02-01T00:00:00Z")), "vendor_name", Some("Other"));
+    let i1 = with(
+        &with(
+            &ioc_form(&key),
+            "check_time_end",
+            Some("2024-02-01T00:00:00Z"),
+        ),
+        "vendor_name",
+        Some("Other"),
+    );
     assert_ok(&c.post(IOC, &pairs(&i1)).await);
-    let i2 = with(&with(&ioc_form(&second_sensor), "check_time_end", Some("1709251200")), "tool_name", Some("Sweep"));
+    let i2 = with(
+        &with(
+            &ioc_form(&second_sensor),
+            "check_time_end",
+            Some("1709251200"),
+        ),
+        "tool_name",
+        Some("Sweep"),
+    );
     let i2 = with(&i2, "main_ipv4", Some("10.9.9.9"));
     assert_ok(&c.post(IOC, &pairs(&i2)).await);
     let all = c.get_ok(LIST, &[]).await;
     assert_eq!(ids(&all), vec![3, 2, 1], "newest first");
     assert_eq!(ids(&c.get_ok(LIST, &[("type", "ioc")]).await), vec![3, 2]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("type", "file_download")]).await), vec![1]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("after", "2024-01-15 00:00:00")]).await), vec![3, 2]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("before", "2024-02-01T00:00:00Z")]).await), vec![1]);
     assert_eq!(
-        ids(&c.get_ok(LIST, &[("after", "2024-01-15"), ("before", "2024-02-15")]).await),
+        ids(&c.get_ok(LIST, &[("type", "file_download")]).await),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("after", "2024-01-15 00:00:00")]).await),
+        vec![3, 2]
+    );
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("before", "2024-02-01T00:00:00Z")]).await),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&c
+            .get_ok(LIST, &[("after", "2024-01-15"), ("before", "2024-02-15")])
+            .await),
         vec![2]
     );
     assert_eq!(ids(&c.get_ok(LIST, &[("host", "10.0.0.5")]).await), vec![1]);
     assert_eq!(ids(&c.get_ok(LIST, &[("host", "ws-09")]).await), vec![3, 2]);
     assert_eq!(ids(&c.get_ok(LIST, &[("host", "10.9.9.9")]).await), vec![3]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("vendor_name", "Other")]).await), vec![2]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("tool_name", "Sweep")]).await), vec![3]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("sensor", &second_sensor)]).await), vec![3]);
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("vendor_name", "Other")]).await),
+        vec![2]
+    );
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("tool_name", "Sweep")]).await),
+        vec![3]
+    );
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("sensor", &second_sensor)]).await),
+        vec![3]
+    );
     let first_subkey_id = app.creds.subkey_id.to_string();
-    assert_eq!(ids(&c.get_ok(LIST, &[("sensor", &first_subkey_id)]).await), vec![2, 1]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("host", "nowhere.example")]).await), Vec::<i64>::new());
-    for (name, value) in [("type", "dns"), ("after", "never"), ("limit", "0"), ("limit", "1001"), ("cursor", "abc"), ("sensor", "NOPE:NOPE")] {
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("sensor", &first_subkey_id)]).await),
+        vec![2, 1]
+    );
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("host", "nowhere.example")]).await),
+        Vec::<i64>::new()
+    );
+    for (name, value) in [
+        ("type", "dns"),
+        ("after", "never"),
+        ("limit", "0"),
+        ("limit", "1001"),
+        ("cursor", "abc"),
+        ("sensor", "NOPE:NOPE"),
+    ] {
         assert_error(&c.get(LIST, &[(name, value)]).await, 2002, name);
     }
-    assert_error(&c.get(LIST, &[("hots", "x")]).await, 2003, "did you mean 'host'");
+    assert_error(
+        &c.get(LIST, &[("hots", "x")]).await,
+        2003,
+        "did you mean 'host'",
+    );
 }
 
 #[tokio::test]
@@ -56,7 +113,11 @@ async fn cursor_pagination_walks_every_event_once() {
     let app = TestApp::start().await;
     let c = app.user_client().await;
     for i in 0..7 {
-        let f = with(&ioc_form(&app.creds.sensor_key), "hostname", Some(&format!("h{i}")));
+        let f = with(
+            &ioc_form(&app.creds.sensor_key),
+            "hostname",
+            Some(&format!("h{i}")),
+        );
         let f = with(&f, "check_time_end", Some("1700000000"));
         assert_ok(&c.post(IOC, &pairs(&f)).await);
     }
@@ -102,7 +163,10 @@ async fn get_returns_every_stored_field_raw_parameters_and_origin() {
     assert_eq!(e["pushed_by"]["auth_method"], "license");
     assert_eq!(e["pushed_by"]["access_key"], app.creds.access_key);
     assert!(e["received_at"].as_str().unwrap().ends_with('Z'));
-    let raw: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let raw: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     for (k, v) in raw {
         assert_eq!(e["raw_parameters"][&k], v.as_str(), "{k}");
     }
@@ -111,9 +175,16 @@ async fn get_returns_every_stored_field_raw_parameters_and_origin() {
     assert_error(&c.get(GET, &[]).await, 2001, "event_id");
     assert_error(&c.get(GET, &[("event_id", "x")]).await, 2002, "event_id");
     let (status, xml) = c
-        .text(reqwest::Method::GET, "/papi/push_detection/event/get.xml?event_id=1", &[])
+        .text(
+            reqwest::Method::GET,
+            "/papi/push_detection/event/get.xml?event_id=1",
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     assert!(xml.contains("<event_id>1</event_id>"), "{xml}");
-    assert!(xml.contains("<raw_parameters><vendor_name>Acme</vendor_name>"), "{xml}");
+    assert!(
+        xml.contains("<raw_parameters><vendor_name>Acme</vendor_name>"),
+        "{xml}"
+    );
 }

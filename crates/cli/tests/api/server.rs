@@ -8,14 +8,29 @@ use serde_json::Value;
 async fn the_openapi_document_and_the_router_agree() {
     let app = TestApp::start().await;
     let http = reqwest::Client::new();
-    let doc: Value = http.get(app.url("/papi/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = http
+        .get(app.url("/papi/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     let mut checked = 0;
     for (path, item) in paths {
-        for (method, _) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
+        for (method, _) in item
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| *k != "parameters")
+        {
             let concrete: Vec<String> = if path.contains("{format}") {
-                vec![path.replace("{format}", "json"), path.replace("{format}", "xml")]
+                vec![
+                    path.replace("{format}", "json"),
+                    path.replace("{format}", "xml"),
+                ]
             } else {
                 vec![path.clone()]
             };
@@ -29,17 +44,25 @@ async fn the_openapi_document_and_the_router_agree() {
     }
     assert!(checked >= 40, "only {checked} operations documented");
     // Every parameter of every push method is documented.
-    let body = &paths["/papi/push_detection/file_capture/push_file_download"]["post"]["requestBody"]
-        ["content"]["application/x-www-form-urlencoded"]["schema"];
+    let body = &paths["/papi/push_detection/file_capture/push_file_download"]["post"]
+        ["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
     for p in pushdetect_model::method::PUSH_FILE_DOWNLOAD.params {
-        assert!(body["properties"].get(p.name).is_some(), "{} undocumented", p.name);
+        assert!(
+            body["properties"].get(p.name).is_some(),
+            "{} undocumented",
+            p.name
+        );
     }
     assert_eq!(
         body["properties"]["application_protocol"]["enum"],
         serde_json::json!(["HTTP", "HTTPS", "FTP", "SMB", "other"])
     );
     // And an undocumented path is not served.
-    let r = http.post(app.url("/papi/push_detection/file_capture/push_file_upload.json")).send().await.unwrap();
+    let r = http
+        .post(app.url("/papi/push_detection/file_capture/push_file_upload.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -59,7 +82,13 @@ async fn oversized_bodies_answer_413_and_nothing_is_stored() {
     for (k, v) in form {
         mp = mp.text(k, v);
     }
-    let r = c.http.post(app.url(IOC)).multipart(mp).send().await.unwrap();
+    let r = c
+        .http
+        .post(app.url(IOC))
+        .multipart(mp)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert_eq!(app.event_count().await, 0);
 }
@@ -86,19 +115,42 @@ async fn unreadable_bodies_are_api_errors_not_crashes() {
 async fn health_and_metrics() {
     let app = TestApp::start().await;
     let http = reqwest::Client::new();
-    let h: Value = http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let h: Value = http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h["status"], "ok");
     let c = app.user_client().await;
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);
     c.post(IOC, &[("bogus", "1")]).await;
-    let m = http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("pushdetect_events_stored_total{type=\"ioc\"} 1"), "{m}");
-    assert!(m.contains("pushdetect_api_errors_total{code=\"2003\"} 1"), "{m}");
+    let m = http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("pushdetect_events_stored_total{type=\"ioc\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("pushdetect_api_errors_total{code=\"2003\"} 1"),
+        "{m}"
+    );
     assert!(
         m.contains("pushdetect_http_requests_total{endpoint=\"/papi/push_detection/ioc/push_result.json\",method=\"POST\",status=\"200\"} 2"),
         "{m}"
     );
-    assert!(m.contains("pushdetect_http_request_duration_seconds_count{endpoint=\"/papi/login\"} 1"), "{m}");
+    assert!(
+        m.contains("pushdetect_http_request_duration_seconds_count{endpoint=\"/papi/login\"} 1"),
+        "{m}"
+    );
 }
 
 #[tokio::test]

@@ -26,9 +26,14 @@ impl TestApp {
 
     pub async fn start_with(config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("pushdetect.db")).await.unwrap());
-        let (_, creds) = init_account(store.as_ref(), "default", "admin").await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("pushdetect.db"))
+                .await
+                .unwrap(),
+        );
+        let (_, creds) = init_account(store.as_ref(), "default", "admin")
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -67,14 +72,16 @@ impl TestApp {
     /// A client logged in as the first account's admin user.
     pub async fn user_client(&self) -> Client {
         let c = Client::new(&self.base);
-        c.login_user(&self.creds.username, &self.creds.password).await;
+        c.login_user(&self.creds.username, &self.creds.password)
+            .await;
         c
     }
 
     /// A client logged in with the first account's license.
     pub async fn license_client(&self) -> Client {
         let c = Client::new(&self.base);
-        c.login_license(&self.creds.access_key, &self.creds.api_token).await;
+        c.login_license(&self.creds.access_key, &self.creds.api_token)
+            .await;
         c
     }
 
@@ -99,8 +106,12 @@ impl TestApp {
     /// A second license (with one sensor) in the first account: (key_id, sensor key).
     pub async fn second_license(&self) -> (i64, String, String) {
         let account = self.store.find_account("default").await.unwrap().unwrap();
-        let l = add_license(self.store.as_ref(), account.id, "second").await.unwrap();
-        let s = add_sensor(self.store.as_ref(), l.license.id, "s2").await.unwrap();
+        let l = add_license(self.store.as_ref(), account.id, "second")
+            .await
+            .unwrap();
+        let s = add_sensor(self.store.as_ref(), l.license.id, "s2")
+            .await
+            .unwrap();
         (
             l.license.id,
             format!("{}:{}", l.license.access_key, s.subkey),
@@ -110,7 +121,10 @@ impl TestApp {
 
     /// Another tenant with its own credentials.
     pub async fn other_tenant(&self) -> InitialCredentials {
-        init_account(self.store.as_ref(), "other", "mallory").await.unwrap().1
+        init_account(self.store.as_ref(), "other", "mallory")
+            .await
+            .unwrap()
+            .1
     }
 
     /// Number of stored events of the first account, counted through the read API.
@@ -133,14 +147,20 @@ pub struct Client {
 impl Client {
     pub fn new(base: &str) -> Client {
         Client {
-            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
             base: base.to_owned(),
         }
     }
 
     pub async fn login_user(&self, username: &str, password: &str) {
         let v = self
-            .post("/papi/login", &[("username", username), ("password", password)])
+            .post(
+                "/papi/login",
+                &[("username", username), ("password", password)],
+            )
             .await;
         assert_eq!(v["success"], 1, "login failed: {v}");
     }
@@ -185,7 +205,12 @@ impl Client {
         v["data"].clone()
     }
 
-    pub async fn text(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub async fn text(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
         let r = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -207,7 +232,10 @@ pub fn assert_error(v: &Value, code: u32, needle: &str) {
     assert_eq!(v["success"], 0, "expected an error, got {v}");
     assert_eq!(v["error_code"], code, "{v}");
     let msg = v["error"].as_str().unwrap();
-    assert!(msg.contains(needle), "message {msg:?} should mention {needle:?}");
+    assert!(
+        msg.contains(needle),
+        "message {msg:?} should mention {needle:?}"
+    );
 }
 
 pub const TASK: &str = "88450dbe3c0600000ffa2b3a90b8560d";
@@ -237,7 +265,10 @@ pub fn ioc_form(key: &str) -> Vec<(&'static str, String)> {
     vec![
         ("vendor_name", "Acme".to_owned()),
         ("tool_name", "IocScan".to_owned()),
-        ("ioc_uuid", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10".to_owned()),
+        (
+            "ioc_uuid",
+            "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10".to_owned(),
+        ),
         ("ioc_source", "threat-feed".to_owned()),
         ("main_ipv4", "10.0.0.9".to_owned()),
         ("ioc_matched", "True".to_owned()),

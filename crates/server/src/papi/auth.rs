@@ -4,6 +4,7 @@ use super::caller::{session_cookie, Caller, SESSION_COOKIE};
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::credentials::{new_session_id, session_id_hash, verify_secret};
+use crate::listener::PeerAddr;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
@@ -12,7 +13,6 @@ use pushdetect_model::params::ParamReader;
 use pushdetect_model::ApiError;
 use pushdetect_store::Principal;
 use serde_json::{json, Value};
-use crate::listener::PeerAddr;
 use std::net::SocketAddr;
 
 const fn login_param(name: &'static str, doc: &'static str) -> ParamSpec {
@@ -129,7 +129,12 @@ async fn do_login(
     let session_id = new_session_id();
     let now = chrono::Utc::now().timestamp_millis();
     app.store
-        .create_session(&session_id_hash(&session_id), v.account_id, v.principal, now)
+        .create_session(
+            &session_id_hash(&session_id),
+            v.account_id,
+            v.principal,
+            now,
+        )
         .await?;
     Ok((session_id, v.data))
 }
@@ -142,7 +147,11 @@ async fn verify(secret: &str, hash: Option<String>) -> bool {
         .unwrap_or(false)
 }
 
-async fn verify_user(app: &AppState, username: &str, password: &str) -> Result<Option<Verified>, Failure> {
+async fn verify_user(
+    app: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<Option<Verified>, Failure> {
     let user = app.store.find_user(username).await?;
     let ok = verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     Ok(user.filter(|u| ok && !u.disabled).map(|u| Verified {
@@ -152,7 +161,11 @@ async fn verify_user(app: &AppState, username: &str, password: &str) -> Result<O
     }))
 }
 
-async fn verify_license(app: &AppState, access_key: &str, token: &str) -> Result<Option<Verified>, Failure> {
+async fn verify_license(
+    app: &AppState,
+    access_key: &str,
+    token: &str,
+) -> Result<Option<Verified>, Failure> {
     let license = app.store.find_license_by_access_key(access_key).await?;
     let ok = verify(token, license.as_ref().map(|l| l.api_token_hash.clone())).await;
     Ok(license.filter(|l| ok && !l.disabled).map(|l| Verified {

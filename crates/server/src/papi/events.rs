@@ -50,17 +50,24 @@ async fn list_events(
         })?
         .unwrap_or(DEFAULT_LIMIT);
     let mut filter = EventFilter {
-        kind: r
-            .parse_opt("type", |n, v| {
-                EventKind::from_name(v.trim())
-                    .map(|k| k.as_str().to_owned())
-                    .ok_or_else(|| ApiError::invalid(n, "one of file_download, ioc, mail"))
-            })?,
-        after_ms: r.parse_opt("after", Timestamp::parse)?.map(Timestamp::millis),
-        before_ms: r.parse_opt("before", Timestamp::parse)?.map(Timestamp::millis),
+        kind: r.parse_opt("type", |n, v| {
+            EventKind::from_name(v.trim())
+                .map(|k| k.as_str().to_owned())
+                .ok_or_else(|| ApiError::invalid(n, "one of file_download, ioc, mail"))
+        })?,
+        after_ms: r
+            .parse_opt("after", Timestamp::parse)?
+            .map(Timestamp::millis),
+        before_ms: r
+            .parse_opt("before", Timestamp::parse)?
+            .map(Timestamp::millis),
         host: r.parse_opt("host", normalise_host)?,
-        vendor_name: r.parse_opt("vendor_name", Text::parse)?.map(|t| t.to_string()),
-        tool_name: r.parse_opt("tool_name", Text::parse)?.map(|t| t.to_string()),
+        vendor_name: r
+            .parse_opt("vendor_name", Text::parse)?
+            .map(|t| t.to_string()),
+        tool_name: r
+            .parse_opt("tool_name", Text::parse)?
+            .map(|t| t.to_string()),
         sensor_id: None,
         cursor: r.parse_opt("cursor", parse_cursor)?,
         // One more than asked, to know whether another page exists.
@@ -104,14 +111,23 @@ async fn get_event(
 
 /// Each task uuid the event names, and whether it is a task known here (it may have been
 /// analysed by another service, e.g. for mail gateways).
-async fn task_links(app: &AppState, caller: &Caller, event: &StoredEvent) -> Result<Value, Failure> {
+async fn task_links(
+    app: &AppState,
+    caller: &Caller,
+    event: &StoredEvent,
+) -> Result<Value, Failure> {
     let mut uuids: Vec<String> = Vec::new();
     let fields = &event.fields;
     if let Some(u) = fields.get("task_uuid").and_then(Value::as_str) {
         uuids.push(u.to_owned());
     }
     for list in ["attachments", "urls"] {
-        for item in fields.get(list).and_then(Value::as_array).into_iter().flatten() {
+        for item in fields
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(u) = item.get("task_uuid").and_then(Value::as_str) {
                 uuids.push(u.to_owned());
             }
@@ -202,7 +218,10 @@ async fn sensor_id(app: &AppState, caller: &Caller, value: &str) -> Result<i64, 
         .filter(|s| s.account_id == caller.account_id)
         .map(|s| s.id)
         .ok_or_else(|| {
-            ApiError::invalid("sensor", "'access_key:subkey' or subkey_id of a sensor of this account")
-                .into()
+            ApiError::invalid(
+                "sensor",
+                "'access_key:subkey' or subkey_id of a sensor of this account",
+            )
+            .into()
         })
 }

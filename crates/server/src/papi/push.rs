@@ -21,7 +21,12 @@ pub async fn push(
     Fmt(format): Fmt,
     Form(params): Form,
 ) -> Reply {
-    Reply::new(format, store_push(&app, &caller, kind, &params).await.map(|_| json!("OK")))
+    Reply::new(
+        format,
+        store_push(&app, &caller, kind, &params)
+            .await
+            .map(|_| json!("OK")),
+    )
 }
 
 async fn store_push(
@@ -35,7 +40,7 @@ async fn store_push(
     let sensor = usable_sensor(app, caller, &request.network).await?;
     if let Event::FileDownload(download) = &request.event {
         let task = app.store.find_task(download.task_uuid.as_str()).await?;
-        if !task.is_some_and(|t| t.license_id == sensor.license_id) {
+        if task.is_none_or(|t| t.license_id != sensor.license_id) {
             return Err(ApiError::new(
                 ErrorCode::UnknownTask,
                 format!(
