@@ -3,8 +3,10 @@
 use crate::database::DatabaseArgs;
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
+use pushdetect_model::values::TaskUuid;
+use pushdetect_server::credentials::random_task_uuid;
 use pushdetect_server::provision::{add_license, add_sensor, add_user, init_account, rotate_token};
-use pushdetect_store::{Account, Store};
+use pushdetect_store::{Account, Store, Task};
 use serde_json::{json, Value};
 
 /// `pushdetect admin`.
@@ -33,6 +35,22 @@ enum What {
     /// Sensors of a license: the subkeys events are pushed for; their id is the subkey_id.
     #[command(subcommand)]
     Sensor(SensorCmd),
+    /// Analysis tasks done elsewhere, registered so push_file_download may name them.
+    #[command(subcommand)]
+    Task(TaskCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCmd {
+    /// Register an analysis task of a license (e.g. one analysed by an external service).
+    Add {
+        /// The license (key_id) that submitted it.
+        #[arg(long)]
+        license: i64,
+        /// Its uuid, 32 hex characters (default: a new random one).
+        #[arg(long)]
+        uuid: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +295,26 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 json!({"key_id": key_id, "api_token": token})
             }
         },
+        What::Task(TaskCmd::Add { license, uuid }) => {
+            let l = store
+                .find_license(license)
+                .await?
+                .ok_or_else(|| anyhow!("no license with key_id {license}"))?;
+            let uuid = match uuid {
+                Some(u) => TaskUuid::parse("--uuid", &u).map_err(|e| anyhow!(e.message))?,
+                None => TaskUuid::parse("--uuid", &random_task_uuid())
+                    .map_err(|e| anyhow!(e.message))?,
+            };
+            store
+                .create_task(&Task {
+                    uuid: uuid.to_string(),
+                    account_id: l.account_id,
+                    license_id: l.id,
+                    created_at_ms: chrono::Utc::now().timestamp_millis(),
+                })
+                .await?;
+            json!({"task_uuid": uuid.to_string(), "key_id": l.id})
+        }
         What::Sensor(cmd) => match cmd {
             SensorCmd::Add { license, name } => {
                 let l = store

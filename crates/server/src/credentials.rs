@@ -26,6 +26,13 @@ pub fn new_session_id() -> String {
     hex::encode(bytes)
 }
 
+/// A new analysis task uuid: 128 random bits as 32 lower-case hex characters.
+pub fn random_task_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// What the store keeps of a session id: its SHA-256 (the id itself has 256 bits of
 /// entropy, so a fast hash suffices and lookups stay cheap).
 pub fn session_id_hash(id: &str) -> String {

@@ -263,3 +263,50 @@ async fn admin_manages_tenants_licenses_sensors_and_tokens() {
         1
     );
 }
+
+#[tokio::test]
+async fn admin_registers_external_tasks_for_file_downloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let creds = init_json(dir.path());
+    let key_id = creds["key_id"].to_string();
+    let (ok, out, err) = run(&[
+        "admin",
+        "--data-dir",
+        d,
+        "--json",
+        "task",
+        "add",
+        "--license",
+        &key_id,
+    ]);
+    assert!(ok, "{err}");
+    let task: Value = serde_json::from_str(out.trim()).unwrap();
+    let uuid = task["task_uuid"].as_str().unwrap().to_owned();
+    assert_eq!(uuid.len(), 32);
+    let (ok, _, err) = run(&[
+        "admin",
+        "--data-dir",
+        d,
+        "task",
+        "add",
+        "--license",
+        &key_id,
+        "--uuid",
+        "xyz",
+    ]);
+    assert!(!ok && err.contains("32 hexadecimal"), "{err}");
+    let server = Served::start(dir.path());
+    let c = Client::new(&server.base);
+    c.login_user(
+        creds["username"].as_str().unwrap(),
+        creds["password"].as_str().unwrap(),
+    )
+    .await;
+    let form = with(
+        &download_form(creds["sensor_key"].as_str().unwrap()),
+        "task_uuid",
+        Some(&uuid),
+    );
+    assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&form)).await);
+}

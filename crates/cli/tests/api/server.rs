@@ -163,3 +163,30 @@ async fn graceful_shutdown_completes() {
     // The store was closed after the server stopped.
     assert!(store.find_user("admin").await.is_err());
 }
+
+#[test]
+fn the_docs_name_every_parameter_and_error_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let api = std::fs::read_to_string(root.join("docs/api.md")).unwrap();
+    for endpoint in pushdetect_server::routes::ENDPOINTS {
+        assert!(
+            api.contains(endpoint.path()),
+            "docs/api.md lacks {}",
+            endpoint.path()
+        );
+        for p in endpoint.spec.params {
+            assert!(
+                api.contains(&format!("`{}`", p.name)),
+                "docs/api.md lacks {}",
+                p.name
+            );
+        }
+    }
+    let errors = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
+    for code in pushdetect_model::ErrorCode::ALL {
+        assert!(
+            errors.contains(&format!("| {} |", code.number())),
+            "docs/errors.md lacks {code:?}"
+        );
+    }
+}
