@@ -67,10 +67,14 @@ impl FormParams {
         serde_json::Value::Object(map)
     }
 
-    /// A canonical form (sorted pairs, empty values dropped) used to recognise a resent push.
+    /// A canonical form (sorted pairs, empty and blank values dropped, as the parser drops
+    /// them) used to recognise a resent push.
     pub fn canonical(&self) -> String {
-        let mut pairs: Vec<&(String, String)> =
-            self.pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+        let mut pairs: Vec<&(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
         pairs.sort();
         let mut out = String::new();
         for (k, v) in pairs {
@@ -212,7 +216,7 @@ mod tests {
 
     #[test]
     fn canonical_form_ignores_order_and_empty_values() {
-        let a = FormParams::from_pairs([("a", "1"), ("b", "2"), ("c", "")]);
+        let a = FormParams::from_pairs([("a", "1"), ("b", "2"), ("c", ""), ("d", "  ")]);
         let b = FormParams::from_pairs([("b", "2"), ("a", "1")]);
         assert_eq!(a.canonical(), b.canonical());
         let c = FormParams::from_pairs([("a", "12"), ("b", "")]);

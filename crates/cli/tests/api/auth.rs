@@ -235,3 +235,25 @@ async fn repeated_failed_logins_are_slowed_down() {
     c.login_user(&app.creds.username, &app.creds.password).await;
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
+
+#[tokio::test]
+async fn a_disabled_account_can_neither_log_in_nor_keep_its_sessions() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let account = app.store.find_account("default").await.unwrap().unwrap();
+    app.store
+        .set_account_disabled(account.id, true)
+        .await
+        .unwrap();
+    assert_error(&c.get(LIST, &[]).await, 3004, "log in");
+    let v = Client::new(&app.base)
+        .post(
+            "/papi/login",
+            &[
+                ("username", &app.creds.username),
+                ("password", &app.creds.password),
+            ],
+        )
+        .await;
+    assert_error(&v, 3004, "login failed");
+}

@@ -190,3 +190,56 @@ fn the_docs_name_every_parameter_and_error_code() {
         );
     }
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    use std::time::Duration;
+    let app = TestApp::start_with(Config {
+        max_connections: 1,
+        ..Config::default()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let holder = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Give the server the moment it needs to accept the first connection.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn({
+        let url = app.url("/healthz");
+        async move { reqwest::get(url).await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second connection was served beyond the limit"
+    );
+    drop(holder);
+    assert_eq!(waiting.await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_finish_in_time_answers_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start_with(Config {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Promise a body and never send it.
+    s.write_all(
+        format!(
+            "POST /papi/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusername=x"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+}
