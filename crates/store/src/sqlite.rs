@@ -189,6 +189,38 @@ fn expect_row(result: sqlx::sqlite::SqliteQueryResult, what: String) -> StoreRes
     }
 }
 
+impl SqliteStore {
+    /// Sets one column of one row and, when `end_sessions` names the sessions column that
+    /// refers to that row, ends those sessions, in one transaction. NotFound if no such row.
+    async fn update_row<V>(
+        &self,
+        table: &str,
+        column: &str,
+        value: V,
+        id: i64,
+        end_sessions: Option<&str>,
+    ) -> StoreResult<()>
+    where
+        V: Send + for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + 'static,
+    {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query(&format!("UPDATE {table} SET {column} = ? WHERE id = ?"))
+            .bind(value)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        expect_row(r, format!("{} {id}", table.trim_end_matches('s')))?;
+        if let Some(session_column) = end_sessions {
+            sqlx::query(&format!("DELETE FROM sessions WHERE {session_column} = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn has_accounts(&self) -> StoreResult<bool> {
@@ -237,21 +269,10 @@ impl Store for SqliteStore {
     }
 
     async fn set_account_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let r = sqlx::query("UPDATE accounts SET disabled = ? WHERE id = ?")
-            .bind(disabled)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        expect_row(r, format!("account {id}"))?;
-        if disabled {
-            sqlx::query("DELETE FROM sessions WHERE account_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        // Disabling ends the account's sessions; enabling leaves none to end.
+        let end = disabled.then_some("account_id");
+        self.update_row("accounts", "disabled", disabled, id, end)
+            .await
     }
 
     async fn create_user(
@@ -305,19 +326,8 @@ impl Store for SqliteStore {
     }
 
     async fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let r = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
-            .bind(disabled)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        expect_row(r, format!("user {id}"))?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_row("users", "disabled", disabled, id, Some("user_id"))
+            .await
     }
 
     async fn create_license(
@@ -381,35 +391,19 @@ impl Store for SqliteStore {
     }
 
     async fn set_license_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let r = sqlx::query("UPDATE licenses SET disabled = ? WHERE id = ?")
-            .bind(disabled)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        expect_row(r, format!("license {id}"))?;
-        sqlx::query("DELETE FROM sessions WHERE license_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_row("licenses", "disabled", disabled, id, Some("license_id"))
+            .await
     }
 
     async fn set_license_token(&self, id: i64, api_token_hash: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let r = sqlx::query("UPDATE licenses SET api_token_hash = ? WHERE id = ?")
-            .bind(api_token_hash)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        expect_row(r, format!("license {id}"))?;
-        sqlx::query("DELETE FROM sessions WHERE license_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_row(
+            "licenses",
+            "api_token_hash",
+            api_token_hash.to_owned(),
+            id,
+            Some("license_id"),
+        )
+        .await
     }
 
     async fn create_sensor(
@@ -483,12 +477,8 @@ impl Store for SqliteStore {
     }
 
     async fn set_sensor_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        let r = sqlx::query("UPDATE sensors SET disabled = ? WHERE id = ?")
-            .bind(disabled)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        expect_row(r, format!("sensor {id}"))
+        self.update_row("sensors", "disabled", disabled, id, None)
+            .await
     }
 
     async fn create_session(
