@@ -305,13 +305,9 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 None => TaskUuid::parse("--uuid", &random_task_uuid())
                     .map_err(|e| anyhow!(e.message))?,
             };
+            let now = chrono::Utc::now().timestamp_millis();
             store
-                .create_task(&Task {
-                    uuid: uuid.to_string(),
-                    account_id: l.account_id,
-                    license_id: l.id,
-                    created_at_ms: chrono::Utc::now().timestamp_millis(),
-                })
+                .create_task(&Task::external(uuid.as_str(), l.account_id, l.id, now))
                 .await?;
             json!({"task_uuid": uuid.to_string(), "key_id": l.id})
         }

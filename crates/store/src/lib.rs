@@ -103,8 +103,42 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
 
-    /// Records an analysis task.
+    /// Records an analysis task (queued, or completed for external and cached results).
     async fn create_task(&self, task: &Task) -> StoreResult<()>;
+    /// Claims the oldest queued task for a worker (exactly once), marking it running.
+    async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>>;
+    /// Puts tasks left running by a stopped server back in the queue; returns how many.
+    async fn requeue_running(&self) -> StoreResult<u64>;
+    /// Stores a task's score and result and marks it completed.
+    async fn complete_task(
+        &self,
+        uuid: &str,
+        score: i64,
+        result: &serde_json::Value,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// The latest completed file task of the license with this content, for reuse.
+    async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>>;
+    /// Tasks of the license completed in [after, before), oldest completion first.
+    async fn completed_tasks(
+        &self,
+        license_id: i64,
+        after_ms: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Task>>;
+    /// Tasks of the license submitted in [after, before) and not completed, oldest first.
+    async fn pending_tasks(
+        &self,
+        license_id: i64,
+        after_ms: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Task>>;
+    /// Records content the analysis API received (idempotent).
+    async fn record_content(&self, content: &Content, now_ms: i64) -> StoreResult<()>;
+    /// Finds recorded content by one of its hashes: `algorithm` is md5, sha1 or sha256.
+    async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.
     async fn find_task(&self, uuid: &str) -> StoreResult<Option<Task>>;
     /// Which of these uuids are tasks of the account.

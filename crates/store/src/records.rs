@@ -90,8 +90,48 @@ pub struct Session {
     pub last_seen_ms: i64,
 }
 
-/// An analysis task; push_file_download's task_uuid must name one of the same license.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an analysis task analyses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// A submitted file.
+    File,
+    /// A submitted URL.
+    Url,
+    /// A task analysed elsewhere, registered by the operator.
+    External,
+}
+
+/// Where an analysis task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Waiting for a worker.
+    Queued,
+    /// Claimed by a worker.
+    Running,
+    /// Finished, with a score (external tasks are born completed, without one).
+    Completed,
+}
+
+macro_rules! stored_names {
+    ($t:ty { $($v:ident => $s:literal),+ }) => {
+        impl $t {
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+
+            /// Reads a stored name.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($s => Some(Self::$v),)+ _ => None }
+            }
+        }
+    };
+}
+stored_names!(TaskKind { File => "file", Url => "url", External => "external" });
+stored_names!(TaskState { Queued => "queued", Running => "running", Completed => "completed" });
+
+/// An analysis task. push_file_download's task_uuid must name one of the same license.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     /// 32 hex characters.
     pub uuid: String,
@@ -101,6 +141,58 @@ pub struct Task {
     pub license_id: i64,
     /// Creation time, ms.
     pub created_at_ms: i64,
+    /// File, URL or external.
+    pub kind: TaskKind,
+    /// Queue state.
+    pub state: TaskState,
+    /// SHA-256 of a submitted file (its content is kept under this name).
+    pub sha256: Option<String>,
+    /// Submitted file name.
+    pub filename: Option<String>,
+    /// Submitted URL.
+    pub url: Option<String>,
+    /// Submission options (e.g. delete_after_analysis), as JSON.
+    pub options: Value,
+    /// Score 0-100 once completed.
+    pub score: Option<i64>,
+    /// The analysis result (subject, findings), as JSON, once completed.
+    pub result: Option<Value>,
+    /// Completion time, ms.
+    pub completed_at_ms: Option<i64>,
+}
+
+impl Task {
+    /// A task analysed elsewhere, registered as completed.
+    pub fn external(uuid: &str, account_id: i64, license_id: i64, now_ms: i64) -> Task {
+        Task {
+            uuid: uuid.to_owned(),
+            account_id,
+            license_id,
+            created_at_ms: now_ms,
+            kind: TaskKind::External,
+            state: TaskState::Completed,
+            sha256: None,
+            filename: None,
+            url: None,
+            options: Value::Object(Default::default()),
+            score: None,
+            result: None,
+            completed_at_ms: Some(now_ms),
+        }
+    }
+}
+
+/// Content seen by the analysis API, found again by any of its hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// SHA-256 (its name in the content store).
+    pub sha256: String,
+    /// MD5.
+    pub md5: String,
+    /// SHA-1.
+    pub sha1: String,
+    /// Size in bytes.
+    pub size: i64,
 }
 
 /// An event to store.

@@ -119,12 +119,32 @@ fn sensor(row: &SqliteRow) -> StoreResult<Sensor> {
     })
 }
 
+const TASK_COLUMNS: &str = "uuid, account_id, license_id, created_at_ms, kind, state, sha256, \
+     filename, url, options, score, result, completed_at_ms";
+
 fn task(row: &SqliteRow) -> StoreResult<Task> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    let result: Option<String> = row.try_get("result")?;
     Ok(Task {
         uuid: row.try_get("uuid")?,
         account_id: row.try_get("account_id")?,
         license_id: row.try_get("license_id")?,
         created_at_ms: row.try_get("created_at_ms")?,
+        kind: TaskKind::from_name(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("task kind '{kind}'")))?,
+        state: TaskState::from_name(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("task state '{state}'")))?,
+        sha256: row.try_get("sha256")?,
+        filename: row.try_get("filename")?,
+        url: row.try_get("url")?,
+        options: json_column(row, "options")?,
+        score: row.try_get("score")?,
+        result: result
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("task result: {e}")))?,
+        completed_at_ms: row.try_get("completed_at_ms")?,
     })
 }
 
@@ -552,12 +572,23 @@ impl Store for SqliteStore {
 
     async fn create_task(&self, t: &Task) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO tasks (uuid, account_id, license_id, created_at_ms) VALUES (?, ?, ?, ?)",
+            "INSERT INTO tasks (uuid, account_id, license_id, created_at_ms, kind, state, sha256, \
+             filename, url, options, score, result, completed_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.uuid)
         .bind(t.account_id)
         .bind(t.license_id)
         .bind(t.created_at_ms)
+        .bind(t.kind.as_str())
+        .bind(t.state.as_str())
+        .bind(&t.sha256)
+        .bind(&t.filename)
+        .bind(&t.url)
+        .bind(t.options.to_string())
+        .bind(t.score)
+        .bind(t.result.as_ref().map(|r| r.to_string()))
+        .bind(t.completed_at_ms)
         .execute(&self.writer)
         .await
         .map_err(conflict_as(format!("task {}", t.uuid)))?;
@@ -565,7 +596,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_task(&self, uuid: &str) -> StoreResult<Option<Task>> {
-        sqlx::query("SELECT uuid, account_id, license_id, created_at_ms FROM tasks WHERE uuid = ?")
+        sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE uuid = ?"))
             .bind(uuid)
             .fetch_optional(&self.reader)
             .await?
@@ -574,13 +605,154 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>> {
+        // The single writer connection makes select-and-update atomic: a task is claimed once.
+        sqlx::query(&format!(
+            "UPDATE tasks SET state = 'running', started_at_ms = ? WHERE uuid = \
+             (SELECT uuid FROM tasks WHERE state = 'queued' ORDER BY created_at_ms, uuid LIMIT 1) \
+             RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(now_ms)
+        .fetch_optional(&self.writer)
+        .await?
+        .as_ref()
+        .map(task)
+        .transpose()
+    }
+
+    async fn requeue_running(&self) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "UPDATE tasks SET state = 'queued', started_at_ms = NULL WHERE state = 'running'",
+        )
+        .execute(&self.writer)
+        .await?
+        .rows_affected())
+    }
+
+    async fn complete_task(
+        &self,
+        uuid: &str,
+        score: i64,
+        result: &serde_json::Value,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE tasks SET state = 'completed', score = ?, result = ?, completed_at_ms = ? \
+             WHERE uuid = ?",
+        )
+        .bind(score)
+        .bind(result.to_string())
+        .bind(now_ms)
+        .bind(uuid)
+        .execute(&self.writer)
+        .await?;
+        expect_row(r, format!("task {uuid}"))
+    }
+
+    async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>> {
+        sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE license_id = ? AND sha256 = ? \
+             AND kind = 'file' AND state = 'completed' ORDER BY completed_at_ms DESC LIMIT 1"
+        ))
+        .bind(license_id)
+        .bind(sha256)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(task)
+        .transpose()
+    }
+
+    async fn completed_tasks(
+        &self,
+        license_id: i64,
+        after_ms: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Task>> {
+        sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE license_id = ? AND state = 'completed' \
+             AND kind <> 'external' AND completed_at_ms >= ? AND completed_at_ms < ? \
+             ORDER BY completed_at_ms, uuid LIMIT ?"
+        ))
+        .bind(license_id)
+        .bind(after_ms)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(task)
+        .collect()
+    }
+
+    async fn pending_tasks(
+        &self,
+        license_id: i64,
+        after_ms: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Task>> {
+        sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE license_id = ? AND state <> 'completed' \
+             AND created_at_ms >= ? AND created_at_ms < ? ORDER BY created_at_ms, uuid LIMIT ?"
+        ))
+        .bind(license_id)
+        .bind(after_ms)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(task)
+        .collect()
+    }
+
+    async fn record_content(&self, c: &Content, now_ms: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO contents (sha256, md5, sha1, size, stored_at_ms) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(&c.sha256)
+        .bind(&c.md5)
+        .bind(&c.sha1)
+        .bind(c.size)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>> {
+        let column = match algorithm {
+            "md5" => "md5",
+            "sha1" => "sha1",
+            _ => "sha256",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT sha256, md5, sha1, size FROM contents WHERE {column} = ? LIMIT 1"
+        ))
+        .bind(hash.to_ascii_lowercase())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(Content {
+                sha256: r.try_get("sha256")?,
+                md5: r.try_get("md5")?,
+                sha1: r.try_get("sha1")?,
+                size: r.try_get("size")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn known_tasks(&self, account_id: i64, uuids: &[String]) -> StoreResult<Vec<Task>> {
         if uuids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT uuid, account_id, license_id, created_at_ms FROM tasks WHERE account_id = ",
-        );
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE account_id = "
+        ));
         q.push_bind(account_id).push(" AND uuid IN (");
         let mut sep = q.separated(", ");
         for u in uuids {

@@ -151,3 +151,109 @@ async fn unique_names_conflict_and_disabling_cascades() {
         Err(pushdetect_store::StoreError::NotFound(_))
     ));
 }
+
+fn queued(
+    uuid: &str,
+    account_id: i64,
+    license_id: i64,
+    at: i64,
+    sha256: &str,
+) -> pushdetect_store::Task {
+    pushdetect_store::Task {
+        kind: pushdetect_store::TaskKind::File,
+        state: pushdetect_store::TaskState::Queued,
+        sha256: Some(sha256.into()),
+        completed_at_ms: None,
+        ..pushdetect_store::Task::external(uuid, account_id, license_id, at)
+    }
+}
+
+#[tokio::test]
+async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let account = store.create_account("a", 0).await.unwrap();
+    let license = store
+        .create_license(account.id, "l", "AK", "hash", 0)
+        .await
+        .unwrap();
+    store
+        .create_task(&queued("a1", account.id, license.id, 1, "s1"))
+        .await
+        .unwrap();
+    store
+        .create_task(&queued("a2", account.id, license.id, 2, "s2"))
+        .await
+        .unwrap();
+    let first = store.claim_task(10).await.unwrap().unwrap();
+    assert_eq!(first.uuid, "a1", "oldest first");
+    assert_eq!(first.state, pushdetect_store::TaskState::Running);
+    assert_eq!(
+        store
+            .pending_tasks(license.id, 0, 100, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A restart puts the running task back in the queue.
+    store.close().await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.requeue_running().await.unwrap(), 1);
+    assert_eq!(store.claim_task(20).await.unwrap().unwrap().uuid, "a1");
+    assert_eq!(store.claim_task(21).await.unwrap().unwrap().uuid, "a2");
+    assert!(
+        store.claim_task(22).await.unwrap().is_none(),
+        "each task is claimed once"
+    );
+    store
+        .complete_task("a2", 70, &json!({"score": 70}), 30)
+        .await
+        .unwrap();
+    let done = store.completed_tasks(license.id, 30, 31, 10).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].score, Some(70));
+    assert!(
+        store
+            .completed_tasks(license.id, 0, 30, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "before is exclusive"
+    );
+    assert_eq!(
+        store
+            .find_cached_result(license.id, "s2")
+            .await
+            .unwrap()
+            .unwrap()
+            .uuid,
+        "a2"
+    );
+    assert!(
+        store
+            .find_cached_result(license.id, "s1")
+            .await
+            .unwrap()
+            .is_none(),
+        "not completed"
+    );
+    let content = pushdetect_store::Content {
+        sha256: "ab".into(),
+        md5: "cd".into(),
+        sha1: "ef".into(),
+        size: 3,
+    };
+    store.record_content(&content, 0).await.unwrap();
+    store.record_content(&content, 1).await.unwrap();
+    assert_eq!(
+        store.find_content("md5", "CD").await.unwrap(),
+        Some(content.clone())
+    );
+    assert_eq!(
+        store.find_content("sha1", "ef").await.unwrap(),
+        Some(content)
+    );
+    assert!(store.find_content("sha256", "zz").await.unwrap().is_none());
+}

@@ -93,12 +93,7 @@ impl TestApp {
     pub async fn create_task_for(&self, uuid: &str, license_id: i64) {
         let license = self.store.find_license(license_id).await.unwrap().unwrap();
         self.store
-            .create_task(&Task {
-                uuid: uuid.to_owned(),
-                account_id: license.account_id,
-                license_id,
-                created_at_ms: 0,
-            })
+            .create_task(&Task::external(uuid, license.account_id, license_id, 0))
             .await
             .unwrap();
     }
