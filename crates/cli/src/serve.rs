@@ -3,8 +3,14 @@
 use crate::database::DatabaseArgs;
 use crate::init::{create_first_account, print_credentials};
 use anyhow::{Context, Result};
+use pushdetect_analysis::{Engine, EngineConfig};
+use pushdetect_server::analyst::content::ContentStore;
+use pushdetect_server::analyst::Analysis;
 use pushdetect_server::{AppState, Config};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// `pushdetect serve`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +38,21 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when clients reach the server over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
+    /// A directory of YARA-X rules (.yar, .yara) to add to the shipped pack; repeatable.
+    #[arg(long = "rules", value_name = "DIR")]
+    rule_dirs: Vec<PathBuf>,
+    /// A CSV of known-bad hashes: sha256 or md5, score, description.
+    #[arg(long, value_name = "FILE")]
+    hash_list: Option<PathBuf>,
+    /// A URL blocklist: one host or URL prefix a line.
+    #[arg(long, value_name = "FILE")]
+    url_blocklist: Option<PathBuf>,
+    /// Largest file accepted by the Analyst API, in bytes (larger answers error 109).
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_upload_bytes: u64,
+    /// Analysis workers (default: one per core; 0 only queues, for API-only nodes).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 /// Opens the store (initialising an empty one), then serves until SIGINT or SIGTERM.
@@ -49,13 +70,37 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         max_connections: args.max_connections,
         secure_cookies: args.secure_cookies,
     };
+    let engine = Engine::new(EngineConfig {
+        rule_dirs: args.rule_dirs.clone(),
+        hash_list: args.hash_list.clone(),
+        url_blocklist: args.url_blocklist.clone(),
+        ..EngineConfig::default()
+    })
+    .context("cannot load the analysis rules")?;
+    let analysis = Analysis {
+        engine: Arc::new(engine),
+        content: ContentStore::open(&args.db.data_dir.join("content")).with_context(|| {
+            format!(
+                "cannot create {}",
+                args.db.data_dir.join("content").display()
+            )
+        })?,
+        wake: Notify::new(),
+        max_upload_bytes: args.max_upload_bytes,
+        workers: args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %args.db.describe(), "pushdetect listening");
     println!("pushdetect listening on http://{addr} (PAPI at http://{addr}/papi)");
-    pushdetect_server::serve(listener, AppState::new(store, config), shutdown_signal()).await?;
+    let state = AppState::new(store, config, analysis);
+    pushdetect_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("pushdetect stopped");
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! [`routes::router`] builds the whole app from the endpoint table in [`routes`]; [`serve`]
 //! runs it on a listener until the shutdown signal, finishing in-flight requests.
 
+pub mod analyst;
 pub mod config;
 pub mod credentials;
 pub mod listener;
@@ -32,6 +33,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_loop(state.clone()));
+    let requeued = state.store.requeue_running().await.unwrap_or(0);
+    if requeued > 0 {
+        tracing::info!(
+            requeued,
+            "analysis tasks interrupted by the last stop are queued again"
+        );
+    }
+    let workers: Vec<_> = (0..state.analysis.workers)
+        .map(|_| {
+            tokio::spawn(analyst::worker::run(
+                state.store.clone(),
+                state.analysis.clone(),
+            ))
+        })
+        .collect();
     let app = routes::router(state.clone());
     let limited = listener::LimitedListener::new(listener, state.config.max_connections);
     let result = axum::serve(
@@ -41,6 +57,9 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     purge.abort();
+    for w in workers {
+        w.abort();
+    }
     state.store.close().await;
     result
 }

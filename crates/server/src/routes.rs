@@ -140,6 +140,16 @@ pub fn router(state: AppState) -> Router {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
         }
     }
+    for path in crate::analyst::PATHS {
+        let route = on(MethodFilter::GET.or(MethodFilter::POST), move |s, r| {
+            crate::analyst::api::handle(path, s, r)
+        })
+        // Uploads are limited by the Analyst API's own limit, while streaming.
+        .layer(DefaultBodyLimit::disable());
+        for suffix in SUFFIXES {
+            app = app.route(&format!("/{path}{suffix}"), route.clone());
+        }
+    }
     let config = state.config.clone();
     app.route(
         "/papi/openapi.json",

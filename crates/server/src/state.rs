@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use crate::analyst::Analysis;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::throttle::LoginThrottle;
@@ -17,16 +18,19 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed-login slowdown.
     pub throttle: Arc<LoginThrottle>,
+    /// The Analyst API's engine, content and workers.
+    pub analysis: Arc<Analysis>,
 }
 
 impl AppState {
-    /// Builds the state around a store.
-    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+    /// Builds the state around a store and the analysis engine.
+    pub fn new(store: Arc<dyn Store>, config: Config, analysis: Analysis) -> Self {
         AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             throttle: Arc::new(LoginThrottle::default()),
+            analysis: Arc::new(analysis),
         }
     }
 }

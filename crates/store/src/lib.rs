@@ -137,6 +137,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Task>>;
     /// Records content the analysis API received (idempotent).
     async fn record_content(&self, content: &Content, now_ms: i64) -> StoreResult<()>;
+    /// Whether the license submitted content with this SHA-256 before (content is shared
+    /// on disk, but a license may only refer by hash to what it submitted itself).
+    async fn license_has_content(&self, license_id: i64, sha256: &str) -> StoreResult<bool>;
     /// Finds recorded content by one of its hashes: `algorithm` is md5, sha1 or sha256.
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.

@@ -723,6 +723,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn license_has_content(&self, license_id: i64, sha256: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE license_id = ? AND sha256 = ?) AS found",
+        )
+        .bind(license_id)
+        .bind(sha256)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(row.try_get("found")?)
+    }
+
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>> {
         let column = match algorithm {
             "md5" => "md5",

@@ -1,5 +1,6 @@
 //! Integration tests: a real server on a random loopback port, real HTTP, real SQLite.
 
+mod analyst;
 mod auth;
 mod file_download;
 mod ioc;

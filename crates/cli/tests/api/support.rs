@@ -34,10 +34,48 @@ impl TestApp {
         let (_, creds) = init_account(store.as_ref(), "default", "admin")
             .await
             .unwrap();
+        Self::serve(dir, store, creds, config, 2).await
+    }
+
+    /// Stops this server and starts another on the same data with `workers` workers.
+    pub async fn restart(mut self, workers: usize) -> TestApp {
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let creds = self.creds.clone();
+        self.stop_in_place().await;
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("pushdetect.db"))
+                .await
+                .unwrap(),
+        );
+        Self::serve(dir, store, creds, Config::default(), workers).await
+    }
+
+    /// Like `start`, with no analysis workers: submissions stay queued.
+    pub async fn start_without_workers() -> TestApp {
+        Self::start().await.restart(0).await
+    }
+
+    async fn serve(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        creds: InitialCredentials,
+        config: Config,
+        workers: usize,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config);
+        let analysis = pushdetect_server::analyst::Analysis {
+            engine: Arc::new(pushdetect_analysis::Engine::new(Default::default()).unwrap()),
+            content: pushdetect_server::analyst::content::ContentStore::open(
+                &dir.path().join("content"),
+            )
+            .unwrap(),
+            wake: tokio::sync::Notify::new(),
+            max_upload_bytes: 1024 * 1024,
+            workers,
+        };
+        let state = AppState::new(store.clone(), config, analysis);
         let handle = tokio::spawn(async move {
             pushdetect_server::serve(listener, state, async {
                 let _ = stopped.await;
@@ -57,6 +95,10 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
+        self.stop_in_place().await;
+    }
+
+    async fn stop_in_place(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

@@ -1,0 +1,368 @@
+//! The Analyst API, driven the way the public Lastline analysis client drives it.
+
+use crate::support::*;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use std::time::Duration;
+
+const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// A client logged in to the Analyst API with the first license.
+async fn analyst(app: &TestApp) -> reqwest::Client {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let v: Value = c
+        .post(app.url("/authentication/login.json"))
+        .form(&[
+            ("key", &app.creds.access_key),
+            ("api_token", &app.creds.api_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["success"], 1, "{v}");
+    c
+}
+
+/// Submits content as the client does: part `file` under a dummy name, the real name in
+/// the `filename` field.
+async fn submit(app: &TestApp, c: &reqwest::Client, content: &[u8], name: &str) -> (u16, Value) {
+    let form = Form::new()
+        .part("file", Part::bytes(content.to_vec()).file_name("dummy"))
+        .text("filename", name.to_owned())
+        .text("delete_after_analysis", "0");
+    let r = c
+        .post(app.url("/analysis/submit/file.json"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn call(app: &TestApp, c: &reqwest::Client, path: &str, q: &[(&str, &str)]) -> (u16, Value) {
+    let r = c.get(app.url(path)).query(q).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Polls get_progress until the task completes (bounded), then returns `get`.
+async fn wait_result(app: &TestApp, c: &reqwest::Client, uuid: &str) -> Value {
+    for _ in 0..200 {
+        let (_, p) = call(app, c, "/analysis/get_progress.json", &[("uuid", uuid)]).await;
+        if p["data"]["completed"] == 1 {
+            let (status, v) = call(app, c, "/analysis/get.json", &[("uuid", uuid)]).await;
+            assert_eq!(status, 200, "{v}");
+            return v["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {uuid} did not complete");
+}
+
+#[tokio::test]
+async fn eicar_completes_with_score_100_and_its_subject() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (status, v) = submit(&app, &c, EICAR, "eicar.com").await;
+    assert_eq!(status, 200);
+    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+    assert_eq!(uuid.len(), 32);
+    let r = wait_result(&app, &c, &uuid).await;
+    assert_eq!(r["task_uuid"], uuid.as_str());
+    assert_eq!(r["score"], 100);
+    assert_eq!(
+        r["analysis_subject"]["md5"],
+        "44d88612fea8a8f36de82e1278abb02f"
+    );
+    assert_eq!(
+        r["analysis_subject"]["sha1"],
+        "3395856ce81f2b7382dee72602f798b642f14140"
+    );
+    assert_eq!(
+        r["analysis_subject"]["sha256"],
+        "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"
+    );
+    assert_eq!(r["analysis_subject"]["mime_type"], "text/plain");
+    assert_eq!(r["analysis_subject"]["filename"], "eicar.com");
+    assert_eq!(
+        r["malicious_activity"],
+        serde_json::json!(["EICAR anti-virus test file"])
+    );
+    // A harmless file scores 0.
+    let (_, v) = submit(&app, &c, b"quarterly numbers", "report.txt").await;
+    let r = wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
+    assert_eq!(r["score"], 0);
+    // And the XML form of get.
+    let r = c
+        .get(app.url("/analysis/get.xml"))
+        .query(&[("uuid", &uuid)])
+        .send()
+        .await
+        .unwrap();
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<score>100</score>"), "{xml}");
+}
+
+#[tokio::test]
+async fn submit_by_unknown_hash_answers_101_then_content_then_hash_reuses_the_result() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let sha256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+    let r = c
+        .post(app.url("/analysis/submit/file.json"))
+        .form(&[("sha256", sha256)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], 101, "{v}");
+    let (_, v) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+    wait_result(&app, &c, &uuid).await;
+    // Known now: by md5 the finished result is reused, same task, score included.
+    let v: Value = c
+        .post(app.url("/analysis/submit/file.json"))
+        .form(&[("md5", "44d88612fea8a8f36de82e1278abb02f")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["task_uuid"], uuid.as_str(), "{v}");
+    assert_eq!(v["data"]["score"], 100);
+    // bypass_cache makes a new task.
+    let v: Value = c
+        .post(app.url("/analysis/submit/file.json"))
+        .form(&[
+            ("md5", "44d88612fea8a8f36de82e1278abb02f"),
+            ("bypass_cache", "1"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(v["data"]["task_uuid"], uuid.as_str(), "{v}");
+    // Another tenant cannot submit that content by hash: it never sent it.
+    let other = app.other_tenant().await;
+    let v: Value = reqwest::Client::new()
+        .post(app.url("/analysis/submit/file.json"))
+        .form(&[
+            ("md5", "44d88612fea8a8f36de82e1278abb02f"),
+            ("key", other.access_key.as_str()),
+            ("api_token", other.api_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["error_code"], 101, "{v}");
+}
+
+#[tokio::test]
+async fn completed_polling_from_the_before_echo() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    // Read the server clock, as clients do.
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("after", "2039-12-31 23:59:59")],
+    )
+    .await;
+    assert_eq!(v["data"]["tasks"], serde_json::json!([]));
+    assert_eq!(v["data"]["more_results_available"], 0);
+    let clock = v["data"]["before"].as_str().unwrap().to_owned();
+    assert!(clock.len() >= 19 && clock.as_bytes()[10] == b' ', "{clock}");
+    let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
+    wait_result(&app, &c, &uuid).await;
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("after", &clock), ("include_score", "1")],
+    )
+    .await;
+    assert_eq!(v["data"]["tasks"][&uuid], 100, "{v}");
+    let next = v["data"]["before"].as_str().unwrap().to_owned();
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("after", &next), ("include_score", "1")],
+    )
+    .await;
+    assert_eq!(
+        v["data"]["tasks"],
+        serde_json::json!({}),
+        "nothing new after the echo"
+    );
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("after", "2000-01-01")],
+    )
+    .await;
+    assert_eq!(v["data"]["tasks"], serde_json::json!([uuid]));
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("after", "yesterday")],
+    )
+    .await;
+    assert_eq!(v["error_code"], 112);
+    assert!(v["error"].as_str().unwrap().contains("after"));
+}
+
+#[tokio::test]
+async fn other_licenses_and_unauthenticated_callers_are_refused() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
+    wait_result(&app, &c, &uuid).await;
+    let (_, _, second_token) = app.second_license().await;
+    let second_key = app.store.find_license(2).await.unwrap().unwrap().access_key;
+    // key + api_token with each request, the client's fallback.
+    let other = reqwest::Client::new();
+    let r = other
+        .get(app.url("/analysis/get.json"))
+        .query(&[
+            ("uuid", uuid.as_str()),
+            ("key", second_key.as_str()),
+            ("api_token", second_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], 105, "another license's task looks unknown");
+    let (status, v) = call(&app, &other, "/analysis/get.json", &[("uuid", &uuid)]).await;
+    assert_eq!((status, v["error_code"].as_u64()), (200, Some(122)));
+    let (_, v) = call(
+        &app,
+        &other,
+        "/analysis/get.json",
+        &[
+            ("uuid", &uuid),
+            ("key", &app.creds.access_key),
+            ("api_token", "wrong"),
+        ],
+    )
+    .await;
+    assert_eq!(v["error_code"], 104);
+    // The owner with the same fallback reads it.
+    let (status, v) = call(
+        &app,
+        &other,
+        "/analysis/get.json",
+        &[
+            ("uuid", &uuid),
+            ("key", &app.creds.access_key),
+            ("api_token", &app.creds.api_token),
+        ],
+    )
+    .await;
+    assert_eq!((status, v["data"]["score"].as_u64()), (200, Some(100)));
+}
+
+#[tokio::test]
+async fn oversized_uploads_answer_109() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (status, v) = submit(&app, &c, &vec![b'a'; 2 * 1024 * 1024], "big.bin").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["error_code"], 109, "{v}");
+}
+
+#[tokio::test]
+async fn a_queued_task_finishes_after_a_restart_and_pending_lists_it_before() {
+    let app = TestApp::start_without_workers().await;
+    let c = analyst(&app).await;
+    let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
+    let (status, v) = call(&app, &c, "/analysis/get.json", &[("uuid", &uuid)]).await;
+    assert_eq!((status, v["error_code"].as_u64()), (412, Some(106)));
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/get_pending.json",
+        &[("after", "2000-01-01")],
+    )
+    .await;
+    assert_eq!(v["data"]["tasks"], serde_json::json!([uuid]));
+    let app = app.restart(2).await;
+    let c = analyst(&app).await;
+    assert_eq!(wait_result(&app, &c, &uuid).await["score"], 100);
+}
+
+#[tokio::test]
+async fn urls_are_scored_by_heuristics() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let v: Value = c
+        .post(app.url("/analysis/submit/url.json"))
+        .form(&[("url", "http://203.0.113.5:4444/setup.exe")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
+    assert_eq!(r["score"], 60);
+    assert_eq!(
+        r["analysis_subject"]["url"],
+        "http://203.0.113.5:4444/setup.exe"
+    );
+    let v: Value = c
+        .post(app.url("/analysis/submit/url.json"))
+        .form(&[("url", "javascript:alert(1)")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["error_code"], 117);
+    let (_, v) = call(&app, &c, "/management/get_status.json", &[]).await;
+    assert_eq!(v["data"]["all_ok"], 1);
+}
+
+#[tokio::test]
+async fn push_file_download_takes_a_task_of_this_api_and_refuses_another_licenses() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
+    let papi = app.user_client().await;
+    let form = with(
+        &download_form(&app.creds.sensor_key),
+        "task_uuid",
+        Some(&uuid),
+    );
+    assert_ok(&papi.post(FILE_DOWNLOAD, &pairs(&form)).await);
+    // The second license's sensor may not name the first license's task.
+    let (_, second_sensor, _) = app.second_license().await;
+    let form = with(&download_form(&second_sensor), "task_uuid", Some(&uuid));
+    assert_error(
+        &papi.post(FILE_DOWNLOAD, &pairs(&form)).await,
+        2006,
+        "same license",
+    );
+}

@@ -1,0 +1,39 @@
+//! The Analyst API (base URL without `/papi`): submit files and URLs for analysis, poll for
+//! completion, read results; as the public Lastline analysis client uses it.
+
+pub mod api;
+pub mod content;
+pub mod worker;
+
+use pushdetect_analysis::Engine;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What the Analyst API and its workers share.
+pub struct Analysis {
+    /// The scoring engine.
+    pub engine: Arc<Engine>,
+    /// Submitted content.
+    pub content: content::ContentStore,
+    /// Wakes idle workers when a task is queued.
+    pub wake: Notify,
+    /// Largest accepted upload, in bytes (larger answers 109).
+    pub max_upload_bytes: u64,
+    /// Number of workers (0: this node only queues; other nodes analyse).
+    pub workers: usize,
+}
+
+/// Paths of the Analyst API, below the base URL and without format suffix.
+pub const PATHS: &[&str] = &[
+    "authentication/login",
+    "authentication/logout",
+    "authentication/ping",
+    "analysis/submit/file",
+    "analysis/submit/url",
+    "analysis/get",
+    "analysis/get_progress",
+    "analysis/completed",
+    "analysis/get_pending",
+    "analysis/query/file_hash",
+    "management/get_status",
+];
