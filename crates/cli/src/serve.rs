@@ -77,8 +77,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         ..EngineConfig::default()
     })
     .context("cannot load the analysis rules")?;
+    let engine = Arc::new(engine);
+    tracing::info!(
+        rules = engine.snapshot().rules.len(),
+        "analysis rules loaded"
+    );
+    spawn_reload_on_sighup(engine.clone());
     let analysis = Analysis {
-        engine: Arc::new(engine),
+        engine: engine.clone(),
         content: ContentStore::open(&args.db.data_dir.join("content")).with_context(|| {
             format!(
                 "cannot create {}",
@@ -103,6 +109,31 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     pushdetect_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("pushdetect stopped");
     Ok(())
+}
+
+/// Reloads rules, hash list and blocklist on SIGHUP. Scans in progress finish with the set
+/// they started with; a set that fails to load is reported and the previous one stays.
+fn spawn_reload_on_sighup(engine: Arc<Engine>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; rules reload only at start");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let engine = engine.clone();
+            match tokio::task::spawn_blocking(move || engine.reload()).await {
+                Ok(Ok(rules)) => tracing::info!(rules, "analysis rules reloaded"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "rules not reloaded; the previous set stays")
+                }
+                Err(e) => tracing::error!(error = %e, "rules reload failed"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = engine;
 }
 
 async fn shutdown_signal() {

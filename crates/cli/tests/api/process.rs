@@ -34,6 +34,11 @@ struct Served {
 impl Served {
     /// Starts `serve` on a random port and waits until it listens.
     fn start(dir: &Path) -> Served {
+        Self::start_with(dir, &[])
+    }
+
+    /// The same, with more flags.
+    fn start_with(dir: &Path, flags: &[&str]) -> Served {
         let child = Command::new(BIN)
             .args([
                 "serve",
@@ -42,6 +47,7 @@ impl Served {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -69,6 +75,16 @@ impl Served {
     fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// SIGHUP: reload the analysis rules.
+    fn hangup(&self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// SIGTERM; returns whether it exited successfully.
@@ -309,4 +325,83 @@ async fn admin_registers_external_tasks_for_file_downloads() {
         Some(&uuid),
     );
     assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&form)).await);
+}
+
+#[tokio::test]
+async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let server = Served::start_with(dir.path(), &["--rules", rules.path().to_str().unwrap()]);
+    let c = reqwest::Client::new();
+    let auth = [
+        ("key", creds["access_key"].as_str().unwrap().to_owned()),
+        ("api_token", creds["api_token"].as_str().unwrap().to_owned()),
+    ];
+    let score_of = |content: &'static [u8]| {
+        let c = c.clone();
+        let base = server.base.clone();
+        let auth = auth.clone();
+        async move {
+            let mut form = reqwest::multipart::Form::new()
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(content).file_name("x"),
+                )
+                .text("bypass_cache", "1");
+            for (k, v) in &auth {
+                form = form.text(*k, v.clone());
+            }
+            let v: Value = c
+                .post(format!("{base}/analysis/submit/file.json"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+            for _ in 0..200 {
+                let mut q = auth.to_vec();
+                q.push(("uuid", uuid.clone()));
+                let r = c
+                    .get(format!("{base}/analysis/get.json"))
+                    .query(&q)
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == 200 {
+                    let v: Value = r.json().await.unwrap();
+                    return v["data"]["score"].as_u64().unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("no result");
+        }
+    };
+    assert_eq!(score_of(b"ACME-CANARY-42").await, 0);
+    std::fs::write(
+        rules.path().join("canary.yar"),
+        "rule acme_canary { meta: score = 55 description = \"ACME canary\" strings: $a = \"ACME-CANARY\" condition: $a }",
+    )
+    .unwrap();
+    server.hangup();
+    let mut score = 0;
+    for _ in 0..50 {
+        score = score_of(b"ACME-CANARY-42").await;
+        if score == 55 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(score, 55, "the new rule is in force after SIGHUP");
+    std::fs::write(
+        rules.path().join("broken.yar"),
+        "rule broken { condition: $nope }",
+    )
+    .unwrap();
+    server.hangup();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(score_of(b"ACME-CANARY-42").await, 55, "previous set stays");
 }
