@@ -38,6 +38,22 @@ enum What {
     /// Analysis tasks done elsewhere, registered so push_file_download may name them.
     #[command(subcommand)]
     Task(TaskCmd),
+    /// Analysis rules.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCmd {
+    /// Compile the shipped pack plus these directories and report the first error with its
+    /// file and line, without touching a server.
+    Check {
+        /// A rule directory, as given to `serve --rules`; repeatable.
+        #[arg(long = "rules", value_name = "DIR")]
+        rule_dirs: Vec<std::path::PathBuf>,
+    },
+    /// Ask the server running on this data dir to reload its rules (SIGHUP).
+    Reload,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,18 +201,56 @@ async fn account_filter(store: &dyn Store, a: &Option<String>) -> Result<Option<
     })
 }
 
+/// Signals the server serving `data_dir` to reload its rules.
+fn signal_reload(data_dir: &std::path::Path) -> Result<Value> {
+    let pid_file = data_dir.join(crate::serve::PID_FILE);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .map_err(|e| {
+            anyhow!(
+                "no server is running on {} ({}: {e})",
+                data_dir.display(),
+                pid_file.display()
+            )
+        })?
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("{} does not hold a process id", pid_file.display()))?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .map_err(|e| anyhow!("cannot signal pushdetect process {pid}: {e}"))?;
+    Ok(
+        json!({"ok": format!("asked pushdetect process {pid} to reload its rules; its log reports the result")}),
+    )
+}
+
 /// Runs an admin command.
 pub async fn run(args: AdminArgs) -> Result<()> {
+    if let What::Rules(cmd) = &args.what {
+        let value = match cmd {
+            RulesCmd::Reload => signal_reload(&args.db.data_dir)?,
+            RulesCmd::Check { rule_dirs } => {
+                let rules = pushdetect_analysis::RuleSet::load(rule_dirs)?;
+                json!({"ok": format!("{} rules compile", rules.len()), "rules": rules.len()})
+            }
+        };
+        print_result(&value, args.json);
+        return Ok(());
+    }
     let store = args.db.open().await?;
     let result = execute(store.as_ref(), args.what).await;
     store.close().await;
-    let value = result?;
-    if args.json {
+    print_result(&result?, args.json);
+    Ok(())
+}
+
+fn print_result(value: &Value, json: bool) {
+    if json {
         println!("{value}");
     } else {
-        print_human(&value);
+        print_human(value);
     }
-    Ok(())
 }
 
 async fn execute(store: &dyn Store, what: What) -> Result<Value> {
@@ -295,6 +349,7 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 json!({"key_id": key_id, "api_token": token})
             }
         },
+        What::Rules(_) => unreachable!("rules commands need no store"),
         What::Task(TaskCmd::Add { license, uuid }) => {
             let l = store
                 .find_license(license)

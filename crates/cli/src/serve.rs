@@ -12,6 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// The file in the data dir holding the serving process id.
+pub const PID_FILE: &str = "pushdetect.pid";
+
 /// `pushdetect serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -106,7 +109,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     tracing::info!(%addr, database = %args.db.describe(), "pushdetect listening");
     println!("pushdetect listening on http://{addr} (PAPI at http://{addr}/papi)");
     let state = AppState::new(store, config, analysis);
-    pushdetect_server::serve(listener, state, shutdown_signal()).await?;
+    // `pushdetect admin rules reload` finds the server through this file.
+    let pid_file = args.db.data_dir.join(PID_FILE);
+    std::fs::write(&pid_file, std::process::id().to_string())
+        .with_context(|| format!("cannot write {}", pid_file.display()))?;
+    let served = pushdetect_server::serve(listener, state, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&pid_file);
+    served?;
     tracing::info!("pushdetect stopped");
     Ok(())
 }

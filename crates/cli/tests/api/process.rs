@@ -312,6 +312,8 @@ async fn admin_registers_external_tasks_for_file_downloads() {
         "xyz",
     ]);
     assert!(!ok && err.contains("32 hexadecimal"), "{err}");
+    let (ok, _, err) = run(&["admin", "--data-dir", d, "rules", "reload"]);
+    assert!(!ok && err.contains("no server is running"), "{err}");
     let server = Served::start(dir.path());
     let c = Client::new(&server.base);
     c.login_user(
@@ -396,6 +398,14 @@ async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(score, 55, "the new rule is in force after SIGHUP");
+    let (ok, out, _) = run(&[
+        "admin",
+        "rules",
+        "check",
+        "--rules",
+        rules.path().to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("rules compile"), "{out}");
     std::fs::write(
         rules.path().join("broken.yar"),
         "rule broken { condition: $nope }",
