@@ -35,6 +35,14 @@ impl FormParams {
         self.pairs.push((name.into(), value.into()));
     }
 
+    /// Adds the pairs of an `application/x-www-form-urlencoded` text (a body or a query
+    /// string), percent-decoded.
+    pub fn push_urlencoded(&mut self, encoded: &[u8]) {
+        for (k, v) in url::form_urlencoded::parse(encoded) {
+            self.push(k, v);
+        }
+    }
+
     /// The pairs, as received.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs

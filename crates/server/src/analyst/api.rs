@@ -8,6 +8,7 @@
 use super::content::Received;
 use crate::credentials::{new_session_id, session_id_hash, verify_secret};
 use crate::papi::caller::{session_cookie, SESSION_COOKIE};
+use crate::papi::form::{content_type, query_params};
 use crate::papi::reply::Fmt;
 use crate::state::AppState;
 use axum::extract::{Multipart, Request, State};
@@ -87,18 +88,8 @@ impl Input {
 }
 
 async fn read_input(app: &AppState, req: Request) -> Result<Input> {
-    let mut params = FormParams::default();
-    if let Some(q) = req.uri().query() {
-        for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
-            params.push(k, v);
-        }
-    }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let mut params = query_params(&req);
+    let content_type = content_type(&req);
     let malformed = |e: &dyn std::fmt::Display| {
         AnalystError::new(
             AnalystCode::InvalidMetadata,
@@ -142,9 +133,7 @@ async fn read_input(app: &AppState, req: Request) -> Result<Input> {
     let body = axum::body::to_bytes(req.into_body(), 1024 * 1024)
         .await
         .map_err(|e| malformed(&e))?;
-    for (k, v) in url::form_urlencoded::parse(&body) {
-        params.push(k, v);
-    }
+    params.push_urlencoded(&body);
     Ok(Input { params, file: None })
 }
 

@@ -22,23 +22,31 @@ fn malformed(path: &str, detail: &str) -> Response {
     .into_response()
 }
 
+/// The fields of a request's query string.
+pub fn query_params(req: &Request) -> FormParams {
+    let mut params = FormParams::default();
+    if let Some(query) = req.uri().query() {
+        params.push_urlencoded(query.as_bytes());
+    }
+    params
+}
+
+/// A request's Content-Type, lower case ("" when absent).
+pub fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let path = req.uri().path().to_owned();
-        let mut params = FormParams::default();
-        if let Some(query) = req.uri().query() {
-            for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-                params.push(k, v);
-            }
-        }
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let mut params = query_params(&req);
+        let content_type = content_type(&req);
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(req, state)
                 .await
@@ -76,9 +84,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                     "expected Content-Type application/x-www-form-urlencoded or multipart/form-data",
                 ));
             }
-            for (k, v) in url::form_urlencoded::parse(&body) {
-                params.push(k, v);
-            }
+            params.push_urlencoded(&body);
         }
         Ok(Form(params))
     }
