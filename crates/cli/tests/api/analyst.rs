@@ -367,6 +367,21 @@ async fn push_file_download_takes_a_task_of_this_api_and_refuses_another_license
     );
 }
 
+/// Submits content again by its SHA-256 only, bypassing the cache.
+async fn resubmit_by_sha256(app: &TestApp, c: &reqwest::Client, content: &[u8]) -> Value {
+    let (subject, _) = pushdetect_analysis::Engine::new(Default::default())
+        .unwrap()
+        .analyse_file(content, None);
+    c.post(app.url("/analysis/submit/file.json"))
+        .form(&[("sha256", subject.sha256.as_str()), ("bypass_cache", "1")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn delete_after_analysis_removes_the_content() {
     let app = TestApp::start().await;
@@ -387,33 +402,11 @@ async fn delete_after_analysis_removes_the_content() {
         .await
         .unwrap();
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
-    let (subject, _) = pushdetect_analysis::Engine::new(Default::default())
-        .unwrap()
-        .analyse_file(b"to be forgotten", None);
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .form(&[("sha256", subject.sha256.as_str()), ("bypass_cache", "1")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = resubmit_by_sha256(&app, &c, b"to be forgotten").await;
     assert_eq!(v["error_code"], 101, "the content is gone: {v}");
     // Kept content (the default) can be submitted again by hash.
     let (_, v) = submit(&app, &c, b"to be kept", "keep.txt").await;
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
-    let (kept, _) = pushdetect_analysis::Engine::new(Default::default())
-        .unwrap()
-        .analyse_file(b"to be kept", None);
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .form(&[("sha256", kept.sha256.as_str()), ("bypass_cache", "1")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = resubmit_by_sha256(&app, &c, b"to be kept").await;
     assert_eq!(v["success"], 1, "{v}");
 }
