@@ -6,8 +6,9 @@
 //! like an unknown one (105), so task uuids of other tenants cannot be probed.
 
 use super::content::Received;
-use crate::credentials::{new_session_id, session_id_hash, verify_secret};
-use crate::papi::caller::{session_cookie, SESSION_COOKIE};
+use crate::credentials::{new_session_id, session_id_hash};
+use crate::papi::auth::license_with_token;
+use crate::papi::caller::{live_session, new_session_cookie, session_cookie};
 use crate::papi::form::{content_type, query_params};
 use crate::papi::reply::Fmt;
 use crate::state::AppState;
@@ -152,17 +153,10 @@ impl MultipartExt for Multipart {
 }
 
 async fn check_license(app: &AppState, key: &str, token: &str) -> Result<Option<Licensed>> {
-    let license = app
-        .store
-        .find_license_by_access_key(key)
+    let license = license_with_token(app, key, token)
         .await
         .map_err(unavailable)?;
-    let hash = license.as_ref().map(|l| l.api_token_hash.clone());
-    let token = token.to_owned();
-    let ok = tokio::task::spawn_blocking(move || verify_secret(&token, hash.as_deref()))
-        .await
-        .unwrap_or(false);
-    Ok(license.filter(|l| ok && !l.disabled).map(|l| Licensed {
+    Ok(license.map(|l| Licensed {
         license_id: l.id,
         account_id: l.account_id,
     }))
@@ -171,14 +165,7 @@ async fn check_license(app: &AppState, key: &str, token: &str) -> Result<Option<
 /// The caller: a license session cookie, or `key` + `api_token` sent with the request.
 async fn authenticate(app: &AppState, headers: &HeaderMap, input: &Input) -> Result<Licensed> {
     if let Some(id) = session_cookie(headers) {
-        let now = chrono::Utc::now().timestamp_millis();
-        let idle = i64::try_from(app.config.session_idle.as_millis()).unwrap_or(i64::MAX);
-        let session = app
-            .store
-            .find_session(&session_id_hash(&id), now.saturating_sub(idle))
-            .await
-            .map_err(unavailable)?;
-        if let Some(s) = session {
+        if let Some(s) = live_session(app, &id).await.map_err(unavailable)? {
             if let Principal::License(license_id) = s.principal {
                 return Ok(Licensed {
                     license_id,
@@ -323,13 +310,7 @@ async fn login(app: &AppState, input: &Input, format: Format) -> Response {
     }
     .await;
     match result {
-        Ok(id) => {
-            let mut cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-            if app.config.secure_cookies {
-                cookie.push_str("; Secure");
-            }
-            respond(format, Ok(json!({})), Some(cookie))
-        }
+        Ok(id) => respond(format, Ok(json!({})), Some(new_session_cookie(app, &id))),
         Err(e) => respond(format, Err(e), None),
     }
 }

@@ -1,6 +1,6 @@
 //! `login`, `logout` and `ping`, as papi_client uses them.
 
-use super::caller::{session_cookie, Caller, SESSION_COOKIE};
+use super::caller::{new_session_cookie, session_cookie, Caller, SESSION_COOKIE};
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::credentials::{new_session_id, session_id_hash, verify_secret};
@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap};
 use pushdetect_model::method::{MethodSpec, ParamKind, ParamSpec, Requirement};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::ApiError;
-use pushdetect_store::Principal;
+use pushdetect_store::{License, Principal, StoreError};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -72,14 +72,8 @@ pub async fn login(
     Form(params): Form,
 ) -> Reply {
     match do_login(&app, peer, &params).await {
-        Ok((session_id, data)) => {
-            let mut cookie =
-                format!("{SESSION_COOKIE}={session_id}; Path=/; HttpOnly; SameSite=Lax");
-            if app.config.secure_cookies {
-                cookie.push_str("; Secure");
-            }
-            Reply::new(format, Ok(data)).with_header(header::SET_COOKIE, cookie)
-        }
+        Ok((session_id, data)) => Reply::new(format, Ok(data))
+            .with_header(header::SET_COOKIE, new_session_cookie(&app, &session_id)),
         Err(f) => Reply::new(format, Err(f)),
     }
 }
@@ -161,14 +155,25 @@ async fn verify_user(
     }))
 }
 
+/// The enabled license with this access key, if `token` is its API token. Shared by the
+/// PAPI license login and the Analyst API.
+pub async fn license_with_token(
+    app: &AppState,
+    access_key: &str,
+    token: &str,
+) -> Result<Option<License>, StoreError> {
+    let license = app.store.find_license_by_access_key(access_key).await?;
+    let ok = verify(token, license.as_ref().map(|l| l.api_token_hash.clone())).await;
+    Ok(license.filter(|l| ok && !l.disabled))
+}
+
 async fn verify_license(
     app: &AppState,
     access_key: &str,
     token: &str,
 ) -> Result<Option<Verified>, Failure> {
-    let license = app.store.find_license_by_access_key(access_key).await?;
-    let ok = verify(token, license.as_ref().map(|l| l.api_token_hash.clone())).await;
-    Ok(license.filter(|l| ok && !l.disabled).map(|l| Verified {
+    let license = license_with_token(app, access_key, token).await?;
+    Ok(license.map(|l| Verified {
         account_id: l.account_id,
         principal: Principal::License(l.id),
         data: json!({"auth_method": "license", "key_id": l.id}),

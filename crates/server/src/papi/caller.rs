@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use pushdetect_model::ApiError;
-use pushdetect_store::Principal;
+use pushdetect_store::{Principal, Session, StoreError};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "pushdetect_session";
@@ -38,6 +38,33 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.trim_matches('"').to_owned())
 }
 
+/// The live session with this id (idle for less than the configured time, its principal
+/// and account enabled), marked as used. Shared by the PAPI and the Analyst API.
+pub async fn live_session(app: &AppState, id: &str) -> Result<Option<Session>, StoreError> {
+    let hash = session_id_hash(id);
+    let now = chrono::Utc::now().timestamp_millis();
+    let idle_ms = i64::try_from(app.config.session_idle.as_millis()).unwrap_or(i64::MAX);
+    let session = app
+        .store
+        .find_session(&hash, now.saturating_sub(idle_ms))
+        .await?;
+    if let Some(s) = &session {
+        if now - s.last_seen_ms >= TOUCH_EVERY_MS {
+            app.store.touch_session(&hash, now).await?;
+        }
+    }
+    Ok(session)
+}
+
+/// The Set-Cookie value that hands a new session id to the client.
+pub fn new_session_cookie(app: &AppState, id: &str) -> String {
+    let mut cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+    if app.config.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Reply;
 
@@ -49,12 +76,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::authentication("no session; log in first"),
             ));
         };
-        let hash = session_id_hash(&id);
-        let now = chrono::Utc::now().timestamp_millis();
-        let idle_ms = i64::try_from(app.config.session_idle.as_millis()).unwrap_or(i64::MAX);
-        let session = app
-            .store
-            .find_session(&hash, now.saturating_sub(idle_ms))
+        let session = live_session(app, &id)
             .await
             .map_err(|e| Reply::new(format, Err(Failure::from(e))))?;
         let Some(session) = session else {
@@ -63,12 +85,6 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::authentication("the session has expired or was logged out; log in again"),
             ));
         };
-        if now - session.last_seen_ms >= TOUCH_EVERY_MS {
-            app.store
-                .touch_session(&hash, now)
-                .await
-                .map_err(|e| Reply::new(format, Err(Failure::from(e))))?;
-        }
         Ok(Caller {
             account_id: session.account_id,
             principal: session.principal,
