@@ -1,6 +1,195 @@
 //! The Analyst API's own error codes, as the public Lastline analysis client knows them.
 
+use crate::params::closest;
 use std::fmt;
+
+/// One call of the Analyst API: its path below the base URL (without the format suffix)
+/// and the parameters it accepts. A parameter outside the list is refused with 112 naming
+/// it, so a typo is never silently ignored.
+#[derive(Debug, Clone, Copy)]
+pub struct AnalystCall {
+    /// Path below the base URL, e.g. `analysis/submit/file`.
+    pub path: &'static str,
+    /// One-line summary, for the OpenAPI document.
+    pub summary: &'static str,
+    /// Accepted parameter names, besides the `key` and `api_token` of every call.
+    pub params: &'static [&'static str],
+}
+
+/// Parameters every call accepts: the credentials sent with each request when the client
+/// does not keep a session.
+pub const CREDENTIAL_PARAMS: &[&str] = &["key", "api_token"];
+
+/// Fields of a file submission: those wire-protocol.md names, plus those the public
+/// client sends for its other options (accepted and kept with the task, not acted on).
+const SUBMIT_FILE: &[&str] = &[
+    "file",
+    "filename",
+    "md5",
+    "sha1",
+    "sha256",
+    "full_report_score",
+    "bypass_cache",
+    "delete_after_analysis",
+    "download_ip",
+    "download_port",
+    "server_ip",
+    "server_port",
+    "client_ip",
+    "client_port",
+    "is_download",
+    "protocol",
+    "password",
+    "analysis_timeout",
+    "priority",
+    "download_url",
+    "download_host",
+    "download_path",
+    "download_agent",
+    "download_referer",
+    "download_request",
+    "password_candidates",
+    "analysis_env",
+    "allow_network_traffic",
+    "keep_file_dumps",
+    "keep_memory_dumps",
+    "keep_behavior_log",
+    "push_to_portal_account",
+    "report_version",
+    "analysis_task_uuid",
+    "analysis_engine",
+    "task_metadata",
+    "bypass_prefilter",
+    "fast_analysis",
+    "apk_package_name",
+];
+
+const SUBMIT_URL: &[&str] = &[
+    "url",
+    "referer",
+    "full_report_score",
+    "bypass_cache",
+    "delete_after_analysis",
+    "analysis_timeout",
+    "priority",
+    "user_agent",
+    "push_to_portal_account",
+    "report_version",
+    "analysis_task_uuid",
+    "analysis_engine",
+    "task_metadata",
+    "fast_analysis",
+    "password_candidates",
+];
+
+/// Every call of the Analyst API.
+pub const CALLS: &[AnalystCall] = &[
+    AnalystCall {
+        path: "authentication/login",
+        summary: "Log in with a license's key and api_token; sets the session cookie.",
+        params: &[],
+    },
+    AnalystCall {
+        path: "authentication/logout",
+        summary: "End the session.",
+        params: &[],
+    },
+    AnalystCall {
+        path: "authentication/ping",
+        summary: "Check the credentials.",
+        params: &[],
+    },
+    AnalystCall {
+        path: "analysis/submit/file",
+        summary: "Submit a file (multipart part 'file') or name one by md5, sha1 or sha256.",
+        params: SUBMIT_FILE,
+    },
+    AnalystCall {
+        path: "analysis/submit/url",
+        summary: "Submit a URL.",
+        params: SUBMIT_URL,
+    },
+    AnalystCall {
+        path: "analysis/get",
+        summary: "The result of a task (HTTP 404: unknown task, HTTP 412: no result yet).",
+        params: &[
+            "uuid",
+            "full_report_score",
+            "report_uuid",
+            "include_scoring_components",
+            "report_version",
+            "allow_datacenter_redirect",
+        ],
+    },
+    AnalystCall {
+        path: "analysis/get_progress",
+        summary: "How far a task is.",
+        params: &["uuid"],
+    },
+    AnalystCall {
+        path: "analysis/completed",
+        summary: "Tasks completed in a time range, with scores on request; echoes 'before'.",
+        params: &["after", "before", "include_score"],
+    },
+    AnalystCall {
+        path: "analysis/get_pending",
+        summary: "Tasks not yet completed, submitted in a time range.",
+        params: &["after", "before"],
+    },
+    AnalystCall {
+        path: "analysis/query/file_hash",
+        summary: "Finished analyses of a file, by hash.",
+        params: &[
+            "md5",
+            "sha1",
+            "sha256",
+            "mmh3",
+            "hash_value",
+            "hash_algorithm",
+            "block_size",
+        ],
+    },
+    AnalystCall {
+        path: "management/get_status",
+        summary: "Whether the service is healthy.",
+        params: &[],
+    },
+];
+
+impl AnalystCall {
+    /// The call at `path`, if there is one.
+    pub fn find(path: &str) -> Option<&'static AnalystCall> {
+        CALLS.iter().find(|c| c.path == path)
+    }
+
+    /// Refuses the first parameter this call does not know (112), suggesting the name a
+    /// typo probably meant.
+    pub fn check_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), AnalystError> {
+        let known = || self.params.iter().chain(CREDENTIAL_PARAMS).copied();
+        for name in names {
+            if known().any(|k| k == name) {
+                continue;
+            }
+            let suggestion = closest(known(), name)
+                .map(|n| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
+            let shown: String = name.chars().take(64).collect();
+            let expected: Vec<&str> = known().collect();
+            return Err(AnalystError::new(
+                AnalystCode::InvalidMetadata,
+                format!(
+                    "unknown parameter '{shown}' for {}{suggestion}; expected one of: {}",
+                    self.path,
+                    expected.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// An Analyst API error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,14 +208,22 @@ pub enum AnalystCode {
     PermissionDenied,
     /// 109: the upload is larger than the limit.
     FileTooLarge,
-    /// 112: a parameter is missing or malformed.
+    /// 112: a parameter is missing, malformed or unknown.
     InvalidMetadata,
+    /// 113: the file type is not accepted.
+    InvalidFileType,
+    /// 115: too many submissions.
+    SubmissionLimitExceeded,
     /// 116: hash algorithm is not md5, sha1 or sha256.
     InvalidHashAlgorithm,
     /// 117: the submitted URL is not usable.
     InvalidUrl,
+    /// 119: an archive could not be extracted.
+    FileExtractionFailed,
     /// 122: no session and no key/api_token (the client logs in again).
     AuthenticationRequired,
+    /// 124: `priority` is not a usable priority.
+    InvalidPriority,
 }
 
 impl AnalystCode {
@@ -41,9 +238,13 @@ impl AnalystCode {
             AnalystCode::PermissionDenied => 108,
             AnalystCode::FileTooLarge => 109,
             AnalystCode::InvalidMetadata => 112,
+            AnalystCode::InvalidFileType => 113,
+            AnalystCode::SubmissionLimitExceeded => 115,
             AnalystCode::InvalidHashAlgorithm => 116,
             AnalystCode::InvalidUrl => 117,
+            AnalystCode::FileExtractionFailed => 119,
             AnalystCode::AuthenticationRequired => 122,
+            AnalystCode::InvalidPriority => 124,
         }
     }
 }

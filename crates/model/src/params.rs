@@ -166,14 +166,18 @@ impl<'a> ParamReader<'a> {
     }
 }
 
-fn unknown_parameter(spec: &MethodSpec, name: &str) -> ApiError {
-    let suggestion = spec
-        .params
-        .iter()
-        .map(|p| (edit_distance(p.name, name), p.name))
+/// The known name closest to `name` (at most two edits away): the name a typo meant.
+pub(crate) fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    known
+        .map(|k| (edit_distance(k, name), k))
         .filter(|(d, _)| *d <= 2)
         .min()
-        .map(|(_, n)| format!(" (did you mean '{n}'?)"))
+        .map(|(_, k)| k)
+}
+
+fn unknown_parameter(spec: &MethodSpec, name: &str) -> ApiError {
+    let suggestion = closest(spec.params.iter().map(|p| p.name), name)
+        .map(|n| format!(" (did you mean '{n}'?)"))
         .unwrap_or_default();
     let shown: String = name.chars().take(64).collect();
     ApiError::new(

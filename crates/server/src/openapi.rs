@@ -44,6 +44,50 @@ fn envelope() -> Value {
     })
 }
 
+/// One Analyst API call: GET with query parameters or POST with a form (multipart for
+/// file uploads), answering the envelope with the Analyst API's codes.
+fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
+    let names = call
+        .params
+        .iter()
+        .chain(pushdetect_model::analyst::CREDENTIAL_PARAMS);
+    let properties: Map<String, Value> = names
+        .clone()
+        .map(|n| {
+            let schema = if *n == "file" {
+                json!({"type": "string", "format": "binary"})
+            } else {
+                json!({"type": "string"})
+            };
+            (n.to_string(), schema)
+        })
+        .collect();
+    let body = json!({"type": "object", "properties": properties, "additionalProperties": false});
+    let id = call.path.replace('/', "_");
+    let responses = json!({"200": {
+        "description": "The envelope; errors carry the Analyst API's codes (docs/analyst-api.md). \
+                        analysis/get answers HTTP 404 for an unknown task and 412 before its result.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}
+    }});
+    let format = json!({"name": "format", "in": "path", "required": true,
+        "schema": {"type": "string", "enum": ["json", "xml"]}});
+    let mut query: Vec<Value> = names
+        .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
+        .collect();
+    query.retain(|p| p["name"] != "file");
+    json!({
+        "parameters": [format],
+        "get": {"operationId": format!("analyst_{id}_get"), "summary": call.summary,
+                "tags": ["Analyst API"], "parameters": query, "responses": responses},
+        "post": {"operationId": format!("analyst_{id}_post"), "summary": call.summary,
+                 "tags": ["Analyst API"],
+                 "requestBody": {"content": {
+                     "application/x-www-form-urlencoded": {"schema": body},
+                     "multipart/form-data": {"schema": body}}},
+                 "responses": responses},
+    })
+}
+
 /// The document served at `/papi/openapi.json`.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -105,6 +149,9 @@ pub fn document() -> Value {
             }
         }
         paths.insert(format!("/papi/{}.{{format}}", endpoint.path()), with_format);
+    }
+    for call in pushdetect_model::analyst::CALLS {
+        paths.insert(format!("/{}.{{format}}", call.path), analyst_item(call));
     }
     json!({
         "openapi": "3.1.0",

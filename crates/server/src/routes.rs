@@ -140,7 +140,8 @@ pub fn router(state: AppState) -> Router {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
         }
     }
-    for path in crate::analyst::PATHS {
+    for call in pushdetect_model::analyst::CALLS {
+        let path = call.path;
         let route = on(MethodFilter::GET.or(MethodFilter::POST), move |s, r| {
             crate::analyst::api::handle(path, s, r)
         })

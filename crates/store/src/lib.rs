@@ -140,6 +140,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the license submitted content with this SHA-256 before (content is shared
     /// on disk, but a license may only refer by hash to what it submitted itself).
     async fn license_has_content(&self, license_id: i64, sha256: &str) -> StoreResult<bool>;
+    /// Whether any task other than `except_uuid` still waits to analyse this content
+    /// (queued or running): such content must not be deleted yet.
+    async fn content_awaited(&self, sha256: &str, except_uuid: &str) -> StoreResult<bool>;
     /// Finds recorded content by one of its hashes: `algorithm` is md5, sha1 or sha256.
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.

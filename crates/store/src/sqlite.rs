@@ -734,6 +734,18 @@ impl Store for SqliteStore {
         Ok(row.try_get("found")?)
     }
 
+    async fn content_awaited(&self, sha256: &str, except_uuid: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE sha256 = ? AND uuid <> ? \
+             AND state IN ('queued', 'running')) AS found",
+        )
+        .bind(sha256)
+        .bind(except_uuid)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(row.try_get("found")?)
+    }
+
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>> {
         let column = match algorithm {
             "md5" => "md5",

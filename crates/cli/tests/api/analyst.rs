@@ -1,6 +1,7 @@
 //! The Analyst API, driven the way the public Lastline analysis client drives it.
 
 use crate::support::*;
+use pushdetect_server::Config;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use std::time::Duration;
@@ -43,6 +44,24 @@ async fn submit(app: &TestApp, c: &reqwest::Client, content: &[u8], name: &str) 
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Posts a submission form and returns the answer.
+async fn submit_form(app: &TestApp, c: &reqwest::Client, form: Form) -> Value {
+    let r = c.post(app.url("/analysis/submit/file.json"));
+    r.multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Posts a submission by form fields (a hash instead of content) and returns the answer.
+async fn submit_fields(app: &TestApp, c: &reqwest::Client, fields: &[(&str, &str)]) -> Value {
+    let r = c.post(app.url("/analysis/submit/file.json"));
+    r.form(fields).send().await.unwrap().json().await.unwrap()
 }
 
 async fn call(app: &TestApp, c: &reqwest::Client, path: &str, q: &[(&str, &str)]) -> (u16, Value) {
@@ -126,46 +145,32 @@ async fn submit_by_unknown_hash_answers_101_then_content_then_hash_reuses_the_re
     let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
     wait_result(&app, &c, &uuid).await;
     // Known now: by md5 the finished result is reused, same task, score included.
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .form(&[("md5", "44d88612fea8a8f36de82e1278abb02f")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = submit_fields(&app, &c, &[("md5", "44d88612fea8a8f36de82e1278abb02f")]).await;
     assert_eq!(v["data"]["task_uuid"], uuid.as_str(), "{v}");
     assert_eq!(v["data"]["score"], 100);
     // bypass_cache makes a new task.
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .form(&[
+    let v: Value = submit_fields(
+        &app,
+        &c,
+        &[
             ("md5", "44d88612fea8a8f36de82e1278abb02f"),
             ("bypass_cache", "1"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_ne!(v["data"]["task_uuid"], uuid.as_str(), "{v}");
     // Another tenant cannot submit that content by hash: it never sent it.
     let other = app.other_tenant().await;
-    let v: Value = reqwest::Client::new()
-        .post(app.url("/analysis/submit/file.json"))
-        .form(&[
+    let v: Value = submit_fields(
+        &app,
+        &reqwest::Client::new(),
+        &[
             ("md5", "44d88612fea8a8f36de82e1278abb02f"),
             ("key", other.access_key.as_str()),
             ("api_token", other.api_token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(v["error_code"], 101, "{v}");
 }
 
@@ -372,14 +377,12 @@ async fn resubmit_by_sha256(app: &TestApp, c: &reqwest::Client, content: &[u8]) 
     let (subject, _) = pushdetect_analysis::Engine::new(Default::default())
         .unwrap()
         .analyse_file(content, None);
-    c.post(app.url("/analysis/submit/file.json"))
-        .form(&[("sha256", subject.sha256.as_str()), ("bypass_cache", "1")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    submit_fields(
+        app,
+        c,
+        &[("sha256", subject.sha256.as_str()), ("bypass_cache", "1")],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -392,15 +395,7 @@ async fn delete_after_analysis_removes_the_content() {
             Part::bytes(b"to be forgotten".to_vec()).file_name("dummy"),
         )
         .text("delete_after_analysis", "1");
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = submit_form(&app, &c, form).await;
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
     let v = resubmit_by_sha256(&app, &c, b"to be forgotten").await;
     assert_eq!(v["error_code"], 101, "the content is gone: {v}");
@@ -409,4 +404,100 @@ async fn delete_after_analysis_removes_the_content() {
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
     let v = resubmit_by_sha256(&app, &c, b"to be kept").await;
     assert_eq!(v["success"], 1, "{v}");
+}
+
+#[tokio::test]
+async fn content_another_queued_task_awaits_is_deleted_only_after_it() {
+    let app = TestApp::start_without_workers().await;
+    let c = analyst(&app).await;
+    let mut uuids = Vec::new();
+    for delete in ["1", "0"] {
+        let form = Form::new()
+            .part("file", Part::bytes(EICAR.to_vec()).file_name("dummy"))
+            .text("delete_after_analysis", delete)
+            .text("bypass_cache", "1");
+        let v: Value = submit_form(&app, &c, form).await;
+        uuids.push(v["data"]["task_uuid"].as_str().unwrap().to_owned());
+        // Distinct submission times fix the order in which the queue hands them out.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One worker: the task asking for deletion runs first, while the other still waits.
+    let app = app.restart(1).await;
+    let c = analyst(&app).await;
+    for uuid in &uuids {
+        let r = wait_result(&app, &c, uuid).await;
+        assert_eq!(r["score"], 100, "both tasks read the content: {r}");
+        assert!(r.get("error").is_none(), "{r}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_parameters_are_refused_by_name() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, v) = call(
+        &app,
+        &c,
+        "/analysis/completed.json",
+        &[("aftr", "2020-01-01")],
+    )
+    .await;
+    assert_eq!(v["error_code"], 112, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("'aftr'") && error.contains("did you mean 'after'"),
+        "{error}"
+    );
+    let (_, v) = call(&app, &c, "/authentication/ping.json", &[("verbose", "1")]).await;
+    assert_eq!(v["error_code"], 112, "{v}");
+
+    for (name, value, code) in [
+        ("download_port", "70000", 112),
+        ("server_ip", "not-an-ip", 112),
+        ("is_download", "maybe", 112),
+        ("password_candidates", "secret", 112),
+        ("priority", "high", 124),
+        ("filenmae", "x.exe", 112),
+    ] {
+        let form = Form::new()
+            .part("file", Part::bytes(b"context".to_vec()).file_name("dummy"))
+            .text(name, value);
+        let v = submit_form(&app, &c, form).await;
+        assert_eq!(v["error_code"], code, "{name}={value}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(name), "{v}");
+    }
+    // The public client's other fields are accepted.
+    let form = Form::new()
+        .part("file", Part::bytes(b"context".to_vec()).file_name("dummy"))
+        .text("filename", "context.txt")
+        .text("download_ip", "192.0.2.7")
+        .text("download_port", "8080")
+        .text("is_download", "True")
+        .text("protocol", "http")
+        .text("download_url", "http://192.0.2.7:8080/context.txt")
+        .text("password_candidates", "[\"infected\"]")
+        .text("full_report_score", "-1")
+        .text("priority", "5")
+        .text("analysis_env", "win10");
+    let v: Value = submit_form(&app, &c, form).await;
+    assert_eq!(v["success"], 1, "{v}");
+}
+
+#[tokio::test]
+async fn a_busy_analyst_session_outlives_the_idle_time_and_an_idle_one_expires() {
+    let app = TestApp::start_with(Config {
+        session_idle: Duration::from_secs(2),
+        ..Config::default()
+    })
+    .await;
+    let c = analyst(&app).await;
+    // Used every 300 ms for twice the idle time: it stays alive.
+    for _ in 0..14 {
+        let (_, v) = call(&app, &c, "/authentication/ping.json", &[]).await;
+        assert_eq!(v["success"], 1, "{v}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let (_, v) = call(&app, &c, "/authentication/ping.json", &[]).await;
+    assert_eq!(v["error_code"], 122, "{v}");
 }

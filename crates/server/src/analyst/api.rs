@@ -15,9 +15,9 @@ use crate::state::AppState;
 use axum::extract::{Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pushdetect_model::analyst::{AnalystCode, AnalystError};
+use pushdetect_model::analyst::{AnalystCall, AnalystCode, AnalystError};
 use pushdetect_model::envelope::{render, success};
-use pushdetect_model::values::{parse_bool, Timestamp};
+use pushdetect_model::values::{parse_bool, parse_ip, parse_port, Timestamp};
 use pushdetect_model::{FormParams, Format};
 use pushdetect_store::{Content, Principal, Task, TaskKind, TaskState};
 use serde_json::{json, Map, Value};
@@ -247,6 +247,12 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
         Ok(i) => i,
         Err(e) => return respond(format, Err(e), None),
     };
+    if let Some(call) = AnalystCall::find(path) {
+        let names = input.params.pairs().iter().map(|(k, _)| k.as_str());
+        if let Err(e) = call.check_names(names) {
+            return respond(format, Err(e), None);
+        }
+    }
     if path == "authentication/login" {
         return login(&app, &input, format).await;
     }
@@ -315,11 +321,64 @@ async fn login(app: &AppState, input: &Input, format: Format) -> Response {
     }
 }
 
+/// The options of a submission, checked: the flags acted on, and the context the client
+/// sent about where the file or URL came from (kept with the task and shown with it).
 fn options(input: &Input) -> Result<Value> {
-    Ok(json!({
-        "delete_after_analysis": input.flag("delete_after_analysis")?,
-        "bypass_cache": input.flag("bypass_cache")?,
-    }))
+    let mut options = Map::new();
+    for flag in ["delete_after_analysis", "bypass_cache"] {
+        options.insert(flag.into(), json!(input.flag(flag)?));
+    }
+    for name in ["download_ip", "server_ip", "client_ip"] {
+        if let Some(v) = input.get(name) {
+            options.insert(name.into(), json!(parse_ip(name, v)?.to_string()));
+        }
+    }
+    for name in ["download_port", "server_port", "client_port"] {
+        if let Some(v) = input.get(name) {
+            options.insert(name.into(), json!(parse_port(name, v)?));
+        }
+    }
+    if let Some(v) = input.get("is_download") {
+        options.insert("is_download".into(), json!(parse_bool("is_download", v)?));
+    }
+    for name in ["full_report_score", "analysis_timeout"] {
+        if let Some(v) = input.get(name) {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| AnalystError::metadata(name, "an integer"))?;
+            options.insert(name.into(), json!(n));
+        }
+    }
+    if let Some(v) = input.get("priority") {
+        let n: u8 = v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
+            AnalystError::new(
+                AnalystCode::InvalidPriority,
+                format!("parameter 'priority': expected an integer from 0 to 10, got '{v}'"),
+            )
+        })?;
+        options.insert("priority".into(), json!(n));
+    }
+    if let Some(v) = input.get("password_candidates") {
+        // Checked, not kept: passwords are not stored with the task.
+        serde_json::from_str::<Vec<String>>(v)
+            .map_err(|_| AnalystError::metadata("password_candidates", "a JSON list of strings"))?;
+    }
+    for name in [
+        "protocol",
+        "download_url",
+        "download_host",
+        "download_path",
+        "download_agent",
+        "download_referer",
+        "referer",
+        "user_agent",
+    ] {
+        if let Some(v) = input.get(name) {
+            let v: String = v.chars().take(2048).collect();
+            options.insert(name.into(), json!(v));
+        }
+    }
+    Ok(Value::Object(options))
 }
 
 async fn queue(app: &AppState, task: &Task) -> Result<Value> {

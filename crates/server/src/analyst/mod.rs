@@ -22,18 +22,3 @@ pub struct Analysis {
     /// Number of workers (0: this node only queues; other nodes analyse).
     pub workers: usize,
 }
-
-/// Paths of the Analyst API, below the base URL and without format suffix.
-pub const PATHS: &[&str] = &[
-    "authentication/login",
-    "authentication/logout",
-    "authentication/ping",
-    "analysis/submit/file",
-    "analysis/submit/url",
-    "analysis/get",
-    "analysis/get_progress",
-    "analysis/completed",
-    "analysis/get_pending",
-    "analysis/query/file_hash",
-    "management/get_status",
-];

@@ -28,18 +28,39 @@ pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
             }
         };
         let uuid = task.uuid.clone();
+        let delete_content = task
+            .sha256
+            .clone()
+            .filter(|_| task.options.get("delete_after_analysis") == Some(&json!(true)));
         let worker_analysis = analysis.clone();
         let outcome = tokio::task::spawn_blocking(move || analyse(&worker_analysis, &task)).await;
         let (score, result) = match outcome {
             Ok(r) => r,
             Err(e) => (0, json!({"error": format!("analysis failed: {e}")})),
         };
+        if let Some(sha256) = delete_content {
+            delete_unless_awaited(&*store, &analysis, &sha256, &uuid).await;
+        }
         let now = chrono::Utc::now().timestamp_millis();
         if let Err(e) = store.complete_task(&uuid, score, &result, now).await {
             tracing::error!(task = %uuid, error = %e, "cannot store analysis result");
         } else {
             tracing::info!(task = %uuid, score, "analysis completed");
         }
+    }
+}
+
+/// Deletes analysed content as its submitter asked, unless another task still waits for
+/// the same content: that one deletes it (if it asked to) when it is done.
+async fn delete_unless_awaited(store: &dyn Store, analysis: &Analysis, sha256: &str, uuid: &str) {
+    match store.content_awaited(sha256, uuid).await {
+        Ok(false) => {
+            if let Err(e) = analysis.content.remove(sha256) {
+                tracing::warn!(error = %e, "cannot delete analysed content");
+            }
+        }
+        Ok(true) => tracing::debug!(task = %uuid, "content kept: another task awaits it"),
+        Err(e) => tracing::warn!(error = %e, "content kept: cannot tell whether it is awaited"),
     }
 }
 
@@ -80,11 +101,6 @@ fn analyse(analysis: &Analysis, task: &Task) -> (i64, Value) {
             let mut scanner = snapshot.rules.scanner();
             let (subject, v) =
                 snapshot.analyse_file(&mut scanner, &content, task.filename.as_deref());
-            if task.options.get("delete_after_analysis") == Some(&json!(true)) {
-                if let Err(e) = analysis.content.remove(&sha256) {
-                    tracing::warn!(error = %e, "cannot delete analysed content");
-                }
-            }
             let subject = serde_json::to_value(&subject).unwrap_or_default();
             (i64::from(v.score), verdict_json(subject, &v))
         }

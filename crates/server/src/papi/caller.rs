@@ -12,7 +12,8 @@ use pushdetect_store::{Principal, Session, StoreError};
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "pushdetect_session";
 
-/// Sessions are marked as used at most this often (ms), to keep reads free of writes.
+/// Sessions are marked as used at most this often (ms), to keep reads free of writes; and
+/// at least twice per idle time, so a busy session never expires.
 const TOUCH_EVERY_MS: i64 = 30_000;
 
 /// Who is calling: resolved from a live session, or the call answers 3004.
@@ -49,7 +50,7 @@ pub async fn live_session(app: &AppState, id: &str) -> Result<Option<Session>, S
         .find_session(&hash, now.saturating_sub(idle_ms))
         .await?;
     if let Some(s) = &session {
-        if now - s.last_seen_ms >= TOUCH_EVERY_MS {
+        if now - s.last_seen_ms >= TOUCH_EVERY_MS.min(idle_ms / 2) {
             app.store.touch_session(&hash, now).await?;
         }
     }
