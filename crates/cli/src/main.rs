@@ -1,10 +1,16 @@
 //! The `pushdetect` binary: serve the Push Detection API, initialise a data dir, administer
-//! accounts, users, licenses and sensors.
+//! accounts, users, licenses and sensors; and, as a client of a server, push detections,
+//! analyse files and mails, and run an interactive shell.
 
 mod admin;
+mod analyse_file;
+mod analyse_mail;
+mod client_args;
 mod database;
 mod init;
+mod push;
 mod serve;
+mod shell;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,11 +35,37 @@ enum Command {
     Init(init::InitArgs),
     /// Manage accounts, users, licenses and sensors.
     Admin(admin::AdminArgs),
+    /// Push one detection to a server (push_file_download, push_result, push_mail).
+    Push(push::PushArgs),
+    /// Submit files for analysis and push those scoring above a threshold.
+    AnalyseFile(analyse_file::AnalyseFileArgs),
+    /// Analyse the attachments and URLs of mails and push the malicious mails.
+    AnalyseMail(analyse_mail::AnalyseMailArgs),
+    /// An interactive shell for the Push Detection API, like papi_shell.
+    Shell(shell::ShellArgs),
 }
 
-fn init_logging(format: &str) {
+impl Command {
+    /// Client commands log only warnings, unless --verbose shows the HTTP exchange.
+    fn default_log_filter(&self) -> &'static str {
+        let verbose = match self {
+            Command::Push(a) => a.verbose(),
+            Command::AnalyseFile(a) => a.verbose(),
+            Command::AnalyseMail(a) => a.verbose(),
+            Command::Shell(a) => a.verbose(),
+            _ => return "info,sqlx=warn",
+        };
+        if verbose {
+            "warn,pushdetect_client::http=debug"
+        } else {
+            "warn"
+        }
+    }
+}
+
+fn init_logging(format: &str, default_filter: &str) {
     let filter = EnvFilter::try_from_env("PUSHDETECT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -48,11 +80,15 @@ fn init_logging(format: &str) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_format);
+    init_logging(&cli.log_format, cli.command.default_log_filter());
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Init(args) => init::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Push(args) => push::run(args).await,
+        Command::AnalyseFile(args) => analyse_file::run(args).await,
+        Command::AnalyseMail(args) => analyse_mail::run(args).await,
+        Command::Shell(args) => shell::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 mod analyst;
 mod auth;
+mod commands;
 mod file_download;
 mod ioc;
 mod mail;

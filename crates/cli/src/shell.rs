@@ -1,0 +1,294 @@
+//! `pushdetect shell`: an interactive shell like papi_shell. Calls are written as
+//! `VIEW.METHOD name=value ...`; views, methods and parameter names complete with Tab;
+//! `help METHOD` shows the parameters; results print as pretty JSON. Fed from a pipe, it
+//! runs each line without prompts, so it can be scripted.
+
+use crate::client_args::ClientArgs;
+use clap::Args;
+use pushdetect_client::{PapiClient, PushDetection};
+use pushdetect_model::method::{MethodSpec, EVENT_GET, EVENT_LIST};
+use pushdetect_model::{EventKind, FormParams};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context, Helper};
+use std::io::{BufRead, IsTerminal};
+
+/// The interactive shell.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// One method callable from the shell.
+struct ShellMethod {
+    /// The name typed, e.g. `push_detection.push_result`.
+    name: &'static str,
+    /// Its table (none for ping).
+    spec: Option<&'static MethodSpec>,
+    /// The push it makes, checked offline before sending.
+    kind: Option<EventKind>,
+}
+
+const METHODS: &[ShellMethod] = &[
+    ShellMethod {
+        name: "push_detection.push_file_download",
+        spec: Some(&pushdetect_model::method::PUSH_FILE_DOWNLOAD),
+        kind: Some(EventKind::FileDownload),
+    },
+    ShellMethod {
+        name: "push_detection.push_result",
+        spec: Some(&pushdetect_model::method::PUSH_IOC_RESULT),
+        kind: Some(EventKind::Ioc),
+    },
+    ShellMethod {
+        name: "push_detection.push_mail",
+        spec: Some(&pushdetect_model::method::PUSH_MAIL),
+        kind: Some(EventKind::Mail),
+    },
+    ShellMethod {
+        name: "push_detection.event.list",
+        spec: Some(&EVENT_LIST),
+        kind: None,
+    },
+    ShellMethod {
+        name: "push_detection.event.get",
+        spec: Some(&EVENT_GET),
+        kind: None,
+    },
+    ShellMethod {
+        name: "push_detection.ping",
+        spec: None,
+        kind: None,
+    },
+];
+
+const COMMANDS: &[&str] = &["help", "exit", "quit"];
+
+/// Finds a method by its shell name or by the spec's full dotted name.
+fn method(name: &str) -> Option<&'static ShellMethod> {
+    METHODS
+        .iter()
+        .find(|m| m.name == name || m.spec.is_some_and(|s| s.name == name))
+}
+
+/// Tab completion of methods and parameter names.
+struct ShellHelper;
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = &line[..pos];
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        let word = &before[start..];
+        let first = before[..start].split_whitespace().next();
+        let candidates: Vec<String> = match first {
+            None => METHODS
+                .iter()
+                .map(|m| m.name.to_owned())
+                .chain(COMMANDS.iter().map(|c| c.to_string()))
+                .collect(),
+            Some("help") => METHODS.iter().map(|m| m.name.to_owned()).collect(),
+            Some(name) => method(name)
+                .and_then(|m| m.spec)
+                .map(|s| s.params.iter().map(|p| format!("{}=", p.name)).collect())
+                .unwrap_or_default(),
+        };
+        let pairs = candidates
+            .into_iter()
+            .filter(|c| c.starts_with(word))
+            .map(|c| Pair {
+                display: c.clone(),
+                replacement: c,
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+impl Highlighter for ShellHelper {}
+impl Validator for ShellHelper {}
+impl Helper for ShellHelper {}
+
+fn help(name: Option<&str>) -> String {
+    let Some(name) = name else {
+        let mut out = String::from("Calls: METHOD name=value ... (quote values with spaces)\n");
+        for m in METHODS {
+            let summary = m.spec.map_or("Check the session.", |s| s.summary);
+            out.push_str(&format!("  {:38} {summary}\n", m.name));
+        }
+        out.push_str("  help METHOD                            the parameters of METHOD\n");
+        out.push_str("  exit, quit, Ctrl-D                     leave");
+        return out;
+    };
+    match method(name) {
+        None => format!("no method '{name}'; 'help' lists them"),
+        Some(ShellMethod {
+            spec: None, name, ..
+        }) => format!("{name}: no parameters"),
+        Some(ShellMethod {
+            spec: Some(spec), ..
+        }) => {
+            let mut out = format!("{}\n{}\n", spec.name, spec.summary);
+            for p in spec.params {
+                out.push_str(&format!("  {:36} {}\n", p.name, p.doc));
+            }
+            out.trim_end().to_owned()
+        }
+    }
+}
+
+/// What one input line asks for.
+enum Outcome {
+    Continue,
+    Exit,
+}
+
+async fn execute(papi: &PapiClient, line: &str) -> Result<Outcome, String> {
+    let words = shlex::split(line).ok_or("unbalanced quotes")?;
+    let Some((head, rest)) = words.split_first() else {
+        return Ok(Outcome::Continue);
+    };
+    match head.as_str() {
+        "exit" | "quit" => return Ok(Outcome::Exit),
+        "help" => {
+            println!("{}", help(rest.first().map(String::as_str)));
+            return Ok(Outcome::Continue);
+        }
+        _ => {}
+    }
+    let m = method(head).ok_or_else(|| format!("no method '{head}'; 'help' lists them"))?;
+    let mut params = FormParams::default();
+    for word in rest {
+        let (k, v) = word
+            .split_once('=')
+            .ok_or_else(|| format!("'{word}': write parameters as name=value"))?;
+        params.push(k, v);
+    }
+    let view = PushDetection::new(papi);
+    let result = match (m.kind, m.spec) {
+        (Some(kind), _) => view.push(kind, &params).await,
+        (None, Some(spec)) => view.call(spec, &params).await,
+        (None, None) => view.ping().await,
+    };
+    let value = result.map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    Ok(Outcome::Continue)
+}
+
+impl ShellArgs {
+    /// Whether --verbose was given.
+    pub fn verbose(&self) -> bool {
+        self.client.verbose
+    }
+}
+
+/// Runs the shell until exit or end of input; fails if any piped command failed.
+pub async fn run(args: ShellArgs) -> anyhow::Result<()> {
+    let config = args.client.load()?;
+    let papi = args.client.papi(&config)?;
+    let interactive = std::io::stdin().is_terminal();
+    let mut failures = 0;
+    if !interactive {
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            match execute(&papi, line.trim()).await {
+                Ok(Outcome::Exit) => break,
+                Ok(Outcome::Continue) => {}
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+        anyhow::ensure!(failures == 0, "{failures} command(s) failed");
+        return Ok(());
+    }
+    println!(
+        "pushdetect shell {} on {}\nviews loaded: push_detection (push_file_download, push_result, push_mail, event.list, event.get, ping)\n'help' lists the calls, Tab completes, 'exit' leaves.",
+        env!("CARGO_PKG_VERSION"),
+        papi.config().url
+    );
+    let mut editor = rustyline::Editor::<ShellHelper, rustyline::history::DefaultHistory>::new()?;
+    editor.set_helper(Some(ShellHelper));
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".pushdetect_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    loop {
+        match editor.readline("papi> ") {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                match execute(&papi, line.trim()).await {
+                    Ok(Outcome::Exit) => break,
+                    Ok(Outcome::Continue) => {}
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustyline::history::DefaultHistory;
+
+    fn complete(line: &str) -> Vec<String> {
+        let history = DefaultHistory::new();
+        let ctx = Context::new(&history);
+        let (_, pairs) = ShellHelper.complete(line, line.len(), &ctx).unwrap();
+        pairs.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn completes_views_methods_and_parameters() {
+        assert_eq!(
+            complete("push_detection.push_r"),
+            ["push_detection.push_result"]
+        );
+        assert!(complete("push_").len() >= 5);
+        assert_eq!(
+            complete("push_detection.push_result vendor_n"),
+            ["vendor_name="]
+        );
+        assert_eq!(
+            complete("help push_detection.event.l"),
+            ["push_detection.event.list"]
+        );
+    }
+
+    #[test]
+    fn help_names_every_parameter() {
+        let text = help(Some("push_detection.push_file_download"));
+        for p in pushdetect_model::method::PUSH_FILE_DOWNLOAD.params {
+            assert!(text.contains(p.name), "{}", p.name);
+        }
+        assert!(help(Some("nope")).contains("no method"));
+    }
+}

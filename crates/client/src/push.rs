@@ -1,0 +1,63 @@
+//! The `push_detection` view: the three push methods, each request checked with the model
+//! crate before it is sent, so a user sees the server's clear error offline.
+
+use crate::error::ClientError;
+use crate::papi::PapiClient;
+use pushdetect_model::method::MethodSpec;
+use pushdetect_model::{EventKind, FormParams, PushRequest, Timestamp};
+use reqwest::Method;
+use serde_json::Value;
+
+/// The push_detection view of a PAPI session.
+pub struct PushDetection<'a> {
+    papi: &'a PapiClient,
+}
+
+impl<'a> PushDetection<'a> {
+    /// The view over `papi`.
+    pub fn new(papi: &'a PapiClient) -> Self {
+        PushDetection { papi }
+    }
+
+    /// Checks a push offline, by the same rules the server applies.
+    pub fn check(kind: EventKind, params: &FormParams) -> Result<PushRequest, ClientError> {
+        PushRequest::parse(kind, params, Timestamp(chrono::Utc::now()))
+            .map_err(ClientError::Invalid)
+    }
+
+    /// Checks and sends a push; the server's answer is `"OK"`.
+    pub async fn push(&self, kind: EventKind, params: &FormParams) -> Result<Value, ClientError> {
+        Self::check(kind, params)?;
+        self.call(kind.method(), params).await
+    }
+
+    /// `push_detection.file_capture.push_file_download`.
+    pub async fn push_file_download(&self, params: &FormParams) -> Result<Value, ClientError> {
+        self.push(EventKind::FileDownload, params).await
+    }
+
+    /// `push_detection.ioc.push_result`.
+    pub async fn push_result(&self, params: &FormParams) -> Result<Value, ClientError> {
+        self.push(EventKind::Ioc, params).await
+    }
+
+    /// `push_detection.mail_capture.push_mail`.
+    pub async fn push_mail(&self, params: &FormParams) -> Result<Value, ClientError> {
+        self.push(EventKind::Mail, params).await
+    }
+
+    /// `push_detection.ping`.
+    pub async fn ping(&self) -> Result<Value, ClientError> {
+        self.papi
+            .call(Method::GET, "push_detection/ping.json", &[])
+            .await
+    }
+
+    /// Any method of the view, by its table, with parameters as given (the server checks).
+    pub async fn call(&self, spec: &MethodSpec, params: &FormParams) -> Result<Value, ClientError> {
+        let method = Method::from_bytes(spec.http_method.as_bytes()).unwrap_or(Method::POST);
+        self.papi
+            .call(method, &format!("{}.json", spec.path), params.pairs())
+            .await
+    }
+}
