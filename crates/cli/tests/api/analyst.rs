@@ -501,3 +501,39 @@ async fn a_busy_analyst_session_outlives_the_idle_time_and_an_idle_one_expires()
     let (_, v) = call(&app, &c, "/authentication/ping.json", &[]).await;
     assert_eq!(v["error_code"], 122, "{v}");
 }
+
+#[tokio::test]
+async fn xml_answers_for_lists_and_errors() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let text = |path: &'static str, q: Vec<(&'static str, &'static str)>| {
+        let r = c.get(app.url(path)).query(&q).send();
+        async move {
+            let r = r.await.unwrap();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+            (ct, r.text().await.unwrap())
+        }
+    };
+    let (ct, xml) = text(
+        "/analysis/completed.xml",
+        vec![("after", "2039-12-31 23:59:59"), ("include_score", "1")],
+    )
+    .await;
+    assert!(ct.contains("xml"), "{ct}");
+    assert!(xml.contains("<success>1</success>"), "{xml}");
+    assert!(
+        xml.contains("<more_results_available>0</more_results_available>"),
+        "{xml}"
+    );
+    let (_, xml) = text(
+        "/analysis/get_progress.xml",
+        vec![("uuid", "0".repeat(32).leak())],
+    )
+    .await;
+    assert!(xml.contains("<error_code>105</error_code>"), "{xml}");
+    let (_, xml) = text("/analysis/query/file_hash.xml", vec![("sha512", "00")]).await;
+    assert!(
+        xml.contains("<error_code>112</error_code>") && xml.contains("sha512"),
+        "{xml}"
+    );
+}
