@@ -467,3 +467,138 @@ async fn a_dropped_connection_is_retried_once_and_stores_one_event() {
     assert!(!r.stderr.contains(&app.creds.password), "{}", r.stderr);
     assert_eq!(app.event_count().await, 1, "the resent push is recognised");
 }
+
+/// A TLS front for the server, with a self-signed certificate for `localhost`; returns
+/// its base URL and the certificate (PEM).
+async fn tls_front(upstream: String) -> (String, String) {
+    use tokio_rustls::rustls;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let pem = cert.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut server = TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), pem)
+}
+
+#[tokio::test]
+async fn tls_is_verified_unless_turned_off_and_a_ca_bundle_is_trusted() {
+    let app = TestApp::start().await;
+    let (base, pem) = tls_front(app.base.trim_start_matches("http://").to_owned()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ini = write_ini(dir.path(), &app, &base, "account");
+    let ping = Some("push_detection.ping\n");
+    let r = run(&ini, &["shell"], ping).await;
+    assert_ne!(r.code, 0, "a self-signed certificate is refused by default");
+    assert!(
+        r.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        r.stderr
+    );
+
+    let text = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(
+        &ini,
+        text.replace("verify_ssl = True", "verify_ssl = False"),
+    )
+    .unwrap();
+    let r = run(&ini, &["shell"], ping).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("pong"));
+
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let text = format!("{text}\n").replace(
+        "verify_ssl = True\n",
+        &format!("verify_ssl = True\nca_bundle = {}\n", ca.display()),
+    );
+    std::fs::write(&ini, text).unwrap();
+    let r = run(&ini, &["shell"], ping).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("pong"));
+}
+
+/// An HTTPS proxy (HTTP CONNECT tunnels); returns its URL and the tunnels it opened.
+async fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split(' ').next())
+                else {
+                    return;
+                };
+                log.lock().unwrap().push(target.to_owned());
+                let target = target.replace("localhost", "127.0.0.1");
+                let mut server = TcpStream::connect(target).await.unwrap();
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn requests_go_through_the_configured_https_proxy() {
+    let app = TestApp::start().await;
+    let (base, _) = tls_front(app.base.trim_start_matches("http://").to_owned()).await;
+    let (proxy, seen) = connect_proxy().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ini = write_ini(dir.path(), &app, &base, "account");
+    let text = std::fs::read_to_string(&ini).unwrap().replace(
+        "verify_ssl = True\n",
+        &format!("verify_ssl = False\nproxy = {proxy}\n"),
+    );
+    std::fs::write(&ini, text).unwrap();
+    let r = run(&ini, &["shell"], Some("push_detection.ping\n")).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("pong"));
+    let port = base.rsplit(':').next().unwrap();
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|t| t == &format!("localhost:{port}")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
