@@ -5,6 +5,7 @@
 
 pub mod analyst;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod listener;
 pub mod metrics;

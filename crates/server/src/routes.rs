@@ -152,32 +152,33 @@ pub fn router(state: AppState) -> Router {
         }
     }
     let config = state.config.clone();
-    app.route(
-        "/papi/openapi.json",
-        get(|| async { Json(openapi::document()) }),
-    )
-    .route(
-        "/healthz",
-        get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-    )
-    .route("/metrics", get(metrics::render))
-    .layer(DefaultBodyLimit::max(config.max_body_bytes))
-    .layer(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        config.request_timeout,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.metrics.clone(),
-        metrics::track,
-    ))
-    .layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|req: &Request<_>| {
-                // The path only: query strings may carry filter values, never secrets,
-                // but are kept out of logs all the same.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            })
-            .on_response(DefaultOnResponse::new().level(Level::INFO)),
-    )
-    .with_state(state)
+    app.merge(crate::console::router())
+        .route(
+            "/papi/openapi.json",
+            get(|| async { Json(openapi::document()) }),
+        )
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/metrics", get(metrics::render))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    // The path only: query strings may carry filter values, never secrets,
+                    // but are kept out of logs all the same.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
 }

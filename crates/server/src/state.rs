@@ -20,6 +20,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The Analyst API's engine, content and workers.
     pub analysis: Arc<Analysis>,
+    /// Woken when this node stores an event: the console's live views look at once.
+    pub live: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             throttle: Arc::new(LoginThrottle::default()),
             analysis: Arc::new(analysis),
+            live: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

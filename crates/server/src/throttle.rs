@@ -25,7 +25,23 @@ pub struct LoginThrottle {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
+/// The throttle keys of a login attempt: its login name and its peer address.
+pub fn login_keys(login_name: &str, peer: std::net::IpAddr) -> [String; 2] {
+    [
+        format!("login:{}", login_name.to_lowercase()),
+        format!("ip:{peer}"),
+    ]
+}
+
 impl LoginThrottle {
+    /// Waits out the delay the earlier failures of these keys call for.
+    pub async fn pause(&self, keys: &[&str]) {
+        let delay = self.delay(keys);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
     /// How long an attempt with these keys must wait first.
     pub fn delay(&self, keys: &[&str]) -> Duration {
         let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());

@@ -292,6 +292,11 @@ pub struct EventFilter {
     pub tool_name: Option<String>,
     /// Sensor id.
     pub sensor_id: Option<i64>,
+    /// Free text, found case-insensitively in the fields, the raw parameters, the vendor
+    /// or the tool name.
+    pub text: Option<String>,
+    /// Only events stored after this id (live updates).
+    pub after_id: Option<i64>,
     /// Continue after this (occurred_at_ms, id), exclusive.
     pub cursor: Option<(i64, i64)>,
     /// Page size.

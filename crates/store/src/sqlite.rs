@@ -892,6 +892,32 @@ impl Store for SqliteStore {
         if let Some(s) = f.sensor_id {
             q.push(" AND e.sensor_id = ").push_bind(s);
         }
+        if let Some(text) = &f.text {
+            // LIKE with the wildcards of the text escaped: a plain substring match.
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q.push(" AND (");
+            for (i, column) in ["e.fields", "e.raw_params", "e.vendor_name", "e.tool_name"]
+                .iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push(*column)
+                    .push(" LIKE ")
+                    .push_bind(pattern.clone())
+                    .push(" ESCAPE '\\'");
+            }
+            q.push(")");
+        }
+        if let Some(id) = f.after_id {
+            q.push(" AND e.id > ").push_bind(id);
+        }
         if let Some((at, id)) = f.cursor {
             q.push(" AND (e.occurred_at_ms < ")
                 .push_bind(at)

@@ -3,6 +3,7 @@
 mod analyst;
 mod auth;
 mod commands;
+mod console;
 mod file_download;
 mod ioc;
 mod mail;

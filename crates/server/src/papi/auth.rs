@@ -102,13 +102,9 @@ async fn do_login(
             .into())
         }
     };
-    let user_key = format!("login:{}", login_name.to_lowercase());
-    let ip_key = format!("ip:{}", peer.ip());
+    let [user_key, ip_key] = crate::throttle::login_keys(login_name, peer.ip());
     let keys = [user_key.as_str(), ip_key.as_str()];
-    let delay = app.throttle.delay(&keys);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
+    app.throttle.pause(&keys).await;
     let verified = if is_user {
         verify_user(app, login_name, secret).await?
     } else {
@@ -141,14 +137,25 @@ async fn verify(secret: &str, hash: Option<String>) -> bool {
         .unwrap_or(false)
 }
 
+/// The enabled user with this name, if `password` is theirs. Shared by the PAPI account
+/// login and the console.
+pub async fn user_with_password(
+    app: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<Option<pushdetect_store::User>, StoreError> {
+    let user = app.store.find_user(username).await?;
+    let ok = verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    Ok(user.filter(|u| ok && !u.disabled))
+}
+
 async fn verify_user(
     app: &AppState,
     username: &str,
     password: &str,
 ) -> Result<Option<Verified>, Failure> {
-    let user = app.store.find_user(username).await?;
-    let ok = verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    Ok(user.filter(|u| ok && !u.disabled).map(|u| Verified {
+    let user = user_with_password(app, username, password).await?;
+    Ok(user.map(|u| Verified {
         account_id: u.account_id,
         principal: Principal::User(u.id),
         data: json!({"auth_method": "account", "username": u.username}),

@@ -69,6 +69,8 @@ async fn list_events(
             .parse_opt("tool_name", Text::parse)?
             .map(|t| t.to_string()),
         sensor_id: None,
+        text: None,
+        after_id: None,
         cursor: r.parse_opt("cursor", parse_cursor)?,
         // One more than asked, to know whether another page exists.
         limit: limit + 1,

@@ -77,6 +77,7 @@ async fn store_push(
             .saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
     });
     let inserted = app.store.insert_event(&event, dedup.as_ref()).await?;
+    app.live.notify_waiters();
     match inserted {
         Inserted::New(id) => {
             app.metrics.event_stored(kind.as_str());

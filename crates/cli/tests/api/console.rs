@@ -1,0 +1,445 @@
+//! The web console, driven end to end by a real headless Chromium (through chromedriver)
+//! against a running server; and its CSRF and header rules over plain HTTP.
+
+use crate::support::*;
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::Duration;
+
+const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// A chromedriver process on a free port, stopped on drop.
+pub struct Driver {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver (`$CHROMEDRIVER`, else /usr/bin/chromedriver). The test command
+/// installs Debian's chromium and chromium-driver when they are missing.
+pub async fn driver() -> Driver {
+    let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Dropping the driver kills and reaps the process, on every path.
+    let driver = Driver {
+        child: std::process::Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {path} ({e}); run ./scripts/test.sh, which installs it")
+            }),
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+/// A headless Chromium at 1280x800.
+pub async fn browser(driver: &Driver) -> Browser {
+    let mut caps = serde_json::Map::new();
+    let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+              "--disable-dev-shm-usage", "--window-size=1280,800"]}),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// Waits (bounded) until `css` matches, and returns the element.
+async fn wait_for(b: &Browser, css: &str) -> fantoccini::elements::Element {
+    b.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+async fn log_in(b: &Browser, app: &TestApp) {
+    b.goto(&app.url("/events")).await.unwrap();
+    assert!(b.current_url().await.unwrap().path().starts_with("/login"));
+    wait_for(b, "#username")
+        .await
+        .send_keys(&app.creds.username)
+        .await
+        .unwrap();
+    b.find(Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(&app.creds.password)
+        .await
+        .unwrap();
+    b.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(b, "table#events").await;
+}
+
+/// Submits EICAR through the Analyst API and waits for its result; returns the task.
+async fn analysed_eicar(app: &TestApp) -> String {
+    let c = reqwest::Client::new();
+    let auth = [
+        ("key", app.creds.access_key.as_str()),
+        ("api_token", app.creds.api_token.as_str()),
+    ];
+    let form = reqwest::multipart::Form::new()
+        .text("key", app.creds.access_key.clone())
+        .text("api_token", app.creds.api_token.clone())
+        .text("filename", "eicar.com")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(EICAR.to_vec()).file_name("f"),
+        );
+    let v: Value = c
+        .post(app.url("/analysis/submit/file.json"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        let r = c
+            .get(app.url("/analysis/get.json"))
+            .query(&auth)
+            .query(&[("uuid", &uuid)])
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            return uuid;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("EICAR was not analysed");
+}
+
+#[tokio::test]
+async fn an_analyst_logs_in_watches_a_push_arrive_filters_follows_to_the_task_exports_and_logs_out()
+{
+    let app = TestApp::start().await;
+    let task = analysed_eicar(&app).await;
+    let sensor = Client::new(&app.base);
+    sensor
+        .login_license(&app.creds.access_key, &app.creds.api_token)
+        .await;
+    assert_ok(
+        &sensor
+            .post(IOC, &pairs(&ioc_form(&app.creds.sensor_key)))
+            .await,
+    );
+
+    let driver = driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app).await;
+    wait_for(&b, "tr[data-event-id='1']").await;
+
+    // A push while the page is open appears without a reload.
+    let mut download = download_form(&app.creds.sensor_key);
+    download[0].1 = task.clone();
+    assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&download)).await);
+    let row = wait_for(&b, "tr[data-event-id='2']").await;
+    assert!(row.text().await.unwrap().contains("file_download"));
+
+    // Filter by type.
+    let select = b.find(Locator::Css("select[name=type]")).await.unwrap();
+    select.select_by_value("ioc").await.unwrap();
+    b.find(Locator::Css(".filters button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&b, "select[name=type] option[value=ioc][selected]").await;
+    let rows = b
+        .find_all(Locator::Css("table#events tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the IOC event");
+    assert!(b.find(Locator::Css("tr[data-event-id='2']")).await.is_err());
+
+    // Free-text search finds the download by its file name.
+    b.goto(&app.url("/events?q=invoice.exe")).await.unwrap();
+    wait_for(&b, "tr[data-event-id='2']").await;
+    assert_eq!(
+        b.find_all(Locator::Css("table#events tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The detail shows the raw parameters and links to the analysis task.
+    b.find(Locator::Css("tr[data-event-id='2'] a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let raw = wait_for(&b, "table.raw").await.text().await.unwrap();
+    assert!(
+        raw.contains("/downloads/invoice.exe") && raw.contains("application_protocol"),
+        "{raw}"
+    );
+    b.find(Locator::Css("a.task-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let score = wait_for(&b, "#task-score").await.text().await.unwrap();
+    assert_eq!(score, "100");
+    let page = b.source().await.unwrap();
+    assert!(
+        page.contains("eicar_test_file"),
+        "the matched rule is shown"
+    );
+
+    // CSV export of the filtered set, with the browser's session.
+    b.goto(&app.url("/events?type=ioc")).await.unwrap();
+    let href = wait_for(&b, "#export-csv")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let cookies = b.get_all_cookies().await.unwrap();
+    let cookie_header: Vec<String> = cookies
+        .iter()
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect();
+    let csv = reqwest::Client::new()
+        .get(app.url(&href))
+        .header("cookie", cookie_header.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "header and the IOC event: {text}");
+    assert!(
+        lines[0].starts_with("event_id,type,") && lines[1].starts_with("1,ioc,"),
+        "{text}"
+    );
+
+    // Log out: the console asks for a login again.
+    b.find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&b, "#username").await;
+    b.goto(&app.url("/events")).await.unwrap();
+    assert!(b.current_url().await.unwrap().path().starts_with("/login"));
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_pages_carry_security_headers() {
+    let app = TestApp::start().await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(app.url("/login")).send().await.unwrap();
+    let h = page.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "no inline script or style"
+    );
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let creds = [
+        ("username", app.creds.username.as_str()),
+        ("password", app.creds.password.as_str()),
+    ];
+    let r = http
+        .post(app.url("/login"))
+        .form(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no token");
+    let mut with_wrong = creds.to_vec();
+    with_wrong.push(("csrf", "0000"));
+    let r = http
+        .post(app.url("/login"))
+        .form(&with_wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "wrong token");
+    let mut with_token = creds.to_vec();
+    with_token.push(("csrf", &token));
+    let r = http
+        .post(app.url("/login"))
+        .form(&with_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(
+        http.get(app.url("/events")).send().await.unwrap().status(),
+        200
+    );
+
+    // Logging out takes the token too: without it the session stays.
+    let r = http
+        .post(app.url("/logout"))
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        http.get(app.url("/events")).send().await.unwrap().status(),
+        200
+    );
+    let r = http
+        .post(app.url("/logout"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        http.get(app.url("/events")).send().await.unwrap().status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn another_accounts_events_and_tasks_are_not_found() {
+    let app = TestApp::start().await;
+    let task = analysed_eicar(&app).await;
+    let sensor = app.license_client().await;
+    let mut download = download_form(&app.creds.sensor_key);
+    download[0].1 = task.clone();
+    assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&download)).await);
+    let other = app.other_tenant().await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("username", other.username.as_str()),
+        ("password", other.password.as_str()),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(
+        http.post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+    let list = http
+        .get(app.url("/events"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !list.contains("data-event-id"),
+        "no events of the first account"
+    );
+    assert_eq!(
+        http.get(app.url("/events/1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http.get(app.url(&format!("/tasks/{task}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let csv = http
+        .get(app.url("/events/export.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+}

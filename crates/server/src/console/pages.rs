@@ -1,0 +1,746 @@
+//! The console's pages: login and logout, the event list with filters and exports, an
+//! event's detail, an analysis task, and the live stream of new events.
+
+use super::session::{self, ConsoleUser, CONSOLE_COOKIE};
+use crate::credentials::session_id_hash;
+use crate::listener::PeerAddr;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use pushdetect_store::{EventFilter, Principal, StoredEvent, Task};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Rows per page of the event list.
+const PAGE: u32 = 50;
+
+fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "console: store unavailable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503: the store is unavailable; retry",
+    )
+        .into_response()
+}
+
+fn time(ms: i64) -> String {
+    pushdetect_model::Timestamp::from_millis(ms)
+        .0
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    username: String,
+    csrf: String,
+    next: String,
+    error: Option<String>,
+}
+
+/// Where to go after login: a local path only, never another site.
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/events")
+        .to_owned()
+}
+
+/// `GET /login`.
+pub async fn login_form(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let (csrf, set) = session::csrf_token(&headers, &app);
+    let page = LoginPage {
+        username: String::new(),
+        csrf,
+        next: safe_next(q.get("next").map(String::as_str)),
+        error: None,
+    };
+    let mut response = render(&page);
+    if let Some(set) = set.and_then(|s| s.parse().ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, set);
+    }
+    response
+}
+
+/// `POST /login`: the account's users, with the PAPI's failed-login slowdown.
+pub async fn login(
+    State(app): State<AppState>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<BTreeMap<String, String>>,
+) -> Response {
+    let field = |n: &str| form.get(n).map(String::as_str).unwrap_or("");
+    if !session::csrf_ok(&headers, field("csrf")) {
+        return session::csrf_refused();
+    }
+    let username = field("username").trim();
+    let [user_key, ip_key] = crate::throttle::login_keys(username, peer.ip());
+    let keys = [user_key.as_str(), ip_key.as_str()];
+    app.throttle.pause(&keys).await;
+    let user = match crate::papi::auth::user_with_password(&app, username, field("password")).await
+    {
+        Ok(u) => u,
+        Err(e) => return unavailable(e),
+    };
+    let Some(user) = user else {
+        app.throttle.failed(&keys);
+        let page = LoginPage {
+            username: String::new(),
+            csrf: field("csrf").to_owned(),
+            next: safe_next(Some(field("next"))),
+            error: Some("Wrong username or password.".into()),
+        };
+        let mut response = render(&page);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    };
+    app.throttle.succeeded(&user_key);
+    match session::start(&app, user.account_id, user.id).await {
+        Ok(cookie) => (
+            [(header::SET_COOKIE, cookie)],
+            Redirect::to(&safe_next(Some(field("next")))),
+        )
+            .into_response(),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<BTreeMap<String, String>>,
+) -> Response {
+    if !session::csrf_ok(&headers, form.get("csrf").map(String::as_str).unwrap_or("")) {
+        return session::csrf_refused();
+    }
+    if let Some(id) = session::cookie(&headers, CONSOLE_COOKIE) {
+        if let Err(e) = app.store.delete_session(&session_id_hash(&id)).await {
+            return unavailable(e);
+        }
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            session::set_cookie(&app, CONSOLE_COOKIE, "", Some(0)),
+        )],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+/// The event list's filters as typed in the form (kept for redisplay).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct FilterForm {
+    #[serde(rename = "type")]
+    kind: String,
+    after: String,
+    before: String,
+    host: String,
+    vendor_name: String,
+    tool_name: String,
+    sensor: String,
+    q: String,
+    cursor: String,
+}
+
+fn form_time(name: &str, v: &str) -> Result<Option<i64>, String> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    let v = v.trim().replace('T', " ");
+    pushdetect_model::Timestamp::parse(name, &v)
+        .or_else(|_| pushdetect_model::Timestamp::parse(name, &format!("{v}:00")))
+        .map(|t| Some(t.millis()))
+        .map_err(|_| format!("'{name}' must be a date and time such as 2026-11-28T10:00"))
+}
+
+impl FilterForm {
+    /// The store filter, or a message naming the field that is wrong.
+    fn filter(&self, limit: u32) -> Result<EventFilter, String> {
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let sensor = match text(&self.sensor) {
+            Some(s) => Some(
+                s.parse::<i64>()
+                    .map_err(|_| "'sensor' must be a sensor id (a number)".to_owned())?,
+            ),
+            None => None,
+        };
+        let cursor = match text(&self.cursor) {
+            Some(c) => Some(
+                c.split_once('-')
+                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                    .ok_or_else(|| "'cursor' is not a page of this list".to_owned())?,
+            ),
+            None => None,
+        };
+        let kind = text(&self.kind);
+        if let Some(k) = &kind {
+            if pushdetect_model::EventKind::from_name(k).is_none() {
+                return Err(format!(
+                    "'type' must be one of file_download, ioc, mail, not '{k}'"
+                ));
+            }
+        }
+        Ok(EventFilter {
+            kind,
+            after_ms: form_time("after", &self.after)?,
+            before_ms: form_time("before", &self.before)?,
+            host: text(&self.host).map(|h| h.to_lowercase()),
+            vendor_name: text(&self.vendor_name),
+            tool_name: text(&self.tool_name),
+            sensor_id: sensor,
+            text: text(&self.q),
+            after_id: None,
+            cursor,
+            limit,
+        })
+    }
+
+    /// The query string of these filters (without the page).
+    fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("type", &self.kind),
+            ("after", &self.after),
+            ("before", &self.before),
+            ("host", &self.host),
+            ("vendor_name", &self.vendor_name),
+            ("tool_name", &self.tool_name),
+            ("sensor", &self.sensor),
+            ("q", &self.q),
+        ] {
+            if !v.trim().is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+}
+
+/// One row of the event table.
+pub struct Row {
+    id: i64,
+    occurred: String,
+    occurred_short: String,
+    kind: String,
+    hosts: String,
+    vendor_name: String,
+    tool_name: String,
+    summary: String,
+}
+
+fn hosts_of(e: &StoredEvent) -> Vec<String> {
+    let f = &e.fields;
+    let mut hosts = Vec::new();
+    for key in [
+        "src_ip",
+        "main_ipv4",
+        "main_ipv6",
+        "hostname",
+        "src_hostname",
+    ] {
+        if let Some(v) = f.get(key).and_then(Value::as_str) {
+            hosts.push(v.to_owned());
+        }
+    }
+    if let Some(r) = f["message"]["recipients"].as_array() {
+        hosts.extend(r.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+    }
+    hosts
+}
+
+fn summary_of(e: &StoredEvent) -> String {
+    let f = &e.fields;
+    match e.kind.as_str() {
+        "file_download" => format!(
+            "{} from {}",
+            f["filename"].as_str().unwrap_or("?"),
+            f["dst_hostname"]
+                .as_str()
+                .or(f["dst_ip"].as_str())
+                .unwrap_or("?")
+        ),
+        "ioc" => format!(
+            "IOC {} from {}: {}",
+            f["ioc_uuid"].as_str().unwrap_or("?"),
+            f["ioc_source"].as_str().unwrap_or("?"),
+            if f["ioc_matched"] == Value::Bool(true) {
+                "matched"
+            } else {
+                "not matched"
+            }
+        ),
+        _ => format!(
+            "{} from {} ({})",
+            f["message"]["subject"].as_str().unwrap_or(""),
+            f["message"]["sender"].as_str().unwrap_or("?"),
+            f["action"].as_str().unwrap_or("LOG")
+        ),
+    }
+}
+
+impl Row {
+    fn of(e: &StoredEvent) -> Row {
+        Row {
+            id: e.id,
+            occurred: pushdetect_model::Timestamp::from_millis(e.occurred_at_ms)
+                .0
+                .to_rfc3339(),
+            occurred_short: time(e.occurred_at_ms),
+            kind: e.kind.clone(),
+            hosts: hosts_of(e).join(", "),
+            vendor_name: e.vendor_name.clone(),
+            tool_name: e.tool_name.clone(),
+            summary: summary_of(e),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event_row.html")]
+struct RowFragment<'a> {
+    row: &'a Row,
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct EventsPage {
+    username: String,
+    csrf: String,
+    kinds: &'static [&'static str],
+    filter: FilterForm,
+    error: Option<String>,
+    rows: Vec<Row>,
+    query: String,
+    next_page: Option<String>,
+    /// Live updates only on the first page.
+    live: bool,
+    newest_id: i64,
+}
+
+/// `GET /events`.
+pub async fn events(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Query(form): Query<FilterForm>,
+) -> Response {
+    let mut page = EventsPage {
+        username: user.username,
+        csrf: user.csrf,
+        kinds: &["file_download", "ioc", "mail"],
+        query: form.query(),
+        filter: form.clone(),
+        error: None,
+        rows: Vec::new(),
+        next_page: None,
+        live: form.cursor.trim().is_empty(),
+        newest_id: 0,
+    };
+    let filter = match form.filter(PAGE + 1) {
+        Ok(f) => f,
+        Err(e) => {
+            page.error = Some(e);
+            let mut r = render(&page);
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            return r;
+        }
+    };
+    let mut list = match app.store.list_events(user.account_id, &filter).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    if list.len() > PAGE as usize {
+        list.truncate(PAGE as usize);
+        if let Some(last) = list.last() {
+            let sep = if page.query.is_empty() { "" } else { "&" };
+            page.next_page = Some(format!(
+                "{}{sep}cursor={}-{}",
+                page.query, last.occurred_at_ms, last.id
+            ));
+        }
+    }
+    page.newest_id = list.iter().map(|e| e.id).max().unwrap_or(0);
+    page.rows = list.iter().map(Row::of).collect();
+    render(&page)
+}
+
+/// `GET /events/live?after_id=N&…filters`: new events of the account as server-sent
+/// events, each a rendered table row. Wakes on local pushes, and looks every 2 s for
+/// events stored by other nodes.
+pub async fn live(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Query(form): Query<FilterForm>,
+    Query(after): Query<BTreeMap<String, String>>,
+) -> Response {
+    let Ok(mut filter) = form.filter(100) else {
+        return (StatusCode::BAD_REQUEST, "bad filter").into_response();
+    };
+    let mut last_id: i64 = after
+        .get("after_id")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let account = user.account_id;
+    let stream = async_stream::stream! {
+        loop {
+            filter.after_id = Some(last_id);
+            filter.cursor = None;
+            match app.store.list_events(account, &filter).await {
+                Ok(mut list) => {
+                    list.reverse();
+                    for e in &list {
+                        last_id = last_id.max(e.id);
+                        let row = Row::of(e);
+                        if let Ok(html) = (RowFragment { row: &row }).render() {
+                            yield Ok::<_, std::convert::Infallible>(
+                                SseEvent::default().event("detection").id(e.id.to_string()).data(html.replace('\n', "")),
+                            );
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "live events: store unavailable"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), app.live.notified()).await;
+        }
+    };
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// `GET /events/export.csv`.
+pub async fn export_csv(
+    state: State<AppState>,
+    user: ConsoleUser,
+    form: Query<FilterForm>,
+) -> Response {
+    export(state, user, form, true)
+}
+
+/// `GET /events/export.json`.
+pub async fn export_json(
+    state: State<AppState>,
+    user: ConsoleUser,
+    form: Query<FilterForm>,
+) -> Response {
+    export(state, user, form, false)
+}
+
+/// Every event matching the filters, as CSV or a JSON array, streamed page by page (memory
+/// stays bounded however many there are).
+fn export(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Query(form): Query<FilterForm>,
+    csv: bool,
+) -> Response {
+    let mut filter = match form.filter(1000) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let account = user.account_id;
+    let stream = async_stream::stream! {
+        if csv {
+            yield Ok::<_, std::io::Error>("event_id,type,occurred_at,received_at,vendor_name,tool_name,sensor,hosts,summary,fields\r\n".to_owned());
+        } else {
+            yield Ok("[".to_owned());
+        }
+        let mut first = true;
+        loop {
+            let page = match app.store.list_events(account, &filter).await {
+                Ok(p) => p,
+                Err(e) => {
+                    yield Err(std::io::Error::other(e.to_string()));
+                    break;
+                }
+            };
+            for e in &page {
+                if csv {
+                    let cells = [
+                        e.id.to_string(),
+                        e.kind.clone(),
+                        pushdetect_model::Timestamp::from_millis(e.occurred_at_ms).0.to_rfc3339(),
+                        pushdetect_model::Timestamp::from_millis(e.received_at_ms).0.to_rfc3339(),
+                        e.vendor_name.clone(),
+                        e.tool_name.clone(),
+                        format!("{}:{}", e.access_key, e.subkey),
+                        hosts_of(e).join(" "),
+                        summary_of(e),
+                        e.fields.to_string(),
+                    ];
+                    let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                    yield Ok(format!("{}\r\n", line.join(",")));
+                } else {
+                    let sep = if first { "" } else { "," };
+                    first = false;
+                    let item = serde_json::json!({
+                        "event_id": e.id, "type": e.kind,
+                        "occurred_at": pushdetect_model::Timestamp::from_millis(e.occurred_at_ms).0.to_rfc3339(),
+                        "received_at": pushdetect_model::Timestamp::from_millis(e.received_at_ms).0.to_rfc3339(),
+                        "vendor_name": e.vendor_name, "tool_name": e.tool_name,
+                        "sensor": format!("{}:{}", e.access_key, e.subkey),
+                        "hosts": hosts_of(e), "fields": e.fields, "raw_parameters": e.raw_params,
+                    });
+                    yield Ok(format!("{sep}{item}"));
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == filter.limit as usize => {
+                    filter.cursor = Some((last.occurred_at_ms, last.id));
+                }
+                _ => break,
+            }
+        }
+        if !csv {
+            yield Ok("]".to_owned());
+        }
+    };
+    let (content_type, name) = if csv {
+        ("text/csv; charset=utf-8", "pushdetect-events.csv")
+    } else {
+        ("application/json", "pushdetect-events.json")
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// A CSV cell: quoted when needed, and a leading `=`, `+`, `-` or `@` neutralised so a
+/// spreadsheet does not run pushed text as a formula.
+fn csv_cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@']) {
+        format!("'{v}")
+    } else {
+        v.to_owned()
+    };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+/// An analysis task as the event page lists it.
+pub struct TaskLine {
+    uuid: String,
+    state: String,
+    score: String,
+    subject: String,
+    activity: String,
+}
+
+fn task_state(t: &Task) -> String {
+    format!("{:?}", t.state).to_lowercase()
+}
+
+fn collect_task_uuids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("task_uuid", Value::String(s)) if !out.contains(s) => out.push(s.clone()),
+                    _ => collect_task_uuids(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_task_uuids(v, out)),
+        _ => {}
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    username: String,
+    csrf: String,
+    id: i64,
+    kind: String,
+    occurred: String,
+    received: String,
+    vendor_name: String,
+    tool_name: String,
+    sensor: String,
+    pushed_by: String,
+    hosts: String,
+    tasks: Vec<TaskLine>,
+    fields: Vec<(String, String)>,
+    raw: Vec<(String, String)>,
+}
+
+fn pairs(v: &Value) -> Vec<(String, String)> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    Value::String(s) => s.clone(),
+                    other => serde_json::to_string_pretty(other).unwrap_or_default(),
+                };
+                (k.clone(), shown)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `GET /events/{id}`.
+pub async fn event(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return (StatusCode::NOT_FOUND, "404: no such event").into_response();
+    };
+    let e = match app.store.get_event(user.account_id, id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    let mut uuids = Vec::new();
+    collect_task_uuids(&e.fields, &mut uuids);
+    let mut tasks = Vec::new();
+    for uuid in uuids {
+        let Ok(Some(t)) = app.store.find_task(&uuid).await else {
+            continue;
+        };
+        if t.account_id != user.account_id {
+            continue;
+        }
+        let result = t.result.clone().unwrap_or(Value::Null);
+        let subject = &result["analysis_subject"];
+        tasks.push(TaskLine {
+            uuid: t.uuid.clone(),
+            state: task_state(&t),
+            score: t.score.map_or("-".into(), |s| s.to_string()),
+            subject: subject["filename"]
+                .as_str()
+                .or(subject["url"].as_str())
+                .or(subject["sha256"].as_str())
+                .unwrap_or("")
+                .to_owned(),
+            activity: result["malicious_activity"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default(),
+        });
+    }
+    let pushed_by = match e.pushed_by {
+        Principal::User(_) => format!("user {}", e.pushed_by_label),
+        Principal::License(_) => format!("license {}", e.pushed_by_label),
+    };
+    let page = EventPage {
+        username: user.username,
+        csrf: user.csrf,
+        id: e.id,
+        kind: e.kind.clone(),
+        occurred: time(e.occurred_at_ms),
+        received: time(e.received_at_ms),
+        vendor_name: e.vendor_name.clone(),
+        tool_name: e.tool_name.clone(),
+        sensor: format!(
+            "{}:{} (key_id {}, subkey_id {})",
+            e.access_key, e.subkey, e.license_id, e.sensor_id
+        ),
+        pushed_by,
+        hosts: hosts_of(&e).join(", "),
+        tasks,
+        fields: pairs(&e.fields),
+        raw: pairs(&e.raw_params),
+    };
+    render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    username: String,
+    csrf: String,
+    uuid: String,
+    kind: String,
+    state: String,
+    score: String,
+    submitted: String,
+    completed: String,
+    subject: Vec<(String, String)>,
+    findings: Vec<(String, String, String, String)>,
+}
+
+/// `GET /tasks/{uuid}`: a task of the account (another account's is "not found").
+pub async fn task(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Path(uuid): Path<String>,
+) -> Response {
+    let t = match app.store.find_task(&uuid.to_ascii_lowercase()).await {
+        Ok(Some(t)) if t.account_id == user.account_id => t,
+        Ok(_) => return (StatusCode::NOT_FOUND, "404: no such task").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    let result = t.result.clone().unwrap_or(Value::Null);
+    let findings = result["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_owned(),
+                        f["score"].to_string(),
+                        f["description"].as_str().unwrap_or("").to_owned(),
+                        f["path"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = TaskPage {
+        username: user.username,
+        csrf: user.csrf,
+        uuid: t.uuid.clone(),
+        kind: format!("{:?}", t.kind).to_lowercase(),
+        state: task_state(&t),
+        score: t.score.map_or("-".into(), |s| s.to_string()),
+        submitted: time(t.created_at_ms),
+        completed: t.completed_at_ms.map(time).unwrap_or_else(|| "-".into()),
+        subject: pairs(&result["analysis_subject"]),
+        findings,
+    };
+    render(&page)
+}

@@ -1,0 +1,134 @@
+//! Console sessions and CSRF protection.
+//!
+//! The console has its own cookie (`SameSite=Strict`), kept in the same session table as
+//! PAPI sessions, for users only. Every form carries a CSRF token that must equal the
+//! value of a separate `SameSite=Strict` cookie (double submit): another site can make a
+//! browser send the cookie, but cannot read it to put it in the form.
+
+use crate::credentials::{new_session_id, session_id_hash};
+use crate::papi::caller::live_session;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use pushdetect_store::Principal;
+use subtle::ConstantTimeEq;
+
+/// Name of the console session cookie.
+pub const CONSOLE_COOKIE: &str = "pushdetect_console";
+/// Name of the CSRF cookie.
+pub const CSRF_COOKIE: &str = "pushdetect_csrf";
+
+pub use crate::papi::caller::cookie;
+
+/// A Set-Cookie value for a console cookie.
+pub fn set_cookie(app: &AppState, name: &str, value: &str, max_age: Option<u32>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if app.config.secure_cookies {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// The CSRF token of this browser, and the Set-Cookie to send when it is new.
+pub fn csrf_token(headers: &HeaderMap, app: &AppState) -> (String, Option<String>) {
+    match cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64) {
+        Some(t) => (t, None),
+        None => {
+            let t = new_session_id();
+            let set = set_cookie(app, CSRF_COOKIE, &t, None);
+            (t, Some(set))
+        }
+    }
+}
+
+/// Whether a submitted form's token matches the browser's CSRF cookie.
+pub fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
+    cookie(headers, CSRF_COOKIE).is_some_and(|c| {
+        c.len() == submitted.len() && bool::from(c.as_bytes().ct_eq(submitted.as_bytes()))
+    })
+}
+
+/// Refusal of a form without a valid CSRF token.
+pub fn csrf_refused() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "403 Forbidden: the form's CSRF token is missing or wrong; reload the page and try again",
+    )
+        .into_response()
+}
+
+/// Starts a console session for a user; returns the Set-Cookie value.
+pub async fn start(
+    app: &AppState,
+    account_id: i64,
+    user_id: i64,
+) -> Result<String, pushdetect_store::StoreError> {
+    let id = new_session_id();
+    let now = chrono::Utc::now().timestamp_millis();
+    app.store
+        .create_session(
+            &session_id_hash(&id),
+            account_id,
+            Principal::User(user_id),
+            now,
+        )
+        .await?;
+    Ok(set_cookie(app, CONSOLE_COOKIE, &id, None))
+}
+
+/// The logged-in console user; pages redirect to the login page without one.
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    /// Their account: everything shown is scoped to it.
+    pub account_id: i64,
+    /// Their user id.
+    pub user_id: i64,
+    /// Their name, shown in the header.
+    pub username: String,
+    /// The CSRF token for forms on the page.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let to_login = || {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next = url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(id) = cookie(&parts.headers, CONSOLE_COOKIE) else {
+            return Err(to_login());
+        };
+        let session = live_session(app, &id).await.map_err(|e| {
+            tracing::error!(error = %e, "console session lookup failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503: the store is unavailable; retry",
+            )
+                .into_response()
+        })?;
+        match session {
+            Some(s) => match s.principal {
+                Principal::User(user_id) => Ok(ConsoleUser {
+                    account_id: s.account_id,
+                    user_id,
+                    username: s.label,
+                    csrf: cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default(),
+                }),
+                Principal::License(_) => Err(to_login()),
+            },
+            None => Err(to_login()),
+        }
+    }
+}
