@@ -150,6 +150,15 @@ pub trait Store: Send + Sync + 'static {
     /// Which of these uuids are tasks of the account.
     async fn known_tasks(&self, account_id: i64, uuids: &[String]) -> StoreResult<Vec<Task>>;
 
+    /// Counts for the dashboard: events occurred since `since_ms`, by type, by bucket of
+    /// `bucket_ms`, the top `top` hosts and reporting tools.
+    async fn overview(
+        &self,
+        account_id: i64,
+        since_ms: i64,
+        bucket_ms: i64,
+        top: u32,
+    ) -> StoreResult<Overview>;
     /// Stores an event (and its hosts) in one transaction, unless `dedup` recognises it as
     /// a resent push of an event stored since `dedup.since_ms`.
     async fn insert_event(&self, event: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted>;

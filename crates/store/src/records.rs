@@ -302,3 +302,16 @@ pub struct EventFilter {
     /// Page size.
     pub limit: u32,
 }
+
+/// What the console's dashboard shows for one account and period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    /// Events per type.
+    pub per_kind: Vec<(String, i64)>,
+    /// Events per time bucket (start, ms) and type, oldest first.
+    pub per_bucket: Vec<(i64, String, i64)>,
+    /// The hosts with most events, most first.
+    pub top_hosts: Vec<(String, i64)>,
+    /// The reporting tools (vendor, tool) with most events, most first.
+    pub top_tools: Vec<(String, String, i64)>,
+}

@@ -937,6 +937,84 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn overview(
+        &self,
+        account_id: i64,
+        since_ms: i64,
+        bucket_ms: i64,
+        top: u32,
+    ) -> StoreResult<Overview> {
+        let bucket_ms = bucket_ms.max(1);
+        let per_kind = sqlx::query(
+            "SELECT kind, COUNT(*) AS n FROM events WHERE account_id = ? AND occurred_at_ms >= ? \
+             GROUP BY kind ORDER BY kind",
+        )
+        .bind(account_id)
+        .bind(since_ms)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+        let per_bucket = sqlx::query(
+            "SELECT (occurred_at_ms - ?1) / ?2 AS b, kind, COUNT(*) AS n FROM events \
+             WHERE account_id = ?3 AND occurred_at_ms >= ?1 GROUP BY b, kind ORDER BY b, kind",
+        )
+        .bind(since_ms)
+        .bind(bucket_ms)
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| {
+            let b: i64 = r.try_get("b")?;
+            Ok((
+                since_ms + b * bucket_ms,
+                r.try_get("kind")?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        let top_hosts = sqlx::query(
+            "SELECT h.host, COUNT(*) AS n FROM event_hosts h JOIN events e ON e.id = h.event_id \
+             WHERE h.account_id = ? AND e.occurred_at_ms >= ? GROUP BY h.host \
+             ORDER BY n DESC, h.host LIMIT ?",
+        )
+        .bind(account_id)
+        .bind(since_ms)
+        .bind(i64::from(top))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("host")?, r.try_get("n")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+        let top_tools = sqlx::query(
+            "SELECT vendor_name, tool_name, COUNT(*) AS n FROM events \
+             WHERE account_id = ? AND occurred_at_ms >= ? GROUP BY vendor_name, tool_name \
+             ORDER BY n DESC, vendor_name, tool_name LIMIT ?",
+        )
+        .bind(account_id)
+        .bind(since_ms)
+        .bind(i64::from(top))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("vendor_name")?,
+                r.try_get("tool_name")?,
+                r.try_get("n")?,
+            ))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Overview {
+            per_kind,
+            per_bucket,
+            top_hosts,
+            top_tools,
+        })
+    }
+
     async fn purge(
         &self,
         sessions_before_ms: i64,

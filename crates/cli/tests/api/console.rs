@@ -64,11 +64,22 @@ pub async fn browser(driver: &Driver) -> Browser {
         json!({"binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
               "--disable-dev-shm-usage", "--window-size=1280,800"]}),
     );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    let b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver.url)
         .await
-        .expect("a Chromium session")
+        .expect("a Chromium session");
+    // The viewport, not the window, is 1280x800: make up for the window's frame.
+    b.goto("about:blank").await.unwrap();
+    let inner = b
+        .execute("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+        .unwrap();
+    let (w, h) = (inner[0].as_u64().unwrap(), inner[1].as_u64().unwrap());
+    b.set_window_size((1280 + 1280 - w) as u32, (800 + 800 - h) as u32)
+        .await
+        .unwrap();
+    b
 }
 
 /// Waits (bounded) until `css` matches, and returns the element.
@@ -442,4 +453,88 @@ async fn another_accounts_events_and_tasks_are_not_found() {
         .await
         .unwrap();
     assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
+}
+
+/// Fills the first account with a few events of each type, over two hosts.
+async fn seed(app: &TestApp) -> String {
+    let task = analysed_eicar(app).await;
+    let sensor = app.license_client().await;
+    let mut download = download_form(&app.creds.sensor_key);
+    download[0].1 = task.clone();
+    assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&download)).await);
+    for host in ["10.0.0.9", "10.0.0.10"] {
+        let form = with(&ioc_form(&app.creds.sensor_key), "main_ipv4", Some(host));
+        assert_ok(&sensor.post(IOC, &pairs(&form)).await);
+    }
+    app.create_task(TASK).await;
+    app.create_task("dcbadcbadcbadcbadcbadcbadcbadcba").await;
+    let mail = mail_form(&app.creds.sensor_key, SPEC_SAMPLE_MAIL);
+    assert_ok(&sensor.post(MAIL, &pairs(&mail)).await);
+    task
+}
+
+/// Renders the dashboard, events, event detail and host pages in Chromium at 1280x800,
+/// checks what they show, and writes each as a PNG to `$PUSHDETECT_SCREENSHOTS` (a
+/// temporary directory when unset): `./scripts/screenshots.sh` makes the README's.
+#[tokio::test]
+async fn the_dashboard_and_host_pages_and_their_screenshots() {
+    let app = TestApp::start().await;
+    seed(&app).await;
+    let dir = match std::env::var_os("PUSHDETECT_SCREENSHOTS") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::env::temp_dir().join(format!("pushdetect-shots-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let driver = driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app).await;
+
+    b.goto(&app.url("/")).await.unwrap();
+    let cards = wait_for(&b, ".cards").await.text().await.unwrap();
+    // The sample mail occurred in 2018: outside the default 24 hours.
+    let total = b.find(Locator::Css(".cards div.card .n")).await.unwrap();
+    assert_eq!(total.text().await.unwrap(), "3", "{cards}");
+    assert!(!cards.contains("mail"), "{cards}");
+    assert!(!b
+        .find_all(Locator::Css("svg.chart rect"))
+        .await
+        .unwrap()
+        .is_empty());
+    let tools = b
+        .find(Locator::Css("section[aria-labelledby=tools-title]"))
+        .await
+        .unwrap();
+    assert!(tools.text().await.unwrap().contains("Acme / IocScan"));
+    let shots = [
+        ("dashboard", "/"),
+        ("events", "/events"),
+        ("event-detail", "/events/1"),
+    ];
+    for (name, path) in shots {
+        b.goto(&app.url(path)).await.unwrap();
+        wait_for(&b, "main h1").await;
+        let png = b.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}");
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    // From the dashboard's top hosts to a host page with the host's timeline.
+    b.goto(&app.url("/")).await.unwrap();
+    b.find(Locator::Css("a[href='/hosts/10.0.0.9']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_for(&b, "#host-name").await.text().await.unwrap(),
+        "10.0.0.9"
+    );
+    let rows = b
+        .find_all(Locator::Css("table.timeline tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only the event about 10.0.0.9");
+    std::fs::write(dir.join("host.png"), b.screenshot().await.unwrap()).unwrap();
+    b.close().await.unwrap();
 }

@@ -3,6 +3,7 @@
 //! Content-Security-Policy (no inline script), frame-ancestors 'none', nosniff and a
 //! referrer policy.
 
+pub mod dashboard;
 pub mod pages;
 pub mod session;
 
@@ -10,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -57,7 +58,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The console's routes, with the security headers on each.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/events") }))
+        .route("/", get(dashboard::dashboard))
+        .route("/hosts/{host}", get(dashboard::host))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/events", get(pages::events))

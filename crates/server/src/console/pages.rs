@@ -18,7 +18,8 @@ use std::time::Duration;
 /// Rows per page of the event list.
 const PAGE: u32 = 50;
 
-fn render(t: &impl Template) -> Response {
+/// Renders a page, or a plain 500 if the template fails.
+pub(super) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -32,7 +33,8 @@ fn render(t: &impl Template) -> Response {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Response {
+/// The answer when the store cannot be reached.
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "console: store unavailable");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -241,16 +243,16 @@ impl FilterForm {
     }
 }
 
-/// One row of the event table.
+/// One row of the event table (fields read by the templates).
 pub struct Row {
-    id: i64,
-    occurred: String,
-    occurred_short: String,
-    kind: String,
-    hosts: String,
-    vendor_name: String,
-    tool_name: String,
-    summary: String,
+    pub(super) id: i64,
+    pub(super) occurred: String,
+    pub(super) occurred_short: String,
+    pub(super) kind: String,
+    pub(super) hosts: String,
+    pub(super) vendor_name: String,
+    pub(super) tool_name: String,
+    pub(super) summary: String,
 }
 
 fn hosts_of(e: &StoredEvent) -> Vec<String> {
@@ -304,7 +306,8 @@ fn summary_of(e: &StoredEvent) -> String {
 }
 
 impl Row {
-    fn of(e: &StoredEvent) -> Row {
+    /// The row of a stored event.
+    pub fn of(e: &StoredEvent) -> Row {
         Row {
             id: e.id,
             occurred: pushdetect_model::Timestamp::from_millis(e.occurred_at_ms)
