@@ -187,12 +187,10 @@ impl AnalystClient {
         filename: Option<&str>,
         extra: &[(String, String)],
     ) -> Result<Submission, ClientError> {
-        let content = tokio::fs::read(path).await.map_err(|e| ClientError::File {
+        let sha256 = sha256_of_file(path).await.map_err(|e| ClientError::File {
             path: path.display().to_string(),
             source: e,
         })?;
-        let sha256 = sha256_hex(&content);
-        drop(content);
         let name = filename
             .map(str::to_owned)
             .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
@@ -348,9 +346,20 @@ fn submission(answer: Value) -> Submission {
     Submission { task_uuid, result }
 }
 
-fn sha256_hex(content: &[u8]) -> String {
+/// The SHA-256 of a file, read in chunks: memory stays bounded however large it is.
+async fn sha256_of_file(path: &Path) -> std::io::Result<String> {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(content))
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
 }
 
 #[cfg(test)]

@@ -273,6 +273,8 @@ pub struct StoredEvent {
     pub fields: Value,
     /// Parameters as received.
     pub raw_params: Value,
+    /// The hosts the event is about, as stored for the host filter, sorted.
+    pub hosts: Vec<String>,
 }
 
 /// Filters of the event list; all optional, combined with AND.

@@ -151,7 +151,9 @@ fn task(row: &SqliteRow) -> StoreResult<Task> {
 const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurred_at_ms, e.license_id, \
      l.access_key, e.sensor_id, s.subkey, e.pushed_by_user_id, e.pushed_by_license_id, \
      COALESCE(pu.username, pl.access_key) AS pushed_by_label, e.vendor_name, e.tool_name, \
-     e.fields, e.raw_params FROM events e \
+     e.fields, e.raw_params, \
+     (SELECT group_concat(h.host, char(10)) FROM event_hosts h WHERE h.event_id = e.id) AS hosts \
+     FROM events e \
      JOIN licenses l ON l.id = e.license_id JOIN sensors s ON s.id = e.sensor_id \
      LEFT JOIN users pu ON pu.id = e.pushed_by_user_id \
      LEFT JOIN licenses pl ON pl.id = e.pushed_by_license_id";
@@ -197,6 +199,14 @@ fn stored_event(row: &SqliteRow) -> StoreResult<StoredEvent> {
         tool_name: row.try_get("tool_name")?,
         fields: json_column(row, "fields")?,
         raw_params: json_column(row, "raw_params")?,
+        hosts: {
+            let joined: Option<String> = row.try_get("hosts")?;
+            let mut hosts: Vec<String> = joined
+                .map(|j| j.split('\n').map(str::to_owned).collect())
+                .unwrap_or_default();
+            hosts.sort();
+            hosts
+        },
     })
 }
 

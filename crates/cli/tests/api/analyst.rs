@@ -6,10 +6,11 @@ use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use std::time::Duration;
 
-const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+pub(crate) const EICAR: &[u8] =
+    b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// A client logged in to the Analyst API with the first license.
-async fn analyst(app: &TestApp) -> reqwest::Client {
+pub(crate) async fn analyst(app: &TestApp) -> reqwest::Client {
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -32,7 +33,12 @@ async fn analyst(app: &TestApp) -> reqwest::Client {
 
 /// Submits content as the client does: part `file` under a dummy name, the real name in
 /// the `filename` field.
-async fn submit(app: &TestApp, c: &reqwest::Client, content: &[u8], name: &str) -> (u16, Value) {
+pub(crate) async fn submit(
+    app: &TestApp,
+    c: &reqwest::Client,
+    content: &[u8],
+    name: &str,
+) -> (u16, Value) {
     let form = Form::new()
         .part("file", Part::bytes(content.to_vec()).file_name("dummy"))
         .text("filename", name.to_owned())
@@ -70,7 +76,7 @@ async fn call(app: &TestApp, c: &reqwest::Client, path: &str, q: &[(&str, &str)]
 }
 
 /// Polls get_progress until the task completes (bounded), then returns `get`.
-async fn wait_result(app: &TestApp, c: &reqwest::Client, uuid: &str) -> Value {
+pub(crate) async fn wait_result(app: &TestApp, c: &reqwest::Client, uuid: &str) -> Value {
     for _ in 0..200 {
         let (_, p) = call(app, c, "/analysis/get_progress.json", &[("uuid", uuid)]).await;
         if p["data"]["completed"] == 1 {

@@ -1,13 +1,12 @@
 //! The web console, driven end to end by a real headless Chromium (through chromedriver)
 //! against a running server; and its CSRF and header rules over plain HTTP.
 
+use crate::analyst::{analyst, submit, wait_result, EICAR};
 use crate::support::*;
 use fantoccini::{Client as Browser, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::process::Stdio;
 use std::time::Duration;
-
-const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// A chromedriver process on a free port, stopped on drop.
 pub struct Driver {
@@ -116,43 +115,63 @@ async fn log_in(b: &Browser, app: &TestApp) {
 
 /// Submits EICAR through the Analyst API and waits for its result; returns the task.
 async fn analysed_eicar(app: &TestApp) -> String {
-    let c = reqwest::Client::new();
-    let auth = [
-        ("key", app.creds.access_key.as_str()),
-        ("api_token", app.creds.api_token.as_str()),
-    ];
-    let form = reqwest::multipart::Form::new()
-        .text("key", app.creds.access_key.clone())
-        .text("api_token", app.creds.api_token.clone())
-        .text("filename", "eicar.com")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(EICAR.to_vec()).file_name("f"),
-        );
-    let v: Value = c
-        .post(app.url("/analysis/submit/file.json"))
-        .multipart(form)
+    let c = analyst(app).await;
+    let (_, v) = submit(app, &c, EICAR, "eicar.com").await;
+    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+    wait_result(app, &c, &uuid).await;
+    uuid
+}
+
+/// A browser-like HTTP client for the console: a cookie jar, redirects not followed.
+fn console_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token of the login form (setting its cookie in the client's jar).
+async fn login_token(http: &reqwest::Client, app: &TestApp) -> String {
+    let html = http
+        .get(app.url("/login"))
         .send()
         .await
         .unwrap()
-        .json()
+        .text()
         .await
         .unwrap();
-    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
-    for _ in 0..200 {
-        let r = c
-            .get(app.url("/analysis/get.json"))
-            .query(&auth)
-            .query(&[("uuid", &uuid)])
-            .send()
-            .await
-            .unwrap();
-        if r.status() == 200 {
-            return uuid;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("EICAR was not analysed");
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn status(http: &reqwest::Client, app: &TestApp, path: &str) -> u16 {
+    http.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn post(http: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> u16 {
+    let r = http.post(app.url(path)).form(form).send().await.unwrap();
+    r.status().as_u16()
+}
+
+async fn body(http: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    http.get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -284,11 +303,7 @@ async fn an_analyst_logs_in_watches_a_push_arrive_filters_follows_to_the_task_ex
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused_and_pages_carry_security_headers() {
     let app = TestApp::start().await;
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = console_http();
     let page = http.get(app.url("/login")).send().await.unwrap();
     let h = page.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
@@ -304,72 +319,30 @@ async fn forms_without_the_csrf_token_are_refused_and_pages_carry_security_heade
         !html.contains("<script>") && !html.contains("style="),
         "no inline script or style"
     );
-    let token = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = login_token(&http, &app).await;
 
     let creds = [
         ("username", app.creds.username.as_str()),
         ("password", app.creds.password.as_str()),
     ];
-    let r = http
-        .post(app.url("/login"))
-        .form(&creds)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403, "no token");
+    assert_eq!(post(&http, &app, "/login", &creds).await, 403, "no token");
     let mut with_wrong = creds.to_vec();
     with_wrong.push(("csrf", "0000"));
-    let r = http
-        .post(app.url("/login"))
-        .form(&with_wrong)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403, "wrong token");
+    assert_eq!(
+        post(&http, &app, "/login", &with_wrong).await,
+        403,
+        "wrong token"
+    );
     let mut with_token = creds.to_vec();
     with_token.push(("csrf", &token));
-    let r = http
-        .post(app.url("/login"))
-        .form(&with_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(
-        http.get(app.url("/events")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(post(&http, &app, "/login", &with_token).await, 303);
+    assert_eq!(status(&http, &app, "/events").await, 200);
 
     // Logging out takes the token too: without it the session stays.
-    let r = http
-        .post(app.url("/logout"))
-        .form(&[("csrf", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    assert_eq!(
-        http.get(app.url("/events")).send().await.unwrap().status(),
-        200
-    );
-    let r = http
-        .post(app.url("/logout"))
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(
-        http.get(app.url("/events")).send().await.unwrap().status(),
-        303
-    );
+    assert_eq!(post(&http, &app, "/logout", &[("csrf", "x")]).await, 403);
+    assert_eq!(status(&http, &app, "/events").await, 200);
+    assert_eq!(post(&http, &app, "/logout", &[("csrf", &token)]).await, 303);
+    assert_eq!(status(&http, &app, "/events").await, 303);
 }
 
 #[tokio::test]
@@ -381,77 +354,22 @@ async fn another_accounts_events_and_tasks_are_not_found() {
     download[0].1 = task.clone();
     assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&download)).await);
     let other = app.other_tenant().await;
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let http = console_http();
+    let token = login_token(&http, &app).await;
     let form = [
         ("username", other.username.as_str()),
         ("password", other.password.as_str()),
         ("csrf", token.as_str()),
     ];
-    assert_eq!(
-        http.post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        303
-    );
-    let list = http
-        .get(app.url("/events"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(post(&http, &app, "/login", &form).await, 303);
+    let list = body(&http, &app, "/events").await;
     assert!(
         !list.contains("data-event-id"),
         "no events of the first account"
     );
-    assert_eq!(
-        http.get(app.url("/events/1"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        http.get(app.url(&format!("/tasks/{task}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    let csv = http
-        .get(app.url("/events/export.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(status(&http, &app, "/events/1").await, 404);
+    assert_eq!(status(&http, &app, &format!("/tasks/{task}")).await, 404);
+    let csv = body(&http, &app, "/events/export.csv").await;
     assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
 }
 

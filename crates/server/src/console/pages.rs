@@ -255,26 +255,6 @@ pub struct Row {
     pub(super) summary: String,
 }
 
-fn hosts_of(e: &StoredEvent) -> Vec<String> {
-    let f = &e.fields;
-    let mut hosts = Vec::new();
-    for key in [
-        "src_ip",
-        "main_ipv4",
-        "main_ipv6",
-        "hostname",
-        "src_hostname",
-    ] {
-        if let Some(v) = f.get(key).and_then(Value::as_str) {
-            hosts.push(v.to_owned());
-        }
-    }
-    if let Some(r) = f["message"]["recipients"].as_array() {
-        hosts.extend(r.iter().filter_map(|v| v.as_str().map(str::to_owned)));
-    }
-    hosts
-}
-
 fn summary_of(e: &StoredEvent) -> String {
     let f = &e.fields;
     match e.kind.as_str() {
@@ -315,7 +295,7 @@ impl Row {
                 .to_rfc3339(),
             occurred_short: time(e.occurred_at_ms),
             kind: e.kind.clone(),
-            hosts: hosts_of(e).join(", "),
+            hosts: e.hosts.join(", "),
             vendor_name: e.vendor_name.clone(),
             tool_name: e.tool_name.clone(),
             summary: summary_of(e),
@@ -491,7 +471,7 @@ fn export(
                         e.vendor_name.clone(),
                         e.tool_name.clone(),
                         format!("{}:{}", e.access_key, e.subkey),
-                        hosts_of(e).join(" "),
+                        e.hosts.join(" "),
                         summary_of(e),
                         e.fields.to_string(),
                     ];
@@ -506,7 +486,7 @@ fn export(
                         "received_at": pushdetect_model::Timestamp::from_millis(e.received_at_ms).0.to_rfc3339(),
                         "vendor_name": e.vendor_name, "tool_name": e.tool_name,
                         "sensor": format!("{}:{}", e.access_key, e.subkey),
-                        "hosts": hosts_of(e), "fields": e.fields, "raw_parameters": e.raw_params,
+                        "hosts": e.hosts, "fields": e.fields, "raw_parameters": e.raw_params,
                     });
                     yield Ok(format!("{sep}{item}"));
                 }
@@ -683,7 +663,7 @@ pub async fn event(
             e.access_key, e.subkey, e.license_id, e.sensor_id
         ),
         pushed_by,
-        hosts: hosts_of(&e).join(", "),
+        hosts: e.hosts.join(", "),
         tasks,
         fields: pairs(&e.fields),
         raw: pairs(&e.raw_params),
