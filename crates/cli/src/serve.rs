@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Seconds within which the same push from the same credential is stored once.
     #[arg(long, default_value_t = 300)]
     dedup_window_secs: u64,
+    /// Events about one host at most this many seconds apart form one incident. A change
+    /// applies to events stored from then on.
+    #[arg(long, default_value_t = 3600)]
+    incident_window_secs: u64,
     /// Largest request body in bytes (larger answers 413).
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -68,6 +72,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let config = Config {
         session_idle: Duration::from_secs(args.session_idle_secs),
         dedup_window: Duration::from_secs(args.dedup_window_secs),
+        incident_window: Duration::from_secs(args.incident_window_secs),
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         max_connections: args.max_connections,

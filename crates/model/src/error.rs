@@ -24,6 +24,8 @@ pub enum ErrorCode {
     UnknownTask,
     /// The requested event does not exist in the caller's account.
     UnknownEvent,
+    /// The requested incident does not exist in the caller's account.
+    UnknownIncident,
     /// The request body could not be read as a form.
     MalformedRequest,
     /// The service cannot answer now (the store is unavailable); sent with HTTP 503.
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::UnknownTask => 2006,
             ErrorCode::UnknownEvent => 2007,
             ErrorCode::MalformedRequest => 2008,
+            ErrorCode::UnknownIncident => 2009,
             ErrorCode::Unavailable => 5001,
             ErrorCode::PermissionDenied => 3001,
             ErrorCode::CannotSwitchToKey => 3002,
@@ -60,7 +63,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and metrics.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::UnknownParameter,
@@ -69,6 +72,7 @@ impl ErrorCode {
         ErrorCode::UnknownTask,
         ErrorCode::UnknownEvent,
         ErrorCode::MalformedRequest,
+        ErrorCode::UnknownIncident,
         ErrorCode::Unavailable,
         ErrorCode::PermissionDenied,
         ErrorCode::CannotSwitchToKey,

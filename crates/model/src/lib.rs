@@ -15,6 +15,7 @@ pub mod method;
 pub mod network;
 pub mod params;
 pub mod reporter;
+pub mod triage;
 pub mod values;
 
 pub use envelope::Format;

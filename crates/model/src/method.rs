@@ -295,9 +295,81 @@ pub const EVENT_LIST: MethodSpec = MethodSpec {
         p("vendor_name", K::Text, Opt, "Only events reported by this vendor."),
         p("tool_name", K::Text, Opt, "Only events reported by this tool."),
         p("sensor", K::Text, Opt, "Only events pushed for this sensor: 'access_key:subkey' or its subkey_id."),
+        e("action", ACTIONS, Opt, "Only events whose strongest reported action is this one (mail gateways report actions)."),
+        p("min_impact", K::Percent, Opt, "Only events of at least this impact (0-100: the highest of their tasks' analysis scores, the IOC match confidence, and 80 for a blocked / 50 for a warned mail). Events whose impact is not known yet never match."),
+        p("max_impact", K::Percent, Opt, "Only events of at most this impact."),
+        p("q", K::Text, Opt, "Only events containing this text (case-insensitive) in their fields, raw parameters, vendor or tool name."),
+        p("incident_id", K::Integer, Opt, "Only the events of this incident."),
+        e("order", EVENT_ORDERS, Opt, "newest (default), oldest, or impact (highest first, unknown last)."),
         p("limit", K::Integer, Opt, "Page size, 1 to 1000 (default 100)."),
-        p("cursor", K::Text, Opt, "The next_cursor of the previous page."),
+        p("cursor", K::Text, Opt, "The next_cursor of the previous page (with the same filters and order)."),
     ],
+};
+
+/// The actions tools report, as the event filter takes them.
+pub const ACTIONS: &[&str] = &["LOG", "WARN", "BLOCK"];
+
+/// The orders of the event list.
+pub const EVENT_ORDERS: &[&str] = &["newest", "oldest", "impact"];
+
+/// `push_detection.incident.list`: the account's incidents, latest activity first.
+pub const INCIDENT_LIST: MethodSpec = MethodSpec {
+    name: "push_detection.incident.list",
+    path: "push_detection/incident/list",
+    http_method: "GET",
+    summary: "List incidents (events about one host, close in time), latest activity first",
+    params: &[
+        p(
+            "host",
+            K::Text,
+            Opt,
+            "Only incidents about this host: an IP address, a host name or a mail recipient.",
+        ),
+        p(
+            "after",
+            K::Time,
+            Opt,
+            "Only incidents active at or after this time (last event at or after).",
+        ),
+        p(
+            "before",
+            K::Time,
+            Opt,
+            "Only incidents active before this time (first event before).",
+        ),
+        p(
+            "min_impact",
+            K::Percent,
+            Opt,
+            "Only incidents of at least this impact (the highest impact of their events).",
+        ),
+        p(
+            "limit",
+            K::Integer,
+            Opt,
+            "Page size, 1 to 1000 (default 100).",
+        ),
+        p(
+            "cursor",
+            K::Text,
+            Opt,
+            "The next_cursor of the previous page.",
+        ),
+    ],
+};
+
+/// `push_detection.incident.get`: one incident with its events.
+pub const INCIDENT_GET: MethodSpec = MethodSpec {
+    name: "push_detection.incident.get",
+    path: "push_detection/incident/get",
+    http_method: "GET",
+    summary: "Get one incident with its events (oldest first, up to 1000)",
+    params: &[p(
+        "incident_id",
+        K::Integer,
+        Req,
+        "Id of the incident, as listed.",
+    )],
 };
 
 /// `push_detection.event.get`: one event with every stored field.

@@ -15,6 +15,7 @@ pub mod provision;
 pub mod routes;
 pub mod state;
 pub mod throttle;
+pub mod triage;
 
 pub use config::Config;
 pub use state::AppState;
@@ -34,6 +35,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_loop(state.clone()));
+    triage::index_backlog(&state).await;
     let requeued = state.store.requeue_running().await.unwrap_or(0);
     if requeued > 0 {
         tracing::info!(

@@ -9,8 +9,8 @@ use axum::http::Request;
 use axum::routing::{get, on, MethodFilter, MethodRouter};
 use axum::{middleware, Json, Router};
 use pushdetect_model::method::{
-    MethodSpec, EVENT_GET, EVENT_LIST, PUSH_FILE_DOWNLOAD, PUSH_IOC_RESULT,
-    PUSH_IOC_RESULT_SPEC_URL, PUSH_MAIL,
+    MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_FILE_DOWNLOAD,
+    PUSH_IOC_RESULT, PUSH_IOC_RESULT_SPEC_URL, PUSH_MAIL,
 };
 use pushdetect_model::EventKind;
 use tower_http::timeout::TimeoutLayer;
@@ -32,6 +32,10 @@ pub enum Action {
     ListEvents,
     /// Get one event.
     GetEvent,
+    /// List incidents.
+    ListIncidents,
+    /// Get one incident.
+    GetIncident,
 }
 
 /// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
@@ -103,6 +107,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep(&PUSH_MAIL, POST, Action::Push(EventKind::Mail)),
     ep(&EVENT_LIST, GET_POST, Action::ListEvents),
     ep(&EVENT_GET, GET_POST, Action::GetEvent),
+    ping("push_detection/incident/ping"),
+    ep(&INCIDENT_LIST, GET_POST, Action::ListIncidents),
+    ep(&INCIDENT_GET, GET_POST, Action::GetIncident),
 ];
 
 /// The format suffixes every PAPI path answers with.
@@ -116,6 +123,8 @@ fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
         Action::Push(kind) => on(filter, move |s, c, f, form| push::push(kind, s, c, f, form)),
         Action::ListEvents => on(filter, events::list),
         Action::GetEvent => on(filter, events::get),
+        Action::ListIncidents => on(filter, events::list_incidents),
+        Action::GetIncident => on(filter, events::get_incident),
     }
 }
 

@@ -109,7 +109,8 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>>;
     /// Puts tasks left running by a stopped server back in the queue; returns how many.
     async fn requeue_running(&self) -> StoreResult<u64>;
-    /// Stores a task's score and result and marks it completed.
+    /// Stores a task's score and result and marks it completed; the events referring to it
+    /// (of the same account) and their incidents take the score into their impact.
     async fn complete_task(
         &self,
         uuid: &str,
@@ -159,7 +160,8 @@ pub trait Store: Send + Sync + 'static {
         bucket_ms: i64,
         top: u32,
     ) -> StoreResult<Overview>;
-    /// Stores an event (and its hosts) in one transaction, unless `dedup` recognises it as
+    /// Stores an event (its hosts, task references and incidents, its impact raised by
+    /// the scores of tasks already completed) in one transaction, unless `dedup` recognises it as
     /// a resent push of an event stored since `dedup.since_ms`.
     async fn insert_event(&self, event: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted>;
     /// One event of the account.
@@ -170,6 +172,26 @@ pub trait Store: Send + Sync + 'static {
         account_id: i64,
         filter: &EventFilter,
     ) -> StoreResult<Vec<StoredEvent>>;
+    /// Gives events stored before incidents existed (or by an older version) their triage
+    /// and incidents, oldest first, at most `limit` of them; `triage_of` derives an event's
+    /// triage from its kind, raw parameters and receive time. Returns how many were indexed.
+    async fn index_backlog(
+        &self,
+        window_ms: i64,
+        limit: u32,
+        triage_of: &TriageOf,
+    ) -> StoreResult<u64>;
+    /// The account's incidents, latest activity first.
+    async fn list_incidents(
+        &self,
+        account_id: i64,
+        filter: &IncidentFilter,
+    ) -> StoreResult<Vec<Incident>>;
+    /// One incident of the account.
+    async fn get_incident(&self, account_id: i64, id: i64) -> StoreResult<Option<Incident>>;
+    /// The account's analysis tasks, newest submission first.
+    async fn list_tasks(&self, account_id: i64, filter: &TaskFilter) -> StoreResult<Vec<Task>>;
+
     /// Removes sessions idle since before `sessions_before_ms` and push fingerprints older
     /// than `fingerprints_before_ms`. Returns the number of rows removed.
     async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64)

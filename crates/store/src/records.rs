@@ -222,7 +222,27 @@ pub struct NewEvent {
     pub fields: Value,
     /// The parameters as received.
     pub raw_params: Value,
+    /// Its action, base impact and task references.
+    pub triage: Triage,
+    /// Events about one host at most this far apart (ms) form one incident.
+    pub incident_window_ms: i64,
 }
+
+/// What an event says about its severity, derived from its fields by the model: the store
+/// adds the scores of the tasks it refers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Triage {
+    /// The strongest action the tool took (LOG, WARN, BLOCK), if it reports actions.
+    pub action: Option<String>,
+    /// The impact known from the event alone (0-100), if any.
+    pub base_impact: Option<i64>,
+    /// The analysis tasks it refers to; their scores raise its impact once known.
+    pub task_uuids: Vec<String>,
+}
+
+/// Derives an event's triage from its kind, raw parameters and receive time (ms): how the
+/// store indexes events stored before triage existed.
+pub type TriageOf = dyn Fn(&str, &Value, i64) -> Triage + Sync;
 
 /// Recognises a resent push: the same fingerprint within the window is the same event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +295,45 @@ pub struct StoredEvent {
     pub raw_params: Value,
     /// The hosts the event is about, as stored for the host filter, sorted.
     pub hosts: Vec<String>,
+    /// The strongest action the tool took, if it reports actions.
+    pub action: Option<String>,
+    /// Its impact, 0-100: the highest of its base impact and its tasks' scores; None while
+    /// unknown (a file download whose task is not scored yet).
+    pub impact: Option<i64>,
+}
+
+/// The order of an event list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EventOrder {
+    /// Latest occurrence first (the default).
+    #[default]
+    Newest,
+    /// Earliest occurrence first.
+    Oldest,
+    /// Highest impact first (unknown impact last), then newest.
+    Impact,
+}
+
+/// Where the previous page of an event list ended (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The last event's impact (-1 for unknown); used by [`EventOrder::Impact`] only.
+    pub impact: i64,
+    /// The last event's occurrence time, ms.
+    pub occurred_at_ms: i64,
+    /// The last event's id.
+    pub id: i64,
+}
+
+impl EventCursor {
+    /// The cursor that continues after this event.
+    pub fn after(event: &StoredEvent) -> EventCursor {
+        EventCursor {
+            impact: event.impact.unwrap_or(-1),
+            occurred_at_ms: event.occurred_at_ms,
+            id: event.id,
+        }
+    }
 }
 
 /// Filters of the event list; all optional, combined with AND.
@@ -299,8 +358,66 @@ pub struct EventFilter {
     pub text: Option<String>,
     /// Only events stored after this id (live updates).
     pub after_id: Option<i64>,
-    /// Continue after this (occurred_at_ms, id), exclusive.
+    /// The strongest action taken (LOG, WARN, BLOCK).
+    pub action: Option<String>,
+    /// impact >= this (events of unknown impact never match).
+    pub min_impact: Option<i64>,
+    /// impact <= this (events of unknown impact never match).
+    pub max_impact: Option<i64>,
+    /// Only the events of this incident.
+    pub incident_id: Option<i64>,
+    /// Order of the list.
+    pub order: EventOrder,
+    /// Continue after this event, exclusive (in the list's order).
+    pub cursor: Option<EventCursor>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Events about one host of the protected network, none further than the grouping window
+/// from the next: what an analyst handles as one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Id.
+    pub id: i64,
+    /// The host: an address, a name or a mail recipient.
+    pub host: String,
+    /// Occurrence time of its first event, ms.
+    pub first_ms: i64,
+    /// Occurrence time of its last event, ms.
+    pub last_ms: i64,
+    /// Number of events.
+    pub events: i64,
+    /// The highest impact of its events, None while none is known.
+    pub impact: Option<i64>,
+}
+
+/// Filters of the incident list; all optional, combined with AND. Newest activity first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// About this host.
+    pub host: Option<String>,
+    /// Active at or after this time (last event at or after), ms.
+    pub after_ms: Option<i64>,
+    /// Active before this time (first event before), ms.
+    pub before_ms: Option<i64>,
+    /// impact >= this.
+    pub min_impact: Option<i64>,
+    /// Continue after this (last_ms, id), exclusive.
     pub cursor: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Filters of the analysis task list; newest submission first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Queue state.
+    pub state: Option<TaskState>,
+    /// File, URL or external.
+    pub kind: Option<TaskKind>,
+    /// Continue after this (created_at_ms, uuid), exclusive.
+    pub cursor: Option<(i64, String)>,
     /// Page size.
     pub limit: u32,
 }
@@ -310,6 +427,8 @@ pub struct EventFilter {
 pub struct Overview {
     /// Events per type.
     pub per_kind: Vec<(String, i64)>,
+    /// Events per action ("none" for events without one).
+    pub per_action: Vec<(String, i64)>,
     /// Events per time bucket (start, ms) and type, oldest first.
     pub per_bucket: Vec<(i64, String, i64)>,
     /// The hosts with most events, most first.

@@ -151,7 +151,7 @@ fn task(row: &SqliteRow) -> StoreResult<Task> {
 const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurred_at_ms, e.license_id, \
      l.access_key, e.sensor_id, s.subkey, e.pushed_by_user_id, e.pushed_by_license_id, \
      COALESCE(pu.username, pl.access_key) AS pushed_by_label, e.vendor_name, e.tool_name, \
-     e.fields, e.raw_params, \
+     e.fields, e.raw_params, e.action, e.impact, \
      (SELECT group_concat(h.host, char(10)) FROM event_hosts h WHERE h.event_id = e.id) AS hosts \
      FROM events e \
      JOIN licenses l ON l.id = e.license_id JOIN sensors s ON s.id = e.sensor_id \
@@ -207,7 +207,179 @@ fn stored_event(row: &SqliteRow) -> StoreResult<StoredEvent> {
             hosts.sort();
             hosts
         },
+        action: row.try_get("action")?,
+        impact: row.try_get("impact")?,
     })
+}
+
+fn incident(row: &SqliteRow) -> StoreResult<Incident> {
+    Ok(Incident {
+        id: row.try_get("id")?,
+        host: row.try_get("host")?,
+        first_ms: row.try_get("first_ms")?,
+        last_ms: row.try_get("last_ms")?,
+        events: row.try_get("events")?,
+        impact: row.try_get("impact")?,
+    })
+}
+
+const INCIDENT_COLUMNS: &str = "id, host, first_ms, last_ms, events, impact";
+
+/// The higher of two impacts, either of which may be unknown.
+fn higher(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The SQL of a LIKE pattern that finds `text` as a plain substring.
+fn like_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// The triage steps of storing an event, run inside the caller's transaction.
+mod triage {
+    use super::*;
+    use sqlx::SqliteConnection;
+
+    /// The event's impact: its base impact raised by the scores of the account's tasks it
+    /// refers to that are already scored.
+    pub(super) async fn impact(
+        conn: &mut SqliteConnection,
+        account_id: i64,
+        triage: &Triage,
+    ) -> StoreResult<Option<i64>> {
+        if triage.task_uuids.is_empty() {
+            return Ok(triage.base_impact);
+        }
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT MAX(score) FROM tasks WHERE account_id = ");
+        q.push_bind(account_id).push(" AND uuid IN (");
+        let mut sep = q.separated(", ");
+        for u in &triage.task_uuids {
+            sep.push_bind(u);
+        }
+        q.push(")");
+        let best: Option<i64> = q.build_query_scalar().fetch_one(&mut *conn).await?;
+        Ok(higher(triage.base_impact, best))
+    }
+
+    /// Records which tasks the event refers to, so that their scores reach it later.
+    pub(super) async fn link_tasks(
+        conn: &mut SqliteConnection,
+        account_id: i64,
+        event_id: i64,
+        task_uuids: &[String],
+    ) -> StoreResult<()> {
+        for uuid in task_uuids {
+            sqlx::query(
+                "INSERT OR IGNORE INTO event_tasks (event_id, account_id, task_uuid) \
+                 VALUES (?, ?, ?)",
+            )
+            .bind(event_id)
+            .bind(account_id)
+            .bind(uuid)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds the event to an incident for each of its hosts: the incident of that host
+    /// within `window_ms` of it, a new one if there is none, and the incidents it bridges
+    /// merged into one.
+    pub(super) async fn assign_incidents(
+        conn: &mut SqliteConnection,
+        account_id: i64,
+        event_id: i64,
+        occurred_at_ms: i64,
+        impact: Option<i64>,
+        window_ms: i64,
+    ) -> StoreResult<()> {
+        let hosts: Vec<String> =
+            sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = ?")
+                .bind(event_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        for host in hosts {
+            let near = sqlx::query(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = ? AND host = ? \
+                 AND last_ms >= ? AND first_ms <= ? ORDER BY first_ms, id"
+            ))
+            .bind(account_id)
+            .bind(&host)
+            .bind(occurred_at_ms.saturating_sub(window_ms))
+            .bind(occurred_at_ms.saturating_add(window_ms))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(incident)
+            .collect::<StoreResult<Vec<_>>>()?;
+            let id = match near.split_first() {
+                None => {
+                    sqlx::query_scalar(
+                        "INSERT INTO incidents (account_id, host, first_ms, last_ms, events, \
+                         impact) VALUES (?, ?, ?, ?, 1, ?) RETURNING id",
+                    )
+                    .bind(account_id)
+                    .bind(&host)
+                    .bind(occurred_at_ms)
+                    .bind(occurred_at_ms)
+                    .bind(impact)
+                    .fetch_one(&mut *conn)
+                    .await?
+                }
+                Some((keep, others)) => {
+                    let mut merged = keep.clone();
+                    merged.first_ms = merged.first_ms.min(occurred_at_ms);
+                    merged.last_ms = merged.last_ms.max(occurred_at_ms);
+                    merged.events += 1;
+                    merged.impact = higher(merged.impact, impact);
+                    for other in others {
+                        merged.first_ms = merged.first_ms.min(other.first_ms);
+                        merged.last_ms = merged.last_ms.max(other.last_ms);
+                        merged.events += other.events;
+                        merged.impact = higher(merged.impact, other.impact);
+                        sqlx::query(
+                            "UPDATE incident_events SET incident_id = ? WHERE incident_id = ?",
+                        )
+                        .bind(keep.id)
+                        .bind(other.id)
+                        .execute(&mut *conn)
+                        .await?;
+                        sqlx::query("DELETE FROM incidents WHERE id = ?")
+                            .bind(other.id)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    sqlx::query(
+                        "UPDATE incidents SET first_ms = ?, last_ms = ?, events = ?, impact = ? \
+                         WHERE id = ?",
+                    )
+                    .bind(merged.first_ms)
+                    .bind(merged.last_ms)
+                    .bind(merged.events)
+                    .bind(merged.impact)
+                    .bind(keep.id)
+                    .execute(&mut *conn)
+                    .await?;
+                    keep.id
+                }
+            };
+            sqlx::query("INSERT INTO incident_events (incident_id, event_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(event_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Fails with NotFound when an update touched no row.
@@ -646,6 +818,7 @@ impl Store for SqliteStore {
         result: &serde_json::Value,
         now_ms: i64,
     ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
         let r = sqlx::query(
             "UPDATE tasks SET state = 'completed', score = ?, result = ?, completed_at_ms = ? \
              WHERE uuid = ?",
@@ -654,9 +827,29 @@ impl Store for SqliteStore {
         .bind(result.to_string())
         .bind(now_ms)
         .bind(uuid)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        expect_row(r, format!("task {uuid}"))
+        expect_row(r, format!("task {uuid}"))?;
+        // The events of the task's own account that refer to it, and their incidents.
+        let referring = "SELECT et.event_id FROM event_tasks et JOIN tasks t \
+             ON t.uuid = et.task_uuid AND t.account_id = et.account_id WHERE t.uuid = ?2";
+        sqlx::query(&format!(
+            "UPDATE events SET impact = max(COALESCE(impact, ?1), ?1) WHERE id IN ({referring})"
+        ))
+        .bind(score)
+        .bind(uuid)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE incidents SET impact = max(COALESCE(impact, ?1), ?1) WHERE id IN \
+             (SELECT incident_id FROM incident_events WHERE event_id IN ({referring}))"
+        ))
+        .bind(score)
+        .bind(uuid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>> {
@@ -816,10 +1009,12 @@ impl Store for SqliteStore {
             }
         }
         let (user_id, license_id) = split_principal(e.pushed_by);
+        let impact = triage::impact(&mut tx, e.account_id, &e.triage).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO events (account_id, license_id, sensor_id, pushed_by_user_id, \
              pushed_by_license_id, kind, received_at_ms, occurred_at_ms, vendor_name, tool_name, \
-             fields, raw_params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             fields, raw_params, action, impact, incidents_indexed) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id",
         )
         .bind(e.account_id)
         .bind(e.license_id)
@@ -833,6 +1028,8 @@ impl Store for SqliteStore {
         .bind(&e.tool_name)
         .bind(e.fields.to_string())
         .bind(e.raw_params.to_string())
+        .bind(&e.triage.action)
+        .bind(impact)
         .fetch_one(&mut *tx)
         .await?;
         for host in &e.hosts {
@@ -845,6 +1042,16 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        triage::link_tasks(&mut tx, e.account_id, id, &e.triage.task_uuids).await?;
+        triage::assign_incidents(
+            &mut tx,
+            e.account_id,
+            id,
+            e.occurred_at_ms,
+            impact,
+            e.incident_window_ms,
+        )
+        .await?;
         if let Some(d) = dedup {
             sqlx::query(
                 "INSERT INTO push_fingerprints (fingerprint, event_id, received_at_ms) \
@@ -903,13 +1110,7 @@ impl Store for SqliteStore {
             q.push(" AND e.sensor_id = ").push_bind(s);
         }
         if let Some(text) = &f.text {
-            // LIKE with the wildcards of the text escaped: a plain substring match.
-            let pattern = format!(
-                "%{}%",
-                text.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = like_pattern(text);
             q.push(" AND (");
             for (i, column) in ["e.fields", "e.raw_params", "e.vendor_name", "e.tool_name"]
                 .iter()
@@ -928,16 +1129,51 @@ impl Store for SqliteStore {
         if let Some(id) = f.after_id {
             q.push(" AND e.id > ").push_bind(id);
         }
-        if let Some((at, id)) = f.cursor {
-            q.push(" AND (e.occurred_at_ms < ")
-                .push_bind(at)
-                .push(" OR (e.occurred_at_ms = ")
-                .push_bind(at)
-                .push(" AND e.id < ")
-                .push_bind(id)
-                .push("))");
+        if let Some(action) = &f.action {
+            q.push(" AND e.action = ").push_bind(action);
         }
-        q.push(" ORDER BY e.occurred_at_ms DESC, e.id DESC LIMIT ")
+        if let Some(min) = f.min_impact {
+            q.push(" AND e.impact >= ").push_bind(min);
+        }
+        if let Some(max) = f.max_impact {
+            q.push(" AND e.impact <= ").push_bind(max);
+        }
+        if let Some(incident) = f.incident_id {
+            q.push(" AND e.id IN (SELECT event_id FROM incident_events WHERE incident_id = ")
+                .push_bind(incident)
+                .push(")");
+        }
+        let (cmp, dir) = match f.order {
+            EventOrder::Oldest => (">", "ASC"),
+            EventOrder::Newest | EventOrder::Impact => ("<", "DESC"),
+        };
+        if let Some(c) = f.cursor {
+            // Strictly after the cursor in the list's order: (key, time, id) compared as a row.
+            q.push(" AND (");
+            if f.order == EventOrder::Impact {
+                q.push("COALESCE(e.impact, -1) < ")
+                    .push_bind(c.impact)
+                    .push(" OR (COALESCE(e.impact, -1) = ")
+                    .push_bind(c.impact)
+                    .push(" AND (");
+            }
+            q.push(format!("e.occurred_at_ms {cmp} "))
+                .push_bind(c.occurred_at_ms)
+                .push(" OR (e.occurred_at_ms = ")
+                .push_bind(c.occurred_at_ms)
+                .push(format!(" AND e.id {cmp} "))
+                .push_bind(c.id)
+                .push(")");
+            if f.order == EventOrder::Impact {
+                q.push("))");
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY ");
+        if f.order == EventOrder::Impact {
+            q.push("COALESCE(e.impact, -1) DESC, ");
+        }
+        q.push(format!("e.occurred_at_ms {dir}, e.id {dir} LIMIT "))
             .push_bind(i64::from(f.limit));
         q.build()
             .fetch_all(&self.reader)
@@ -965,6 +1201,17 @@ impl Store for SqliteStore {
         .await?
         .iter()
         .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+        let per_action = sqlx::query(
+            "SELECT COALESCE(action, 'none') AS a, COUNT(*) AS n FROM events \
+             WHERE account_id = ? AND occurred_at_ms >= ? GROUP BY a ORDER BY a",
+        )
+        .bind(account_id)
+        .bind(since_ms)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("a")?, r.try_get("n")?)))
         .collect::<StoreResult<Vec<_>>>()?;
         let per_bucket = sqlx::query(
             "SELECT (occurred_at_ms - ?1) / ?2 AS b, kind, COUNT(*) AS n FROM events \
@@ -1019,10 +1266,141 @@ impl Store for SqliteStore {
         .collect::<StoreResult<Vec<_>>>()?;
         Ok(Overview {
             per_kind,
+            per_action,
             per_bucket,
             top_hosts,
             top_tools,
         })
+    }
+
+    async fn index_backlog(
+        &self,
+        window_ms: i64,
+        limit: u32,
+        triage_of: &TriageOf,
+    ) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, account_id, kind, received_at_ms, occurred_at_ms, raw_params FROM events \
+             WHERE incidents_indexed = 0 ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let account_id: i64 = row.try_get("account_id")?;
+            let kind: String = row.try_get("kind")?;
+            let t = triage_of(
+                &kind,
+                &json_column(row, "raw_params")?,
+                row.try_get("received_at_ms")?,
+            );
+            let impact = triage::impact(&mut tx, account_id, &t).await?;
+            sqlx::query(
+                "UPDATE events SET action = ?, impact = ?, incidents_indexed = 1 WHERE id = ?",
+            )
+            .bind(&t.action)
+            .bind(impact)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            triage::link_tasks(&mut tx, account_id, id, &t.task_uuids).await?;
+            triage::assign_incidents(
+                &mut tx,
+                account_id,
+                id,
+                row.try_get("occurred_at_ms")?,
+                impact,
+                window_ms,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn list_incidents(
+        &self,
+        account_id: i64,
+        f: &IncidentFilter,
+    ) -> StoreResult<Vec<Incident>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = "
+        ));
+        q.push_bind(account_id);
+        if let Some(host) = &f.host {
+            q.push(" AND host = ").push_bind(host);
+        }
+        if let Some(after) = f.after_ms {
+            q.push(" AND last_ms >= ").push_bind(after);
+        }
+        if let Some(before) = f.before_ms {
+            q.push(" AND first_ms < ").push_bind(before);
+        }
+        if let Some(min) = f.min_impact {
+            q.push(" AND impact >= ").push_bind(min);
+        }
+        if let Some((last, id)) = f.cursor {
+            q.push(" AND (last_ms < ")
+                .push_bind(last)
+                .push(" OR (last_ms = ")
+                .push_bind(last)
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
+        }
+        q.push(" ORDER BY last_ms DESC, id DESC LIMIT ")
+            .push_bind(i64::from(f.limit));
+        q.build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(incident)
+            .collect()
+    }
+
+    async fn get_incident(&self, account_id: i64, id: i64) -> StoreResult<Option<Incident>> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = ? AND id = ?"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(incident)
+        .transpose()
+    }
+
+    async fn list_tasks(&self, account_id: i64, f: &TaskFilter) -> StoreResult<Vec<Task>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE account_id = "
+        ));
+        q.push_bind(account_id);
+        if let Some(state) = f.state {
+            q.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(kind) = f.kind {
+            q.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some((at, uuid)) = &f.cursor {
+            q.push(" AND (created_at_ms < ")
+                .push_bind(*at)
+                .push(" OR (created_at_ms = ")
+                .push_bind(*at)
+                .push(" AND uuid < ")
+                .push_bind(uuid.clone())
+                .push("))");
+        }
+        q.push(" ORDER BY created_at_ms DESC, uuid DESC LIMIT ")
+            .push_bind(i64::from(f.limit));
+        q.build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(task)
+            .collect()
     }
 
     async fn purge(

@@ -1,7 +1,10 @@
 //! The SQLite store against a real database file.
 
 use pushdetect_store::sqlite::SqliteStore;
-use pushdetect_store::{Dedup, Inserted, NewEvent, Principal, Store};
+use pushdetect_store::{
+    Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent, Principal,
+    Store, Task, TaskKind, TaskState, Triage,
+};
 use serde_json::json;
 
 async fn open() -> (tempfile::TempDir, SqliteStore) {
@@ -24,7 +27,319 @@ fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent 
         hosts: vec!["h".into()],
         fields: json!({}),
         raw_params: json!({}),
+        triage: Triage::default(),
+        incident_window_ms: 0,
     }
+}
+
+/// An account with a license and a sensor: (account, license, sensor) ids.
+async fn tenant(store: &SqliteStore, name: &str) -> (i64, i64, i64) {
+    let account = store.create_account(name, 0).await.unwrap();
+    let license = store
+        .create_license(account.id, "l", &format!("AK{name}"), "hash", 0)
+        .await
+        .unwrap();
+    let sensor = store.create_sensor(license.id, "SK", "s", 0).await.unwrap();
+    (account.id, license.id, sensor.id)
+}
+
+/// An event about `hosts` at `at` with a base impact, grouped with a 100 s window.
+fn about(t: (i64, i64, i64), hosts: &[&str], at: i64, impact: Option<i64>) -> NewEvent {
+    let mut e = event(t.0, t.1, t.2, at);
+    e.hosts = hosts.iter().map(|h| h.to_string()).collect();
+    e.triage.base_impact = impact;
+    e.incident_window_ms = 100_000;
+    e
+}
+
+async fn insert(store: &SqliteStore, e: &NewEvent) -> i64 {
+    match store.insert_event(e, None).await.unwrap() {
+        Inserted::New(id) => id,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+async fn incidents_of(
+    store: &SqliteStore,
+    account: i64,
+    host: &str,
+) -> Vec<(i64, i64, i64, Option<i64>)> {
+    store
+        .list_incidents(
+            account,
+            &IncidentFilter {
+                host: Some(host.into()),
+                limit: 100,
+                ..IncidentFilter::default()
+            },
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| (i.first_ms, i.last_ms, i.events, i.impact))
+        .collect()
+}
+
+#[tokio::test]
+async fn events_about_one_host_form_incidents_that_merge_when_an_event_bridges_them() {
+    let (_dir, store) = open().await;
+    let t = tenant(&store, "a").await;
+    insert(&store, &about(t, &["10.0.0.1", "ws-1"], 0, Some(10))).await;
+    insert(&store, &about(t, &["10.0.0.1"], 50_000, None)).await;
+    insert(&store, &about(t, &["10.0.0.1"], 250_000, Some(30))).await;
+    // Newest activity first; the gap of 200 s > 100 s splits them.
+    assert_eq!(
+        incidents_of(&store, t.0, "10.0.0.1").await,
+        vec![(250_000, 250_000, 1, Some(30)), (0, 50_000, 2, Some(10))]
+    );
+    assert_eq!(
+        incidents_of(&store, t.0, "ws-1").await,
+        vec![(0, 0, 1, Some(10))]
+    );
+    // An event arriving late, within the window of both (100 s each way), joins them.
+    insert(&store, &about(t, &["10.0.0.1"], 150_000, Some(5))).await;
+    let merged = incidents_of(&store, t.0, "10.0.0.1").await;
+    assert_eq!(merged, vec![(0, 250_000, 4, Some(30))]);
+    let id = store
+        .list_incidents(
+            t.0,
+            &IncidentFilter {
+                limit: 10,
+                host: Some("10.0.0.1".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    let events = store
+        .list_events(
+            t.0,
+            &EventFilter {
+                incident_id: Some(id),
+                order: EventOrder::Oldest,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.occurred_at_ms).collect::<Vec<_>>(),
+        vec![0, 50_000, 150_000, 250_000]
+    );
+    // Another account sees none of it, even by id.
+    let other = tenant(&store, "b").await;
+    assert!(store.get_incident(other.0, id).await.unwrap().is_none());
+    assert!(incidents_of(&store, other.0, "10.0.0.1").await.is_empty());
+}
+
+fn queued_task(uuid: &str, account: i64, license: i64) -> Task {
+    let mut task = Task::external(uuid, account, license, 0);
+    task.kind = TaskKind::File;
+    task.state = TaskState::Queued;
+    task.completed_at_ms = None;
+    task
+}
+
+#[tokio::test]
+async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents() {
+    let (_dir, store) = open().await;
+    let t = tenant(&store, "a").await;
+    let other = tenant(&store, "b").await;
+    let uuid = "0123456789abcdef0123456789abcdef";
+    store
+        .create_task(&queued_task(uuid, t.0, t.1))
+        .await
+        .unwrap();
+    let mut e = about(t, &["10.0.0.1"], 0, None);
+    e.triage.task_uuids = vec![uuid.into()];
+    let id = insert(&store, &e).await;
+    let mut mail = about(t, &["10.0.0.1"], 1_000, Some(50));
+    mail.triage.task_uuids = vec![uuid.into()];
+    let mail_id = insert(&store, &mail).await;
+    // Another account naming the same uuid does not get this account's score.
+    let mut foreign = about(other, &["10.0.0.1"], 0, None);
+    foreign.triage.task_uuids = vec![uuid.into()];
+    let foreign_id = insert(&store, &foreign).await;
+    assert_eq!(
+        store.get_event(t.0, id).await.unwrap().unwrap().impact,
+        None
+    );
+    assert_eq!(incidents_of(&store, t.0, "10.0.0.1").await[0].3, Some(50));
+
+    store
+        .complete_task(uuid, 90, &json!({}), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_event(t.0, id).await.unwrap().unwrap().impact,
+        Some(90)
+    );
+    assert_eq!(
+        store.get_event(t.0, mail_id).await.unwrap().unwrap().impact,
+        Some(90)
+    );
+    assert_eq!(incidents_of(&store, t.0, "10.0.0.1").await[0].3, Some(90));
+    assert_eq!(
+        store
+            .get_event(other.0, foreign_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .impact,
+        None
+    );
+    assert_eq!(incidents_of(&store, other.0, "10.0.0.1").await[0].3, None);
+
+    // An event pushed after the score is known takes it at once.
+    let late = insert(&store, &e).await;
+    assert_eq!(
+        store.get_event(t.0, late).await.unwrap().unwrap().impact,
+        Some(90)
+    );
+}
+
+#[tokio::test]
+async fn events_filter_by_action_and_impact_and_page_in_impact_order() {
+    let (_dir, store) = open().await;
+    let t = tenant(&store, "a").await;
+    for (at, impact, action) in [
+        (1, Some(10), Some("LOG")),
+        (2, Some(80), Some("BLOCK")),
+        (3, None, None),
+        (4, Some(80), None),
+        (5, Some(50), Some("WARN")),
+    ] {
+        let mut e = about(t, &["h"], at, impact);
+        e.triage.action = action.map(str::to_owned);
+        insert(&store, &e).await;
+    }
+    let ids = |list: Vec<pushdetect_store::StoredEvent>| {
+        list.iter().map(|e| e.occurred_at_ms).collect::<Vec<_>>()
+    };
+    let f = |f: EventFilter| EventFilter { limit: 100, ..f };
+    assert_eq!(
+        ids(store
+            .list_events(
+                t.0,
+                &f(EventFilter {
+                    action: Some("BLOCK".into()),
+                    ..Default::default()
+                })
+            )
+            .await
+            .unwrap()),
+        vec![2]
+    );
+    assert_eq!(
+        ids(store
+            .list_events(
+                t.0,
+                &f(EventFilter {
+                    min_impact: Some(50),
+                    ..Default::default()
+                })
+            )
+            .await
+            .unwrap()),
+        vec![5, 4, 2]
+    );
+    assert_eq!(
+        ids(store
+            .list_events(
+                t.0,
+                &f(EventFilter {
+                    min_impact: Some(11),
+                    max_impact: Some(79),
+                    ..Default::default()
+                })
+            )
+            .await
+            .unwrap()),
+        vec![5]
+    );
+    assert_eq!(
+        ids(store
+            .list_events(
+                t.0,
+                &f(EventFilter {
+                    order: EventOrder::Oldest,
+                    ..Default::default()
+                })
+            )
+            .await
+            .unwrap()),
+        vec![1, 2, 3, 4, 5]
+    );
+    // Highest impact first, unknown last, newest first among equals; two per page.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_events(
+                t.0,
+                &EventFilter {
+                    order: EventOrder::Impact,
+                    cursor,
+                    limit: 2,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        cursor = page.last().map(EventCursor::after);
+        let done = page.len() < 2;
+        seen.extend(ids(page));
+        if done {
+            break;
+        }
+    }
+    assert_eq!(seen, vec![4, 2, 5, 1, 3]);
+}
+
+#[tokio::test]
+async fn events_stored_before_triage_are_indexed_from_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let t = tenant(&store, "a").await;
+    insert(&store, &about(t, &["10.0.0.1"], 0, None)).await;
+    insert(&store, &about(t, &["10.0.0.1"], 10_000, None)).await;
+    store.close().await;
+    // As an older version left them: no action, impact or incident.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        for sql in [
+            "DELETE FROM incident_events",
+            "DELETE FROM incidents",
+            "UPDATE events SET incidents_indexed = 0, impact = NULL, action = NULL",
+        ] {
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(incidents_of(&store, t.0, "10.0.0.1").await.is_empty());
+    let triage = |kind: &str, _raw: &serde_json::Value, _at: i64| Triage {
+        action: Some(format!("{kind}-action")),
+        base_impact: Some(40),
+        task_uuids: Vec::new(),
+    };
+    assert_eq!(store.index_backlog(100_000, 1, &triage).await.unwrap(), 1);
+    assert_eq!(store.index_backlog(100_000, 10, &triage).await.unwrap(), 1);
+    assert_eq!(store.index_backlog(100_000, 10, &triage).await.unwrap(), 0);
+    assert_eq!(
+        incidents_of(&store, t.0, "10.0.0.1").await,
+        vec![(0, 10_000, 2, Some(40))]
+    );
+    let e = store.get_event(t.0, 1).await.unwrap().unwrap();
+    assert_eq!(
+        (e.action.as_deref(), e.impact),
+        (Some("ioc-action"), Some(40))
+    );
 }
 
 #[tokio::test]

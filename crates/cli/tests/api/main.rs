@@ -5,6 +5,7 @@ mod auth;
 mod commands;
 mod console;
 mod file_download;
+mod incidents;
 mod ioc;
 mod mail;
 mod process;

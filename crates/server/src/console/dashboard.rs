@@ -1,13 +1,16 @@
-//! The dashboard (counts per type, events over time, top hosts and tools, latest events)
-//! and the host page (the timeline of one host's events).
+//! The dashboard (counts per type and action, events over time, top hosts and tools, the
+//! latest high-impact events and incidents) and the host page (one host's incidents and
+//! the timeline of its events).
 
+use super::incidents::IncidentRow;
 use super::pages::{render, unavailable, Row};
-use super::session::ConsoleUser;
+use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use pushdetect_store::EventFilter;
+use pushdetect_model::triage::{HostKind, HIGH_IMPACT};
+use pushdetect_store::{EventFilter, IncidentFilter};
 use std::collections::BTreeMap;
 
 /// The periods the dashboard offers: key, label, length and bar width (ms).
@@ -30,12 +33,14 @@ struct Bar {
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     periods: Vec<(&'static str, &'static str)>,
     period: String,
     per_kind: Vec<(String, i64)>,
+    per_action: Vec<(String, i64)>,
     total: i64,
+    high_impact: u8,
+    incidents: Vec<IncidentRow>,
     bars: Vec<Bar>,
     chart_width: i64,
     bucket_label: &'static str,
@@ -64,11 +69,22 @@ pub async fn dashboard(
         Err(e) => return unavailable(e),
     };
     let latest = EventFilter {
+        after_ms: Some(since),
+        min_impact: Some(i64::from(HIGH_IMPACT)),
         limit: 10,
         ..EventFilter::default()
     };
     let rows = match app.store.list_events(user.account_id, &latest).await {
         Ok(l) => l.iter().map(Row::of).collect(),
+        Err(e) => return unavailable(e),
+    };
+    let recent = IncidentFilter {
+        after_ms: Some(since),
+        limit: 10,
+        ..IncidentFilter::default()
+    };
+    let incidents = match app.store.list_incidents(user.account_id, &recent).await {
+        Ok(l) => l.iter().map(IncidentRow::of).collect(),
         Err(e) => return unavailable(e),
     };
     // Stacked bars: one column per bucket, 10 units wide, 110 high at the peak.
@@ -106,12 +122,14 @@ pub async fn dashboard(
         }
     }
     let page = DashboardPage {
-        username: user.username,
-        csrf: user.csrf,
+        nav: user.nav(),
         periods: PERIODS.iter().map(|p| (p.0, p.1)).collect(),
         period: key.to_owned(),
         total: overview.per_kind.iter().map(|(_, n)| n).sum(),
         per_kind: overview.per_kind,
+        per_action: overview.per_action,
+        high_impact: HIGH_IMPACT,
+        incidents,
         bars,
         chart_width: count * 10,
         bucket_label: match key {
@@ -130,13 +148,14 @@ pub async fn dashboard(
 #[derive(Template)]
 #[template(path = "host.html")]
 struct HostPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     host: String,
+    kind: &'static str,
+    incidents: Vec<IncidentRow>,
     rows: Vec<Row>,
 }
 
-/// `GET /hosts/{host}`: the host's latest 200 events.
+/// `GET /hosts/{host}`: the host's latest 50 incidents and 200 events.
 pub async fn host(
     State(app): State<AppState>,
     user: ConsoleUser,
@@ -152,10 +171,20 @@ pub async fn host(
         Ok(l) => l.iter().map(Row::of).collect(),
         Err(e) => return unavailable(e),
     };
+    let of_host = IncidentFilter {
+        host: Some(host.clone()),
+        limit: 50,
+        ..IncidentFilter::default()
+    };
+    let incidents = match app.store.list_incidents(user.account_id, &of_host).await {
+        Ok(l) => l.iter().map(IncidentRow::of).collect(),
+        Err(e) => return unavailable(e),
+    };
     render(&HostPage {
-        username: user.username,
-        csrf: user.csrf,
+        nav: user.nav(),
+        kind: HostKind::of(&host).as_str(),
         host,
+        incidents,
         rows,
     })
 }

@@ -3,9 +3,12 @@
 //! Content-Security-Policy (no inline script), frame-ancestors 'none', nosniff and a
 //! referrer policy.
 
+pub mod admin;
 pub mod dashboard;
+pub mod incidents;
 pub mod pages;
 pub mod session;
+pub mod tasks;
 
 use crate::state::AppState;
 use axum::extract::Request;
@@ -67,7 +70,11 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}", get(pages::event))
         .route("/events/export.csv", get(pages::export_csv))
         .route("/events/export.json", get(pages::export_json))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{id}", get(incidents::detail))
+        .route("/tasks", get(tasks::list))
         .route("/tasks/{uuid}", get(pages::task))
+        .route("/admin", get(admin::show).post(admin::change))
         .route(
             "/static/console.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),

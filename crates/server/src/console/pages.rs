@@ -1,7 +1,7 @@
 //! The console's pages: login and logout, the event list with filters and exports, an
 //! event's detail, an analysis task, and the live stream of new events.
 
-use super::session::{self, ConsoleUser, CONSOLE_COOKIE};
+use super::session::{self, ConsoleUser, Nav, CONSOLE_COOKIE};
 use crate::credentials::session_id_hash;
 use crate::listener::PeerAddr;
 use crate::state::AppState;
@@ -10,13 +10,35 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use pushdetect_store::{EventFilter, Principal, StoredEvent, Task};
+use pushdetect_model::triage::HIGH_IMPACT;
+use pushdetect_store::{EventCursor, EventFilter, EventOrder, Principal, StoredEvent, Task};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Rows per page of the event list.
 const PAGE: u32 = 50;
+
+/// Renders a page that shows why its form was refused, with status 400.
+pub(super) fn refused(t: &impl Template) -> Response {
+    let mut r = render(t);
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r
+}
+
+/// Cuts a list fetched with one row more than a page down to the page, and returns the
+/// link to the next page (made from the page's last row) if there is one.
+pub(super) fn cut_page<T>(
+    list: &mut Vec<T>,
+    page: u32,
+    link: impl FnOnce(&T) -> String,
+) -> Option<String> {
+    if list.len() <= page as usize {
+        return None;
+    }
+    list.truncate(page as usize);
+    list.last().map(link)
+}
 
 /// Renders a page, or a plain 500 if the template fails.
 pub(super) fn render(t: &impl Template) -> Response {
@@ -53,8 +75,7 @@ fn time(ms: i64) -> String {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     next: String,
     error: Option<String>,
 }
@@ -74,8 +95,10 @@ pub async fn login_form(
 ) -> Response {
     let (csrf, set) = session::csrf_token(&headers, &app);
     let page = LoginPage {
-        username: String::new(),
-        csrf,
+        nav: Nav {
+            csrf,
+            ..Nav::default()
+        },
         next: safe_next(q.get("next").map(String::as_str)),
         error: None,
     };
@@ -109,8 +132,10 @@ pub async fn login(
     let Some(user) = user else {
         app.throttle.failed(&keys);
         let page = LoginPage {
-            username: String::new(),
-            csrf: field("csrf").to_owned(),
+            nav: Nav {
+                csrf: field("csrf").to_owned(),
+                ..Nav::default()
+            },
             next: safe_next(Some(field("next"))),
             error: Some("Wrong username or password.".into()),
         };
@@ -166,7 +191,29 @@ pub struct FilterForm {
     tool_name: String,
     sensor: String,
     q: String,
+    action: String,
+    min_impact: String,
+    max_impact: String,
+    order: String,
     cursor: String,
+}
+
+/// The orders the event list offers: value, label.
+pub const ORDERS: &[(&str, &str)] = &[
+    ("newest", "newest first"),
+    ("oldest", "oldest first"),
+    ("impact", "highest impact first"),
+];
+
+fn form_impact(name: &str, v: &str) -> Result<Option<i64>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<i64>() {
+        Ok(n) if (0..=100).contains(&n) => Ok(Some(n)),
+        _ => Err(format!("'{name}' must be a whole number from 0 to 100")),
+    }
 }
 
 fn form_time(name: &str, v: &str) -> Result<Option<i64>, String> {
@@ -191,14 +238,31 @@ impl FilterForm {
             ),
             None => None,
         };
+        let order = match self.order.trim() {
+            "" | "newest" => EventOrder::Newest,
+            "oldest" => EventOrder::Oldest,
+            "impact" => EventOrder::Impact,
+            other => {
+                return Err(format!(
+                    "'order' must be one of newest, oldest, impact, not '{other}'"
+                ))
+            }
+        };
         let cursor = match text(&self.cursor) {
             Some(c) => Some(
-                c.split_once('-')
-                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                    .ok_or_else(|| "'cursor' is not a page of this list".to_owned())?,
+                crate::papi::events::parse_event_cursor("cursor", &c, order)
+                    .map_err(|_| "'cursor' is not a page of this list".to_owned())?,
             ),
             None => None,
         };
+        let action = text(&self.action).map(|a| a.to_ascii_uppercase());
+        if let Some(a) = &action {
+            if !pushdetect_model::method::ACTIONS.contains(&a.as_str()) {
+                return Err(format!(
+                    "'action' must be one of LOG, WARN, BLOCK, not '{a}'"
+                ));
+            }
+        }
         let kind = text(&self.kind);
         if let Some(k) = &kind {
             if pushdetect_model::EventKind::from_name(k).is_none() {
@@ -217,6 +281,11 @@ impl FilterForm {
             sensor_id: sensor,
             text: text(&self.q),
             after_id: None,
+            action,
+            min_impact: form_impact("min_impact", &self.min_impact)?,
+            max_impact: form_impact("max_impact", &self.max_impact)?,
+            incident_id: None,
+            order,
             cursor,
             limit,
         })
@@ -234,6 +303,10 @@ impl FilterForm {
             ("tool_name", &self.tool_name),
             ("sensor", &self.sensor),
             ("q", &self.q),
+            ("action", &self.action),
+            ("min_impact", &self.min_impact),
+            ("max_impact", &self.max_impact),
+            ("order", &self.order),
         ] {
             if !v.trim().is_empty() {
                 q.append_pair(k, v);
@@ -253,6 +326,20 @@ pub struct Row {
     pub(super) vendor_name: String,
     pub(super) tool_name: String,
     pub(super) summary: String,
+    pub(super) action: String,
+    pub(super) impact: String,
+    /// CSS class of the impact: none, low, medium, high.
+    pub(super) severity: &'static str,
+}
+
+/// The CSS class of an impact: high from [`HIGH_IMPACT`], medium from 40.
+pub fn severity(impact: Option<i64>) -> &'static str {
+    match impact {
+        None => "unknown",
+        Some(i) if i >= i64::from(HIGH_IMPACT) => "high",
+        Some(i) if i >= 40 => "medium",
+        Some(_) => "low",
+    }
 }
 
 fn summary_of(e: &StoredEvent) -> String {
@@ -299,6 +386,9 @@ impl Row {
             vendor_name: e.vendor_name.clone(),
             tool_name: e.tool_name.clone(),
             summary: summary_of(e),
+            action: e.action.clone().unwrap_or_default(),
+            impact: e.impact.map_or("–".to_owned(), |i| i.to_string()),
+            severity: severity(e.impact),
         }
     }
 }
@@ -312,9 +402,10 @@ struct RowFragment<'a> {
 #[derive(Template)]
 #[template(path = "events.html")]
 struct EventsPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     kinds: &'static [&'static str],
+    actions: &'static [&'static str],
+    orders: &'static [(&'static str, &'static str)],
     filter: FilterForm,
     error: Option<String>,
     rows: Vec<Row>,
@@ -332,43 +423,45 @@ pub async fn events(
     Query(form): Query<FilterForm>,
 ) -> Response {
     let mut page = EventsPage {
-        username: user.username,
-        csrf: user.csrf,
+        nav: user.nav(),
         kinds: &["file_download", "ioc", "mail"],
+        actions: pushdetect_model::method::ACTIONS,
+        orders: ORDERS,
         query: form.query(),
         filter: form.clone(),
         error: None,
         rows: Vec::new(),
         next_page: None,
-        live: form.cursor.trim().is_empty(),
+        // Live rows only on the first page of the newest-first order.
+        live: form.cursor.trim().is_empty() && filter_order_is_newest(&form),
         newest_id: 0,
     };
     let filter = match form.filter(PAGE + 1) {
         Ok(f) => f,
         Err(e) => {
             page.error = Some(e);
-            let mut r = render(&page);
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            return r;
+            return refused(&page);
         }
     };
     let mut list = match app.store.list_events(user.account_id, &filter).await {
         Ok(l) => l,
         Err(e) => return unavailable(e),
     };
-    if list.len() > PAGE as usize {
-        list.truncate(PAGE as usize);
-        if let Some(last) = list.last() {
-            let sep = if page.query.is_empty() { "" } else { "&" };
-            page.next_page = Some(format!(
-                "{}{sep}cursor={}-{}",
-                page.query, last.occurred_at_ms, last.id
-            ));
-        }
-    }
+    page.next_page = cut_page(&mut list, PAGE, |last| {
+        let sep = if page.query.is_empty() { "" } else { "&" };
+        format!(
+            "{}{sep}cursor={}",
+            page.query,
+            crate::papi::events::event_cursor(&EventCursor::after(last), filter.order)
+        )
+    });
     page.newest_id = list.iter().map(|e| e.id).max().unwrap_or(0);
     page.rows = list.iter().map(Row::of).collect();
     render(&page)
+}
+
+fn filter_order_is_newest(form: &FilterForm) -> bool {
+    matches!(form.order.trim(), "" | "newest")
 }
 
 /// `GET /events/live?after_id=N&…filters`: new events of the account as server-sent
@@ -392,6 +485,7 @@ pub async fn live(
         loop {
             filter.after_id = Some(last_id);
             filter.cursor = None;
+            filter.order = EventOrder::Newest;
             match app.store.list_events(account, &filter).await {
                 Ok(mut list) => {
                     list.reverse();
@@ -448,7 +542,7 @@ fn export(
     let account = user.account_id;
     let stream = async_stream::stream! {
         if csv {
-            yield Ok::<_, std::io::Error>("event_id,type,occurred_at,received_at,vendor_name,tool_name,sensor,hosts,summary,fields\r\n".to_owned());
+            yield Ok::<_, std::io::Error>("event_id,type,occurred_at,received_at,vendor_name,tool_name,sensor,hosts,action,impact,summary,fields\r\n".to_owned());
         } else {
             yield Ok("[".to_owned());
         }
@@ -472,6 +566,8 @@ fn export(
                         e.tool_name.clone(),
                         format!("{}:{}", e.access_key, e.subkey),
                         e.hosts.join(" "),
+                        e.action.clone().unwrap_or_default(),
+                        e.impact.map(|i| i.to_string()).unwrap_or_default(),
                         summary_of(e),
                         e.fields.to_string(),
                     ];
@@ -486,14 +582,14 @@ fn export(
                         "received_at": pushdetect_model::Timestamp::from_millis(e.received_at_ms).0.to_rfc3339(),
                         "vendor_name": e.vendor_name, "tool_name": e.tool_name,
                         "sensor": format!("{}:{}", e.access_key, e.subkey),
-                        "hosts": e.hosts, "fields": e.fields, "raw_parameters": e.raw_params,
+                        "hosts": e.hosts, "action": e.action, "impact": e.impact, "fields": e.fields, "raw_parameters": e.raw_params,
                     });
                     yield Ok(format!("{sep}{item}"));
                 }
             }
             match page.last() {
                 Some(last) if page.len() == filter.limit as usize => {
-                    filter.cursor = Some((last.occurred_at_ms, last.id));
+                    filter.cursor = Some(EventCursor::after(last));
                 }
                 _ => break,
             }
@@ -566,8 +662,7 @@ fn collect_task_uuids(v: &Value, out: &mut Vec<String>) {
 #[derive(Template)]
 #[template(path = "event.html")]
 struct EventPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     id: i64,
     kind: String,
     occurred: String,
@@ -576,7 +671,10 @@ struct EventPage {
     tool_name: String,
     sensor: String,
     pushed_by: String,
-    hosts: String,
+    impact: String,
+    severity: &'static str,
+    action: String,
+    hosts: Vec<String>,
     tasks: Vec<TaskLine>,
     fields: Vec<(String, String)>,
     raw: Vec<(String, String)>,
@@ -650,8 +748,7 @@ pub async fn event(
         Principal::License(_) => format!("license {}", e.pushed_by_label),
     };
     let page = EventPage {
-        username: user.username,
-        csrf: user.csrf,
+        nav: user.nav(),
         id: e.id,
         kind: e.kind.clone(),
         occurred: time(e.occurred_at_ms),
@@ -663,7 +760,10 @@ pub async fn event(
             e.access_key, e.subkey, e.license_id, e.sensor_id
         ),
         pushed_by,
-        hosts: e.hosts.join(", "),
+        impact: e.impact.map_or("unknown".to_owned(), |i| i.to_string()),
+        severity: severity(e.impact),
+        action: e.action.clone().unwrap_or_default(),
+        hosts: e.hosts.clone(),
         tasks,
         fields: pairs(&e.fields),
         raw: pairs(&e.raw_params),
@@ -674,8 +774,7 @@ pub async fn event(
 #[derive(Template)]
 #[template(path = "task.html")]
 struct TaskPage {
-    username: String,
-    csrf: String,
+    nav: Nav,
     uuid: String,
     kind: String,
     state: String,
@@ -714,8 +813,7 @@ pub async fn task(
         })
         .unwrap_or_default();
     let page = TaskPage {
-        username: user.username,
-        csrf: user.csrf,
+        nav: user.nav(),
         uuid: t.uuid.clone(),
         kind: format!("{:?}", t.kind).to_lowercase(),
         state: task_state(&t),

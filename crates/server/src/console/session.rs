@@ -92,6 +92,31 @@ pub struct ConsoleUser {
     pub username: String,
     /// The CSRF token for forms on the page.
     pub csrf: String,
+    /// May administer the account (licenses, sensors, users).
+    pub is_admin: bool,
+}
+
+/// What the header of every page shows: who is logged in, the logout form's CSRF token,
+/// and whether the admin pages are offered.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    /// The user's name; empty on the login page (no menu).
+    pub username: String,
+    /// The CSRF token for the page's forms.
+    pub csrf: String,
+    /// Offer the admin pages.
+    pub is_admin: bool,
+}
+
+impl ConsoleUser {
+    /// The page header for this user.
+    pub fn nav(&self) -> Nav {
+        Nav {
+            username: self.username.clone(),
+            csrf: self.csrf.clone(),
+            is_admin: self.is_admin,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for ConsoleUser {
@@ -118,17 +143,26 @@ impl FromRequestParts<AppState> for ConsoleUser {
             )
                 .into_response()
         })?;
-        match session {
-            Some(s) => match s.principal {
-                Principal::User(user_id) => Ok(ConsoleUser {
-                    account_id: s.account_id,
-                    user_id,
-                    username: s.label,
-                    csrf: cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default(),
-                }),
-                Principal::License(_) => Err(to_login()),
-            },
-            None => Err(to_login()),
-        }
+        let Some(s) = session else {
+            return Err(to_login());
+        };
+        let Principal::User(user_id) = s.principal else {
+            return Err(to_login());
+        };
+        // The admin flag is read on each request, so a change applies at once.
+        let is_admin = match app.store.find_user(&s.label).await {
+            Ok(u) => u.is_some_and(|u| u.id == user_id && u.is_admin && !u.disabled),
+            Err(e) => {
+                tracing::error!(error = %e, "console user lookup failed");
+                false
+            }
+        };
+        Ok(ConsoleUser {
+            account_id: s.account_id,
+            user_id,
+            username: s.label,
+            csrf: cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default(),
+            is_admin,
+        })
     }
 }

@@ -1,15 +1,18 @@
-//! The read API: the caller's account's events, as stored.
+//! The read API: the caller's account's events and incidents, as stored.
 
 use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::state::AppState;
 use axum::extract::State;
-use pushdetect_model::method::{EVENT_GET, EVENT_LIST};
+use pushdetect_model::method::{EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::params::ParamReader;
-use pushdetect_model::values::{parse_id, Hostname, Text};
-use pushdetect_model::{ApiError, EventKind, NetworkSelection, Timestamp};
-use pushdetect_store::{EventFilter, Principal, StoredEvent};
+use pushdetect_model::triage::HostKind;
+use pushdetect_model::values::{parse_id, parse_percent, Hostname, Text};
+use pushdetect_model::{ApiError, ErrorCode, EventKind, NetworkSelection, Timestamp};
+use pushdetect_store::{
+    EventCursor, EventFilter, EventOrder, Incident, IncidentFilter, Principal, StoredEvent,
+};
 use serde_json::{json, Value};
 
 /// Default page size.
@@ -43,12 +46,17 @@ async fn list_events(
     params: &pushdetect_model::FormParams,
 ) -> Result<Value, Failure> {
     let r = ParamReader::new(&EVENT_LIST, params)?;
-    let limit = r
-        .parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
-            Ok(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-            _ => Err(ApiError::invalid(n, "a page size from 1 to 1000")),
+    let limit = page_size(&r)?;
+    let order = r
+        .parse_opt("order", |n, v| {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "newest" => Ok(EventOrder::Newest),
+                "oldest" => Ok(EventOrder::Oldest),
+                "impact" => Ok(EventOrder::Impact),
+                _ => Err(ApiError::invalid(n, "one of newest, oldest, impact")),
+            }
         })?
-        .unwrap_or(DEFAULT_LIMIT);
+        .unwrap_or_default();
     let mut filter = EventFilter {
         kind: r.parse_opt("type", |n, v| {
             EventKind::from_name(v.trim())
@@ -69,9 +77,16 @@ async fn list_events(
             .parse_opt("tool_name", Text::parse)?
             .map(|t| t.to_string()),
         sensor_id: None,
-        text: None,
+        text: r.parse_opt("q", Text::parse)?.map(|t| t.to_string()),
         after_id: None,
-        cursor: r.parse_opt("cursor", parse_cursor)?,
+        action: r.parse_opt("action", |n, v| {
+            pushdetect_model::values::ItemAction::parse(n, v).map(|a| a.as_str().to_owned())
+        })?,
+        min_impact: r.parse_opt("min_impact", impact)?,
+        max_impact: r.parse_opt("max_impact", impact)?,
+        incident_id: r.parse_opt("incident_id", parse_id)?,
+        order,
+        cursor: r.parse_opt("cursor", |n, v| parse_event_cursor(n, v, order))?,
         // One more than asked, to know whether another page exists.
         limit: limit + 1,
     };
@@ -82,7 +97,7 @@ async fn list_events(
     let more = events.len() > limit as usize;
     events.truncate(limit as usize);
     let next_cursor = match (more, events.last()) {
-        (true, Some(last)) => json!(format!("{}.{}", last.occurred_at_ms, last.id)),
+        (true, Some(last)) => json!(event_cursor(&EventCursor::after(last), order)),
         _ => Value::Null,
     };
     Ok(json!({
@@ -179,6 +194,9 @@ fn event_json(e: &StoredEvent) -> Value {
             "key": format!("{}:{}", e.access_key, e.subkey),
         },
         "pushed_by": pushed_by,
+        "hosts": e.hosts,
+        "action": e.action,
+        "impact": e.impact,
         "fields": e.fields,
         "raw_parameters": e.raw_params,
     })
@@ -196,12 +214,158 @@ fn normalise_host(name: &str, value: &str) -> Result<String, ApiError> {
     Hostname::parse(name, v).map(|h| h.as_str().to_owned())
 }
 
-fn parse_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
+/// The page size parameter `limit`.
+fn page_size(r: &ParamReader<'_>) -> Result<u32, ApiError> {
+    Ok(r.parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
+        Ok(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+        _ => Err(ApiError::invalid(n, "a page size from 1 to 1000")),
+    })?
+    .unwrap_or(DEFAULT_LIMIT))
+}
+
+/// An impact bound: a whole number from 0 to 100.
+fn impact(name: &str, value: &str) -> Result<i64, ApiError> {
+    let p = parse_percent(name, value)?;
+    Ok(p.round() as i64)
+}
+
+/// The text of a cursor: `occurred.id`, or `impact.occurred.id` in impact order. The
+/// console's pages use the same text.
+pub fn event_cursor(c: &EventCursor, order: EventOrder) -> String {
+    match order {
+        EventOrder::Impact => format!("{}.{}.{}", c.impact, c.occurred_at_ms, c.id),
+        _ => format!("{}.{}", c.occurred_at_ms, c.id),
+    }
+}
+
+/// Reads a cursor written by [`event_cursor`] for the same order.
+pub fn parse_event_cursor(
+    name: &str,
+    value: &str,
+    order: EventOrder,
+) -> Result<EventCursor, ApiError> {
+    let parts: Option<Vec<i64>> = value.trim().split('.').map(|p| p.parse().ok()).collect();
+    match (order, parts.as_deref()) {
+        (EventOrder::Impact, Some(&[impact, occurred_at_ms, id])) => Ok(EventCursor {
+            impact,
+            occurred_at_ms,
+            id,
+        }),
+        (EventOrder::Newest | EventOrder::Oldest, Some(&[occurred_at_ms, id])) => Ok(EventCursor {
+            impact: -1,
+            occurred_at_ms,
+            id,
+        }),
+        _ => Err(ApiError::invalid(
+            name,
+            "the next_cursor of a previous page with the same order",
+        )),
+    }
+}
+
+fn parse_pair_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
     value
         .trim()
         .split_once('.')
         .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
         .ok_or_else(|| ApiError::invalid(name, "the next_cursor of a previous page"))
+}
+
+/// `GET /papi/push_detection/incident/list`.
+pub async fn list_incidents(
+    State(app): State<AppState>,
+    caller: Caller,
+    Fmt(format): Fmt,
+    Form(params): Form,
+) -> Reply {
+    Reply::new(format, incidents(&app, &caller, &params).await)
+}
+
+/// `GET /papi/push_detection/incident/get`.
+pub async fn get_incident(
+    State(app): State<AppState>,
+    caller: Caller,
+    Fmt(format): Fmt,
+    Form(params): Form,
+) -> Reply {
+    Reply::new(format, incident(&app, &caller, &params).await)
+}
+
+async fn incidents(
+    app: &AppState,
+    caller: &Caller,
+    params: &pushdetect_model::FormParams,
+) -> Result<Value, Failure> {
+    let r = ParamReader::new(&INCIDENT_LIST, params)?;
+    let limit = page_size(&r)?;
+    let filter = IncidentFilter {
+        host: r.parse_opt("host", normalise_host)?,
+        after_ms: r
+            .parse_opt("after", Timestamp::parse)?
+            .map(Timestamp::millis),
+        before_ms: r
+            .parse_opt("before", Timestamp::parse)?
+            .map(Timestamp::millis),
+        min_impact: r.parse_opt("min_impact", impact)?,
+        cursor: r.parse_opt("cursor", parse_pair_cursor)?,
+        limit: limit + 1,
+    };
+    let mut list = app.store.list_incidents(caller.account_id, &filter).await?;
+    let more = list.len() > limit as usize;
+    list.truncate(limit as usize);
+    let next_cursor = match (more, list.last()) {
+        (true, Some(last)) => json!(format!("{}.{}", last.last_ms, last.id)),
+        _ => Value::Null,
+    };
+    Ok(json!({
+        "incidents": list.iter().map(incident_json).collect::<Vec<_>>(),
+        "more_results_available": u8::from(more),
+        "next_cursor": next_cursor,
+    }))
+}
+
+async fn incident(
+    app: &AppState,
+    caller: &Caller,
+    params: &pushdetect_model::FormParams,
+) -> Result<Value, Failure> {
+    let r = ParamReader::new(&INCIDENT_GET, params)?;
+    let id = r.parse_req("incident_id", "the id of an incident", parse_id)?;
+    let Some(found) = app.store.get_incident(caller.account_id, id).await? else {
+        return Err(ApiError::new(
+            ErrorCode::UnknownIncident,
+            format!("invalid value for parameter 'incident_id': no incident {id} in this account"),
+        )
+        .into());
+    };
+    let events = app
+        .store
+        .list_events(
+            caller.account_id,
+            &EventFilter {
+                incident_id: Some(id),
+                order: EventOrder::Oldest,
+                limit: MAX_LIMIT,
+                ..EventFilter::default()
+            },
+        )
+        .await?;
+    let mut out = incident_json(&found);
+    out["events"] = events.iter().map(event_json).collect();
+    Ok(out)
+}
+
+/// The external form of an incident.
+pub fn incident_json(i: &Incident) -> Value {
+    json!({
+        "incident_id": i.id,
+        "host": i.host,
+        "host_kind": HostKind::of(&i.host).as_str(),
+        "first_event_at": time(i.first_ms),
+        "last_event_at": time(i.last_ms),
+        "event_count": i.events,
+        "impact": i.impact,
+    })
 }
 
 /// The sensor filter: "access_key:subkey" or a subkey_id, of the caller's account.

@@ -67,6 +67,8 @@ async fn store_push(
         hosts: request.event.hosts(),
         fields: serde_json::to_value(&request.event).unwrap_or_default(),
         raw_params: params.to_json(),
+        triage: crate::triage::of_event(&request.event),
+        incident_window_ms: app.config.incident_window_ms(),
     };
     // A zero window turns resent-push recognition off.
     let window = app.config.dedup_window;

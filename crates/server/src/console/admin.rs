@@ -1,0 +1,272 @@
+//! Admin pages, for the admin users of an account only: its users, licenses and sensors,
+//! adding them, enabling and disabling them, and rotating a license's API token. New
+//! passwords and tokens are shown once, in the answer to the form that made them, never
+//! in a URL; they are stored hashed.
+
+use super::pages::{render, unavailable};
+use super::session::{self, ConsoleUser, Nav};
+use crate::provision;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pushdetect_store::{License, Sensor, StoreError, User};
+use std::collections::BTreeMap;
+
+/// A secret shown once after the form that created it.
+struct Secret {
+    what: String,
+    lines: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    nav: Nav,
+    self_id: i64,
+    users: Vec<User>,
+    licenses: Vec<License>,
+    sensors: Vec<Sensor>,
+    notice: Option<String>,
+    error: Option<String>,
+    secret: Option<Secret>,
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "403 Forbidden: the admin pages are for admin users of the account",
+    )
+        .into_response()
+}
+
+async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreError> {
+    let users = app.store.list_users(Some(user.account_id)).await?;
+    let licenses = app.store.list_licenses(Some(user.account_id)).await?;
+    let mut sensors = Vec::new();
+    for l in &licenses {
+        sensors.extend(app.store.list_sensors(Some(l.id)).await?);
+    }
+    Ok(AdminPage {
+        nav: user.nav(),
+        self_id: user.user_id,
+        users,
+        licenses,
+        sensors,
+        notice: None,
+        error: None,
+        secret: None,
+    })
+}
+
+/// `GET /admin`.
+pub async fn show(State(app): State<AppState>, user: ConsoleUser) -> Response {
+    if !user.is_admin {
+        return forbidden();
+    }
+    match page(&app, &user).await {
+        Ok(p) => render(&p),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// What a form asks for; every id is checked to be of the admin's account.
+enum Outcome {
+    Done(String),
+    Shown(Secret),
+    Refused(String),
+}
+
+/// `POST /admin`: one change, named by the form's `op`.
+pub async fn change(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<BTreeMap<String, String>>,
+) -> Response {
+    if !session::csrf_ok(&headers, field(&form, "csrf")) {
+        return session::csrf_refused();
+    }
+    if !user.is_admin {
+        return forbidden();
+    }
+    let outcome = match apply(&app, &user, &form).await {
+        Ok(o) => o,
+        Err(StoreError::Conflict(what)) => {
+            Outcome::Refused(format!("{what} already exists; choose another name"))
+        }
+        Err(e) => return unavailable(e),
+    };
+    let mut p = match page(&app, &user).await {
+        Ok(p) => p,
+        Err(e) => return unavailable(e),
+    };
+    let status = match outcome {
+        Outcome::Done(n) => {
+            p.notice = Some(n);
+            StatusCode::OK
+        }
+        Outcome::Shown(s) => {
+            p.notice = Some(format!("{}. Copy it now: it is shown only once.", s.what));
+            p.secret = Some(s);
+            StatusCode::OK
+        }
+        Outcome::Refused(e) => {
+            p.error = Some(e);
+            StatusCode::BAD_REQUEST
+        }
+    };
+    let mut r = render(&p);
+    *r.status_mut() = status;
+    r
+}
+
+/// A submitted field, trimmed ("" when absent).
+fn field<'a>(form: &'a BTreeMap<String, String>, name: &str) -> &'a str {
+    form.get(name).map(|v| v.trim()).unwrap_or("")
+}
+
+fn id_of(v: &str) -> Option<i64> {
+    v.parse().ok()
+}
+
+/// A display name or user name: 1-64 printable characters, no spaces at either end.
+fn name_ok(v: &str) -> bool {
+    !v.is_empty() && v.chars().count() <= 64 && !v.chars().any(char::is_control)
+}
+
+async fn apply(
+    app: &AppState,
+    user: &ConsoleUser,
+    form: &BTreeMap<String, String>,
+) -> Result<Outcome, StoreError> {
+    let field = |name: &str| field(form, name);
+    let store = app.store.as_ref();
+    let disabled = field("disabled") == "1";
+    let verb = if disabled { "disabled" } else { "enabled" };
+    let license_of_account = |id: Option<i64>| async move {
+        match id {
+            Some(id) => Ok::<_, StoreError>(
+                store
+                    .find_license(id)
+                    .await?
+                    .filter(|l| l.account_id == user.account_id),
+            ),
+            None => Ok(None),
+        }
+    };
+    Ok(match field("op") {
+        "add_user" => {
+            let name = field("username");
+            if !name_ok(name) || name.contains(char::is_whitespace) {
+                return Ok(Outcome::Refused(
+                    "'username' must be 1 to 64 characters without spaces".into(),
+                ));
+            }
+            let is_admin = field("admin") == "1";
+            let new = provision::add_user(store, user.account_id, name, is_admin).await?;
+            Outcome::Shown(Secret {
+                what: format!("User {} added", new.user.username),
+                lines: vec![
+                    ("username".into(), new.user.username),
+                    ("password".into(), new.password),
+                ],
+            })
+        }
+        "set_user" => {
+            let users = store.list_users(Some(user.account_id)).await?;
+            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
+            else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a user of this account".into(),
+                ));
+            };
+            if target.id == user.user_id && disabled {
+                return Ok(Outcome::Refused(
+                    "you cannot disable yourself; ask another admin".into(),
+                ));
+            }
+            store.set_user_disabled(target.id, disabled).await?;
+            Outcome::Done(format!("User {} {verb}", target.username))
+        }
+        "add_license" => {
+            let name = field("name");
+            if !name_ok(name) {
+                return Ok(Outcome::Refused("'name' must be 1 to 64 characters".into()));
+            }
+            let new = provision::add_license(store, user.account_id, name).await?;
+            Outcome::Shown(Secret {
+                what: format!("License {} (key_id {}) added", name, new.license.id),
+                lines: vec![
+                    ("access key".into(), new.license.access_key),
+                    ("API token".into(), new.api_token),
+                    ("key_id".into(), new.license.id.to_string()),
+                ],
+            })
+        }
+        "set_license" => {
+            let Some(l) = license_of_account(id_of(field("id"))).await? else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a license of this account".into(),
+                ));
+            };
+            store.set_license_disabled(l.id, disabled).await?;
+            Outcome::Done(format!("License {} (key_id {}) {verb}", l.name, l.id))
+        }
+        "rotate_token" => {
+            let Some(l) = license_of_account(id_of(field("id"))).await? else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a license of this account".into(),
+                ));
+            };
+            let token = provision::rotate_token(store, l.id).await?;
+            Outcome::Shown(Secret {
+                what: format!(
+                    "New API token of license {} (key_id {}); the old one no longer works and its sessions ended",
+                    l.name, l.id
+                ),
+                lines: vec![
+                    ("access key".into(), l.access_key),
+                    ("API token".into(), token),
+                ],
+            })
+        }
+        "add_sensor" => {
+            let Some(l) = license_of_account(id_of(field("license"))).await? else {
+                return Ok(Outcome::Refused(
+                    "'license' is not a license of this account".into(),
+                ));
+            };
+            let name = field("name");
+            if !name_ok(name) {
+                return Ok(Outcome::Refused("'name' must be 1 to 64 characters".into()));
+            }
+            let s = provision::add_sensor(store, l.id, name).await?;
+            Outcome::Done(format!(
+                "Sensor {} added: key {}:{} (key_id {}, subkey_id {})",
+                s.name, l.access_key, s.subkey, l.id, s.id
+            ))
+        }
+        "set_sensor" => {
+            let sensor = match id_of(field("id")) {
+                Some(id) => store
+                    .find_sensor(id)
+                    .await?
+                    .filter(|s| s.account_id == user.account_id),
+                None => None,
+            };
+            let Some(s) = sensor else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a sensor of this account".into(),
+                ));
+            };
+            store.set_sensor_disabled(s.id, disabled).await?;
+            Outcome::Done(format!("Sensor {} (subkey_id {}) {verb}", s.name, s.id))
+        }
+        other => Outcome::Refused(format!(
+            "'op' must be one of add_user, set_user, add_license, set_license, rotate_token, \
+             add_sensor, set_sensor, not '{other}'"
+        )),
+    })
+}

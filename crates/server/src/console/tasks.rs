@@ -1,0 +1,148 @@
+//! The analysis task list: the account's tasks, newest submission first, with their
+//! subject, state, score and matched rules.
+
+use super::pages::{cut_page, refused, render, severity, unavailable};
+use super::session::{ConsoleUser, Nav};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use pushdetect_model::Timestamp;
+use pushdetect_store::{Task, TaskFilter, TaskKind, TaskState};
+
+/// Tasks per page.
+const PAGE: u32 = 50;
+
+/// One task as the list shows it.
+pub struct TaskRow {
+    uuid: String,
+    kind: &'static str,
+    state: &'static str,
+    subject: String,
+    score: String,
+    severity: &'static str,
+    rules: String,
+    submitted: String,
+}
+
+/// What a task analysed: the file name, URL or hash it was given.
+pub fn subject_of(t: &Task) -> String {
+    t.filename
+        .clone()
+        .or_else(|| t.url.clone())
+        .or_else(|| t.sha256.clone())
+        .unwrap_or_else(|| "(analysed elsewhere)".to_owned())
+}
+
+impl TaskRow {
+    fn of(t: &Task) -> TaskRow {
+        let rules = t
+            .result
+            .as_ref()
+            .and_then(|r| r["findings"].as_array())
+            .map(|f| {
+                let mut names: Vec<&str> = f.iter().filter_map(|x| x["rule"].as_str()).collect();
+                names.dedup();
+                names.join(", ")
+            })
+            .unwrap_or_default();
+        TaskRow {
+            uuid: t.uuid.clone(),
+            kind: t.kind.as_str(),
+            state: t.state.as_str(),
+            subject: subject_of(t),
+            score: t.score.map_or("–".to_owned(), |s| s.to_string()),
+            severity: severity(t.score),
+            rules,
+            submitted: Timestamp::from_millis(t.created_at_ms).to_string(),
+        }
+    }
+}
+
+/// The task list's filters as typed.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct TaskForm {
+    state: String,
+    kind: String,
+    cursor: String,
+}
+
+#[derive(Template)]
+#[template(path = "tasks.html")]
+struct TasksPage {
+    nav: Nav,
+    filter: TaskForm,
+    states: &'static [&'static str],
+    kinds: &'static [&'static str],
+    error: Option<String>,
+    tasks: Vec<TaskRow>,
+    next_page: Option<String>,
+}
+
+fn parse(form: &TaskForm) -> Result<TaskFilter, String> {
+    let state = match form.state.trim() {
+        "" => None,
+        s => Some(TaskState::from_name(s).ok_or_else(|| {
+            format!("'state' must be one of queued, running, completed, not '{s}'")
+        })?),
+    };
+    let kind = match form.kind.trim() {
+        "" => None,
+        k => Some(
+            TaskKind::from_name(k)
+                .ok_or_else(|| format!("'kind' must be one of file, url, external, not '{k}'"))?,
+        ),
+    };
+    let cursor = match form.cursor.trim() {
+        "" => None,
+        c => Some(
+            c.split_once('.')
+                .and_then(|(at, uuid)| Some((at.parse().ok()?, uuid.to_owned())))
+                .ok_or("'cursor' is not a page of this list")?,
+        ),
+    };
+    Ok(TaskFilter {
+        state,
+        kind,
+        cursor,
+        limit: PAGE + 1,
+    })
+}
+
+/// `GET /tasks?state=&kind=&cursor=`.
+pub async fn list(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Query(form): Query<TaskForm>,
+) -> Response {
+    let mut page = TasksPage {
+        nav: user.nav(),
+        filter: form.clone(),
+        states: &["queued", "running", "completed"],
+        kinds: &["file", "url", "external"],
+        error: None,
+        tasks: Vec::new(),
+        next_page: None,
+    };
+    let filter = match parse(&form) {
+        Ok(f) => f,
+        Err(e) => {
+            page.error = Some(e);
+            return refused(&page);
+        }
+    };
+    let mut list = match app.store.list_tasks(user.account_id, &filter).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(e),
+    };
+    page.next_page = cut_page(&mut list, PAGE, |last| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("state", form.state.trim())
+            .append_pair("kind", form.kind.trim())
+            .append_pair("cursor", &format!("{}.{}", last.created_at_ms, last.uuid))
+            .finish()
+    });
+    page.tasks = list.iter().map(TaskRow::of).collect();
+    render(&page)
+}
