@@ -60,6 +60,16 @@ const METHODS: &[ShellMethod] = &[
         kind: None,
     },
     ShellMethod {
+        name: "push_detection.incident.list",
+        spec: Some(&pushdetect_model::method::INCIDENT_LIST),
+        kind: None,
+    },
+    ShellMethod {
+        name: "push_detection.incident.get",
+        spec: Some(&pushdetect_model::method::INCIDENT_GET),
+        kind: None,
+    },
+    ShellMethod {
         name: "push_detection.ping",
         spec: None,
         kind: None,

@@ -381,6 +381,7 @@ async fn the_shell_reads_commands_from_a_pipe() {
          push_detection.push_result vendor_name=Acme tool_name=\"Ioc Scan\" \
          ioc_uuid=0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10 ioc_source=feed main_ipv4=10.0.0.9 \
          ioc_matched=True match_confidence=80 hostname=WS-09 key={}\n\
+         push_detection.incident.list host=10.0.0.9\n\
          push_detection.ping\nexit\npush_detection.ping\n",
         app.creds.sensor_key
     );
@@ -392,6 +393,11 @@ async fn the_shell_reads_commands_from_a_pipe() {
         r.stdout
     );
     assert!(r.stdout.contains("\"OK\""), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("\"host_kind\": \"address\""),
+        "the incident of the push: {}",
+        r.stdout
+    );
     assert_eq!(
         r.stdout.matches("pong").count(),
         1,

@@ -68,17 +68,30 @@ pub async fn browser(driver: &Driver) -> Browser {
         .connect(&driver.url)
         .await
         .expect("a Chromium session");
-    // The viewport, not the window, is 1280x800: make up for the window's frame.
     b.goto("about:blank").await.unwrap();
-    let inner = b
-        .execute("return [window.innerWidth, window.innerHeight];", vec![])
-        .await
-        .unwrap();
-    let (w, h) = (inner[0].as_u64().unwrap(), inner[1].as_u64().unwrap());
-    b.set_window_size((1280 + 1280 - w) as u32, (800 + 800 - h) as u32)
-        .await
-        .unwrap();
+    set_viewport(&b, 1280, 800).await;
     b
+}
+
+/// Sizes the window so that the viewport (not the window) is `width` x `height`.
+async fn set_viewport(b: &Browser, width: u64, height: u64) {
+    let size = || async {
+        let v = b
+            .execute(
+                "return [window.innerWidth, window.innerHeight, window.outerWidth, window.outerHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let n = |i: usize| v[i].as_u64().unwrap();
+        (n(0), n(1), n(2), n(3))
+    };
+    let (w, h, outer_w, outer_h) = size().await;
+    b.set_window_size((outer_w + width - w) as u32, (outer_h + height - h) as u32)
+        .await
+        .unwrap();
+    let (w, h, _, _) = size().await;
+    assert_eq!((w, h), (width, height), "viewport size");
 }
 
 /// Waits (bounded) until `css` matches, and returns the element.
@@ -104,12 +117,7 @@ async fn log_in(b: &Browser, app: &TestApp) {
         .send_keys(&app.creds.password)
         .await
         .unwrap();
-    b.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(b, "form button[type=submit]").await;
     wait_for(b, "table#events").await;
 }
 
@@ -204,12 +212,7 @@ async fn an_analyst_logs_in_watches_a_push_arrive_filters_follows_to_the_task_ex
     // Filter by type.
     let select = b.find(Locator::Css("select[name=type]")).await.unwrap();
     select.select_by_value("ioc").await.unwrap();
-    b.find(Locator::Css(".filters button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, ".filters button[type=submit]").await;
     wait_for(&b, "select[name=type] option[value=ioc][selected]").await;
     let rows = b
         .find_all(Locator::Css("table#events tbody tr"))
@@ -221,32 +224,16 @@ async fn an_analyst_logs_in_watches_a_push_arrive_filters_follows_to_the_task_ex
     // Free-text search finds the download by its file name.
     b.goto(&app.url("/events?q=invoice.exe")).await.unwrap();
     wait_for(&b, "tr[data-event-id='2']").await;
-    assert_eq!(
-        b.find_all(Locator::Css("table#events tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(count(&b, "table#events tbody tr").await, 1);
 
     // The detail shows the raw parameters and links to the analysis task.
-    b.find(Locator::Css("tr[data-event-id='2'] a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "tr[data-event-id='2'] a").await;
     let raw = wait_for(&b, "table.raw").await.text().await.unwrap();
     assert!(
         raw.contains("/downloads/invoice.exe") && raw.contains("application_protocol"),
         "{raw}"
     );
-    b.find(Locator::Css("a.task-link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "a.task-link").await;
     let score = wait_for(&b, "#task-score").await.text().await.unwrap();
     assert_eq!(score, "100");
     let page = b.source().await.unwrap();
@@ -288,12 +275,7 @@ async fn an_analyst_logs_in_watches_a_push_arrive_filters_follows_to_the_task_ex
     );
 
     // Log out: the console asks for a login again.
-    b.find(Locator::Css("form.logout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "form.logout button").await;
     wait_for(&b, "#username").await;
     b.goto(&app.url("/events")).await.unwrap();
     assert!(b.current_url().await.unwrap().path().starts_with("/login"));
@@ -438,12 +420,7 @@ async fn the_dashboard_and_host_pages_and_their_screenshots() {
 
     // From the dashboard's top hosts to a host page with the host's timeline.
     b.goto(&app.url("/")).await.unwrap();
-    b.find(Locator::Css("a[href='/hosts/10.0.0.9']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&b, "a[href='/hosts/10.0.0.9']").await;
     assert_eq!(
         wait_for(&b, "#host-name").await.text().await.unwrap(),
         "10.0.0.9"
@@ -454,5 +431,442 @@ async fn the_dashboard_and_host_pages_and_their_screenshots() {
         .unwrap();
     assert_eq!(rows.len(), 1, "only the event about 10.0.0.9");
     std::fs::write(dir.join("host.png"), b.screenshot().await.unwrap()).unwrap();
+    b.close().await.unwrap();
+}
+
+/// Clicks the element `css` matches.
+async fn click(b: &Browser, css: &str) {
+    b.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// How many elements `css` matches.
+async fn count(b: &Browser, css: &str) -> usize {
+    b.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// The text of every cell of a column of a table's body.
+async fn column(b: &Browser, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for cell in b.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(cell.text().await.unwrap().trim().to_owned());
+    }
+    out
+}
+
+fn key(k: fantoccini::key::Key) -> String {
+    char::from(k).to_string()
+}
+
+#[tokio::test]
+async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
+    let app = TestApp::start().await;
+    let task = seed(&app).await;
+    let sensor = app.license_client().await;
+    let blocked = SPEC_SAMPLE_MAIL.replace(
+        r#""action": "LOG"
+}"#,
+        r#""action": "BLOCK"
+}"#,
+    );
+    assert_ne!(blocked, SPEC_SAMPLE_MAIL);
+    // Received now, so that the dashboard's period holds it.
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let blocked = blocked
+        .replace("asdfasdasfdsasdrfe3434fs", "blocked-1")
+        .replace("2018-06-04 10:11:12", &now);
+    let mail = mail_form(&app.creds.sensor_key, &blocked);
+    assert_ok(&sensor.post(MAIL, &pairs(&mail)).await);
+    let driver = driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app).await;
+
+    // Keyboard: the first Tab reaches the skip link, which leads to the content.
+    b.goto(&app.url("/events")).await.unwrap();
+    wait_for(&b, "table#events").await;
+    b.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(&key(fantoccini::key::Key::Tab))
+        .await
+        .unwrap();
+    let focused = b.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("class").await.unwrap().as_deref(),
+        Some("skip")
+    );
+    focused
+        .send_keys(&key(fantoccini::key::Key::Enter))
+        .await
+        .unwrap();
+    assert_eq!(b.current_url().await.unwrap().fragment(), Some("main"));
+
+    // Filter by impact and sort by it, typing and pressing Enter in the form.
+    let min = b
+        .find(Locator::Css("input[name=min_impact]"))
+        .await
+        .unwrap();
+    min.send_keys("80").await.unwrap();
+    b.find(Locator::Css("select[name=order]"))
+        .await
+        .unwrap()
+        .select_by_value("impact")
+        .await
+        .unwrap();
+    min.send_keys(&key(fantoccini::key::Key::Enter))
+        .await
+        .unwrap();
+    for _ in 0..150 {
+        let url = b.current_url().await.unwrap();
+        if url.query().is_some_and(|q| q.contains("order=impact")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for(&b, "table#events").await;
+    assert_eq!(
+        column(&b, "table#events tbody td[data-label=Impact]").await,
+        vec!["100", "85", "85", "80"],
+        "highest impact first, only 80 and above"
+    );
+    assert_eq!(
+        column(&b, "table#events tbody td[data-label=Action]").await[3],
+        "BLOCK"
+    );
+
+    // The dashboard counts per action and lists the latest high-impact events.
+    b.goto(&app.url("/?period=30d")).await.unwrap();
+    let actions = wait_for(&b, "section[aria-label='Events per action']")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let actions = actions.replace('\n', " ");
+    assert!(
+        actions.contains("3 no action") && actions.contains("1 BLOCK"),
+        "{actions}"
+    );
+    let mut high = column(&b, "table.high-impact tbody td[data-label=Impact]").await;
+    high.sort();
+    assert_eq!(
+        high,
+        vec!["100", "80", "85", "85"],
+        "impact 70 or more only"
+    );
+
+    // Incidents: the list, one incident with its events, its host with its incidents.
+    b.goto(&app.url("/incidents")).await.unwrap();
+    wait_for(&b, "table.incidents").await;
+    let hosts = column(&b, "table.incidents tbody td[data-label=Host]").await;
+    assert!(
+        hosts
+            .iter()
+            .any(|h| h.starts_with("jane.doe@corp.com") && h.ends_with("mailbox")),
+        "{hosts:?}"
+    );
+    b.find(Locator::Css(
+        "tr[data-incident-id] td[data-label=Host] a[href='/hosts/10.0.0.5']",
+    ))
+    .await
+    .unwrap();
+    let row = b
+        .find(Locator::XPath(
+            "//tr[td[@data-label='Host']/a[.='10.0.0.5']]//td[@data-label='#']/a",
+        ))
+        .await
+        .unwrap();
+    row.click().await.unwrap();
+    assert_eq!(
+        wait_for(&b, "#incident-impact").await.text().await.unwrap(),
+        "100"
+    );
+    assert_eq!(count(&b, "table.events tbody tr").await, 1);
+    click(&b, "#incident-host").await;
+    assert_eq!(
+        wait_for(&b, "#host-name").await.text().await.unwrap(),
+        "10.0.0.5"
+    );
+    assert_eq!(
+        column(&b, "table.incidents tbody td[data-label=Impact]").await,
+        vec!["100"]
+    );
+
+    // Tasks: the analysed file with its score and rule, linking to the task.
+    b.goto(&app.url("/tasks?state=completed&kind=file"))
+        .await
+        .unwrap();
+    let line = wait_for(&b, &format!("tr[data-task='{task}']"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        line.contains("eicar.com") && line.contains("completed") && line.contains("100"),
+        "{line}"
+    );
+    assert!(
+        line.to_lowercase().contains("eicar"),
+        "the matched rule: {line}"
+    );
+    b.goto(&app.url("/tasks?state=queued")).await.unwrap();
+    wait_for(&b, "table.tasks").await;
+    assert!(b
+        .find(Locator::Css(&format!("tr[data-task='{task}']")))
+        .await
+        .is_err());
+    b.goto(&app.url("/tasks?state=sleeping")).await.unwrap();
+    assert!(wait_for(&b, "p.error")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("'state'"));
+
+    // A phone: nothing wider than the screen, rows as labelled cards, the menu usable.
+    set_viewport(&b, 390, 844).await;
+    for path in [
+        "/",
+        "/events",
+        "/incidents",
+        "/tasks",
+        "/hosts/10.0.0.5",
+        "/events/1",
+        "/incidents/1",
+        &format!("/tasks/{task}"),
+        "/admin",
+    ] {
+        b.goto(&app.url(path)).await.unwrap();
+        wait_for(&b, "main h1").await;
+        let widths = b
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{path} scrolls sideways: {widths}"
+        );
+    }
+    b.goto(&app.url("/events")).await.unwrap();
+    let cell = wait_for(&b, "table#events tbody td[data-label=Type]").await;
+    let label = b
+        .execute(
+            "return getComputedStyle(arguments[0], '::before').content;",
+            vec![serde_json::to_value(&cell).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(label, "\"Type\"", "each cell is labelled on a phone");
+    let nav = b
+        .find(Locator::Css("nav[aria-label=Main] a[href='/incidents']"))
+        .await
+        .unwrap();
+    assert!(nav.is_displayed().await.unwrap());
+    nav.click().await.unwrap();
+    wait_for(&b, "table.incidents").await;
+    b.close().await.unwrap();
+}
+
+/// Logs in to the console over HTTP; returns the CSRF token for forms.
+async fn console_login(
+    http: &reqwest::Client,
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> String {
+    let token = login_token(http, app).await;
+    let form = [
+        ("username", username),
+        ("password", password),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(
+        post(http, app, "/login", &form).await,
+        303,
+        "login of {username}"
+    );
+    token
+}
+
+#[tokio::test]
+async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
+    let app = TestApp::start().await;
+    let driver = driver().await;
+    let b = browser(&driver).await;
+    log_in(&b, &app).await;
+    click(&b, "nav a[href='/admin']").await;
+    wait_for(&b, "#add-user").await;
+    assert!(
+        b.find(Locator::Css("tr[data-user=admin]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("(you)"),
+        "no button to disable oneself"
+    );
+
+    // A new analyst: the password is shown once, and works.
+    b.find(Locator::Css("#add-user input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("analyst1")
+        .await
+        .unwrap();
+    click(&b, "#add-user button").await;
+    let secret = wait_for(&b, "#secret").await.text().await.unwrap();
+    let password = secret
+        .lines()
+        .find_map(|l| l.strip_prefix("password"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let analyst = console_http();
+    let token = console_login(&analyst, &app, "analyst1", &password).await;
+    let page = body(&analyst, &app, "/events").await;
+    assert!(
+        !page.contains("href=\"/admin\""),
+        "no admin link for an analyst"
+    );
+    assert_eq!(status(&analyst, &app, "/admin").await, 403);
+    assert_eq!(
+        post(
+            &analyst,
+            &app,
+            "/admin",
+            &[("csrf", &token), ("op", "add_user"), ("username", "x")]
+        )
+        .await,
+        403
+    );
+    b.goto(&app.url("/admin")).await.unwrap();
+    assert!(wait_for(&b, "#add-user")
+        .await
+        .is_displayed()
+        .await
+        .unwrap());
+    assert!(
+        b.source().await.unwrap().contains("data-user=\"analyst1\""),
+        "listed"
+    );
+
+    // Rotating the license's token: the old one stops working, the new one works.
+    click(
+        &b,
+        &format!("tr[data-license='{}'] button.rotate", app.creds.key_id),
+    )
+    .await;
+    let secret = wait_for(&b, "#secret").await.text().await.unwrap();
+    let new_token = secret
+        .lines()
+        .find_map(|l| l.strip_prefix("API token"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let papi_login = |token: String| {
+        let app = &app;
+        async move {
+            reqwest::Client::new()
+                .post(app.url("/papi/login.json"))
+                .form(&[
+                    ("api_key", app.creds.access_key.as_str()),
+                    ("api_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_error(&papi_login(app.creds.api_token.clone()).await, 3004, "");
+    assert_eq!(papi_login(new_token.clone()).await["success"], 1);
+
+    // A new sensor takes pushes; disabled, it refuses them.
+    b.find(Locator::Css("#add-sensor input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("dmz")
+        .await
+        .unwrap();
+    click(&b, "#add-sensor button").await;
+    let notice = wait_for(&b, "#notice").await.text().await.unwrap();
+    let key = notice
+        .split("key ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sensor = Client::new(&app.base);
+    sensor
+        .login_license(&app.creds.access_key, &new_token)
+        .await;
+    assert_ok(&sensor.post(IOC, &pairs(&ioc_form(&key))).await);
+    let id: String = notice
+        .split("subkey_id ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    click(&b, &format!("tr[data-sensor='{id}'] button")).await;
+    assert!(wait_for(&b, "#notice")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("disabled"));
+    assert_error(
+        &sensor.post(IOC, &pairs(&ioc_form(&key))).await,
+        3001,
+        "Permission denied",
+    );
+
+    // Another account's records cannot be reached by id.
+    let other = app.other_tenant().await;
+    let admin = console_http();
+    let token = console_login(&admin, &app, &app.creds.username, &app.creds.password).await;
+    for (op, id) in [
+        ("set_license", other.key_id),
+        ("rotate_token", other.key_id),
+        ("set_sensor", other.subkey_id),
+    ] {
+        let r = admin
+            .post(app.url("/admin"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("op", op),
+                ("id", &id.to_string()),
+                ("disabled", "1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{op}");
+        assert!(r.text().await.unwrap().contains("of this account"), "{op}");
+    }
+    let o = Client::new(&app.base);
+    o.login_license(&other.access_key, &other.api_token).await;
+    assert_ok(&o.post(IOC, &pairs(&ioc_form(&other.sensor_key))).await);
+    assert_eq!(
+        post(
+            &admin,
+            &app,
+            "/admin",
+            &[("op", "add_user"), ("username", "y")]
+        )
+        .await,
+        403,
+        "CSRF"
+    );
     b.close().await.unwrap();
 }
