@@ -363,11 +363,11 @@ fn summary_of(e: &StoredEvent) -> String {
                 "not matched"
             }
         ),
+        // The action has its own column.
         _ => format!(
-            "{} from {} ({})",
+            "{} from {}",
             f["message"]["subject"].as_str().unwrap_or(""),
             f["message"]["sender"].as_str().unwrap_or("?"),
-            f["action"].as_str().unwrap_or("LOG")
         ),
     }
 }
