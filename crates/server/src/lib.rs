@@ -35,7 +35,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purge = tokio::spawn(purge_loop(state.clone()));
-    triage::index_backlog(&state).await;
+    // Events stored by an older version are indexed while the server already answers:
+    // new events are grouped as they arrive, and grouping does not depend on order.
+    let backlog = {
+        let state = state.clone();
+        tokio::spawn(async move { triage::index_backlog(&state).await })
+    };
     let requeued = state.store.requeue_running().await.unwrap_or(0);
     if requeued > 0 {
         tracing::info!(
@@ -60,6 +65,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     purge.abort();
+    backlog.abort();
     for w in workers {
         w.abort();
     }

@@ -49,7 +49,7 @@ pub fn of_stored(kind: &str, raw_params: &Value, received_at_ms: i64) -> Triage 
 }
 
 /// Gives events stored before triage existed their action, impact and incidents, in
-/// batches, before the server takes requests.
+/// batches (each its own transaction, so pushes are never held up for long).
 pub async fn index_backlog(state: &AppState) {
     let mut total = 0;
     loop {
