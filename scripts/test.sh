@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests and the integration tests, which start real
 # servers on random loopback ports over real SQLite databases, and drive the console in a
-# real headless Chromium (installed here from Debian's packages when missing).
+# real headless Chromium (installed here from Debian's packages when missing); the store's
+# conformance suite runs against SQLite and PostgreSQL (started here when none answers on
+# 127.0.0.1:5432).
 # Everything the tests need is built here; nothing else must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,25 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)}
+
+# The PostgreSQL tests create and drop databases of their own on this server.
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if [ -z "${PUSHDETECT_TEST_POSTGRES:-}" ] && ! pg_up; then
+    echo "starting PostgreSQL for the store tests" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    fi
+    version=$(ls /etc/postgresql | sort -V | tail -1)
+    $sudo pg_ctlcluster "$version" main start || true
+    for _ in $(seq 30); do pg_up && break; sleep 1; done
+    # Debian asks TCP clients for a password: give the postgres role one for the tests.
+    (cd / && $sudo runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'postgres'")
+    export PUSHDETECT_TEST_POSTGRES=postgres://postgres:postgres@127.0.0.1:5432/postgres
+fi
+export PUSHDETECT_TEST_POSTGRES=${PUSHDETECT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
 export CHROMIUM=${CHROMIUM:-$(command -v chromium)}
 
 log=$(mktemp)

@@ -1,6 +1,7 @@
 //! Opening the store named by `--data-dir` / `--database-url`.
 
 use anyhow::{bail, Context, Result};
+use pushdetect_store::postgres::PgStore;
 use pushdetect_store::sqlite::SqliteStore;
 use pushdetect_store::Store;
 use std::path::{Path, PathBuf};
@@ -12,19 +13,22 @@ pub const DB_FILE: &str = "pushdetect.db";
 /// Where the data lives.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Directory holding the embedded database.
+    /// Directory holding the embedded database and the analysed content. With PostgreSQL,
+    /// every node must see the same directory (a shared mount) for analysis content.
     #[arg(long, default_value = "./pushdetect-data", env = "PUSHDETECT_DATA_DIR")]
     pub data_dir: PathBuf,
-    /// Database URL instead of the data dir's file (sqlite:PATH).
+    /// Database URL instead of the data dir's file: sqlite:PATH, or postgres://… for a
+    /// database several nodes share.
     #[arg(long, env = "PUSHDETECT_DATABASE_URL")]
     pub database_url: Option<String>,
 }
 
 impl DatabaseArgs {
     /// What is opened, for messages.
+    /// A password in the URL is masked, and the query string left out.
     pub fn describe(&self) -> String {
         match &self.database_url {
-            Some(url) => url.split('?').next().unwrap_or(url).to_owned(),
+            Some(url) => masked(url.split('?').next().unwrap_or(url)),
             None => self.data_dir.join(DB_FILE).display().to_string(),
         }
     }
@@ -37,8 +41,13 @@ impl DatabaseArgs {
                     || format!("cannot open database {}", self.describe()),
                 )?))
             }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Arc::new(PgStore::connect(url).await.with_context(
+                    || format!("cannot open database {}", self.describe()),
+                )?))
+            }
             Some(url) => bail!(
-                "unsupported --database-url '{}': expected sqlite:PATH",
+                "unsupported --database-url '{}': expected sqlite:PATH or postgres://USER@HOST/DB",
                 url.split(':').next().unwrap_or(url)
             ),
             None => open_dir(&self.data_dir).await,
@@ -53,4 +62,33 @@ async fn open_dir(dir: &Path) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(SqliteStore::open(&path).await.with_context(
         || format!("cannot open database {}", path.display()),
     )?))
+}
+
+/// `scheme://user:password@host/db` with the password replaced by `***`.
+fn masked(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(
+            masked("postgres://app:s3cret@db.internal:5432/pushdetect"),
+            "postgres://app:***@db.internal:5432/pushdetect"
+        );
+        assert_eq!(masked("postgres://app@db/p"), "postgres://app@db/p");
+        assert_eq!(masked("sqlite:/var/lib/p.db"), "sqlite:/var/lib/p.db");
+    }
 }

@@ -24,6 +24,16 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// A task running longer than this on a shared database is taken to be abandoned by a
+/// stopped node, and queued again.
+const ANALYSIS_LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// The claim time before which a running task counts as abandoned, ms.
+fn abandoned_before() -> i64 {
+    let lease = i64::try_from(ANALYSIS_LEASE.as_millis()).unwrap_or(i64::MAX);
+    chrono::Utc::now().timestamp_millis().saturating_sub(lease)
+}
+
 /// How often expired sessions and old push fingerprints are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
@@ -41,7 +51,14 @@ pub async fn serve(
         let state = state.clone();
         tokio::spawn(async move { triage::index_backlog(&state).await })
     };
-    let requeued = state.store.requeue_running().await.unwrap_or(0);
+    // Alone on its database, a starting server knows every running task was interrupted;
+    // sharing it, only tasks claimed longer ago than a lease are taken back.
+    let cutoff = if state.store.is_shared() {
+        abandoned_before()
+    } else {
+        i64::MAX
+    };
+    let requeued = state.store.requeue_running(cutoff).await.unwrap_or(0);
     if requeued > 0 {
         tracing::info!(
             requeued,
@@ -87,6 +104,16 @@ async fn purge_loop(state: AppState) {
             .await
         {
             tracing::warn!(error = %e, "purge of expired sessions failed");
+        }
+        if state.store.is_shared() {
+            match state.store.requeue_running(abandoned_before()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    tasks = n,
+                    "analysis tasks abandoned by a stopped node are queued again"
+                ),
+                Err(e) => tracing::warn!(error = %e, "requeue of abandoned analysis tasks failed"),
+            }
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Durable storage for pushdetect.
 //!
-//! [`Store`] is the one interface the server uses; [`sqlite::SqliteStore`] is the embedded
-//! default. SQL and types are kept portable so that further backends are second
-//! implementations of the same trait. Times are milliseconds since the epoch.
+//! [`Store`] is the one interface the server uses. [`sqlite::SqliteStore`] is the embedded
+//! default; [`postgres::PgStore`] serves several nodes sharing one database. Both run the
+//! same SQL (`shared_sql.rs`), with the few differences of dialect and locking named in
+//! each backend's module. Times are milliseconds since the epoch.
 
 pub mod error;
+pub mod postgres;
 pub mod records;
 pub mod sqlite;
 
@@ -107,8 +109,12 @@ pub trait Store: Send + Sync + 'static {
     async fn create_task(&self, task: &Task) -> StoreResult<()>;
     /// Claims the oldest queued task for a worker (exactly once), marking it running.
     async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>>;
-    /// Puts tasks left running by a stopped server back in the queue; returns how many.
-    async fn requeue_running(&self) -> StoreResult<u64>;
+    /// Puts tasks claimed before `started_before_ms` and still running back in the queue
+    /// (their node stopped); returns how many.
+    async fn requeue_running(&self, started_before_ms: i64) -> StoreResult<u64>;
+    /// Whether other server nodes may share this database: a node then cannot tell a task
+    /// another node is analysing from an abandoned one, except by its age.
+    fn is_shared(&self) -> bool;
     /// Stores a task's score and result and marks it completed; the events referring to it
     /// (of the same account) and their incidents take the score into their impact.
     async fn complete_task(

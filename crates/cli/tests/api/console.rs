@@ -444,6 +444,20 @@ async fn click(b: &Browser, css: &str) {
         .unwrap();
 }
 
+/// Clicks the button `css` matches and waits until the page it loads has replaced the
+/// current one (so that what is found next is on the new page, not the old).
+async fn submit_form(b: &Browser, css: &str) {
+    let old = b.find(Locator::Css("html")).await.unwrap();
+    click(b, css).await;
+    for _ in 0..150 {
+        if old.tag_name().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("submitting {css} loaded no new page");
+}
+
 /// How many elements `css` matches.
 async fn count(b: &Browser, css: &str) -> usize {
     b.find_all(Locator::Css(css)).await.unwrap().len()
@@ -517,16 +531,22 @@ async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
         .select_by_value("impact")
         .await
         .unwrap();
+    let old = b.find(Locator::Css("html")).await.unwrap();
     min.send_keys(&key(fantoccini::key::Key::Enter))
         .await
         .unwrap();
     for _ in 0..150 {
-        let url = b.current_url().await.unwrap();
-        if url.query().is_some_and(|q| q.contains("order=impact")) {
+        if old.tag_name().await.is_err() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let url = b.current_url().await.unwrap();
+    assert!(
+        url.query()
+            .is_some_and(|q| q.contains("order=impact") && q.contains("min_impact=80")),
+        "the form was submitted from the keyboard: {url}"
+    );
     wait_for(&b, "table#events").await;
     assert_eq!(
         column(&b, "table#events tbody td[data-label=Impact]").await,
@@ -720,7 +740,7 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         .send_keys("analyst1")
         .await
         .unwrap();
-    click(&b, "#add-user button").await;
+    submit_form(&b, "#add-user button").await;
     let secret = wait_for(&b, "#secret").await.text().await.unwrap();
     let password = secret
         .lines()
@@ -758,7 +778,7 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
     );
 
     // Rotating the license's token: the old one stops working, the new one works.
-    click(
+    submit_form(
         &b,
         &format!("tr[data-license='{}'] button.rotate", app.creds.key_id),
     )
@@ -797,7 +817,7 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         .send_keys("dmz")
         .await
         .unwrap();
-    click(&b, "#add-sensor button").await;
+    submit_form(&b, "#add-sensor button").await;
     let notice = wait_for(&b, "#notice").await.text().await.unwrap();
     let key = notice
         .split("key ")
@@ -818,7 +838,7 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         .unwrap()
         .trim_end_matches(')')
         .to_owned();
-    click(&b, &format!("tr[data-sensor='{id}'] button")).await;
+    submit_form(&b, &format!("tr[data-sensor='{id}'] button")).await;
     assert!(wait_for(&b, "#notice")
         .await
         .text()

@@ -415,3 +415,166 @@ async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(score_of(b"ACME-CANARY-42").await, 55, "previous set stays");
 }
+
+/// Sends a request and reads its JSON answer.
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// A PostgreSQL database of its own on the test server (`PUSHDETECT_TEST_POSTGRES`, which
+/// `./scripts/test.sh` sets), dropped when the test ends.
+struct PgDatabase {
+    url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn admin_url() -> String {
+        std::env::var("PUSHDETECT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    fn new() -> PgDatabase {
+        let admin = Self::admin_url();
+        let name = format!(
+            "pushdetect_nodes_{}_{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        );
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut c) = sqlx::PgConnection::connect(&PgDatabase::admin_url()).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&drop).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses() {
+    let db = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (ok, out, err) = run(&[
+        "init",
+        "--data-dir",
+        data,
+        "--database-url",
+        &db.url,
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let creds: Value = serde_json::from_str(out.trim()).unwrap();
+    let flags = ["--database-url", db.url.as_str()];
+    // Both nodes see the same data dir, where analysed content lives.
+    let a = Served::start_with(dir.path(), &flags);
+    let b = Served::start_with(dir.path(), &flags);
+    assert!(
+        !b.printed.contains("initialised") && !a.printed.contains("initialised"),
+        "nodes join the initialised database: {}",
+        b.printed
+    );
+
+    // One login, on node A; the session works on node B (cookies are per host, not port).
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login: Value = json(http.post(format!("{}/papi/login.json", a.base)).form(&[
+        ("username", creds["username"].as_str().unwrap()),
+        ("password", creds["password"].as_str().unwrap()),
+    ]))
+    .await;
+    assert_eq!(login["success"], 1, "{login}");
+    let key = creds["sensor_key"].as_str().unwrap();
+    for (i, node) in [&a, &b, &a, &b].iter().enumerate() {
+        let confidence = (50 + i).to_string();
+        let form = with(&ioc_form(key), "match_confidence", Some(&confidence));
+        let v: Value = json(http.post(format!("{}{IOC}", node.base)).form(&pairs(&form))).await;
+        assert_ok(&v);
+        // The same push resent to the other node is recognised there.
+        let other = if i % 2 == 0 { &b } else { &a };
+        let again: Value = json(
+            http.post(format!("{}{IOC}", other.base))
+                .form(&pairs(&form)),
+        )
+        .await;
+        assert_ok(&again);
+    }
+    for node in [&a, &b] {
+        let list: Value = json(http.get(format!("{}{LIST}", node.base))).await;
+        assert_eq!(
+            list["data"]["events"].as_array().unwrap().len(),
+            4,
+            "{list}"
+        );
+        let incidents: Value = json(http.get(format!(
+            "{}/papi/push_detection/incident/list.json?host=10.0.0.9",
+            node.base
+        )))
+        .await;
+        assert_eq!(
+            incidents["data"]["incidents"][0]["event_count"], 4,
+            "{incidents}"
+        );
+    }
+
+    // A file submitted on A is scored by either node and read on B.
+    let license = [
+        ("key", creds["access_key"].as_str().unwrap().to_owned()),
+        ("api_token", creds["api_token"].as_str().unwrap().to_owned()),
+    ];
+    let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".to_vec();
+    let form = reqwest::multipart::Form::new()
+        .text("key", license[0].1.clone())
+        .text("api_token", license[1].1.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(eicar).file_name("eicar.com"),
+        );
+    let submitted: Value = json(
+        http.post(format!("{}/analysis/submit/file.json", a.base))
+            .multipart(form),
+    )
+    .await;
+    let uuid = submitted["data"]["task_uuid"].as_str().unwrap().to_owned();
+    let mut result = Value::Null;
+    for _ in 0..200 {
+        let v: Value = json(http.post(format!("{}/analysis/get.json", b.base)).form(&[
+            ("key", license[0].1.as_str()),
+            ("api_token", license[1].1.as_str()),
+            ("uuid", uuid.as_str()),
+        ]))
+        .await;
+        if v["success"] == 1 {
+            result = v;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        result["data"]["score"], 100,
+        "scored and read on B: {result}"
+    );
+    a.kill9();
+    b.kill9();
+}

@@ -1,17 +1,17 @@
-//! The SQLite store against a real database file.
+//! The store conformance suite: every test runs against SQLite (a real database file) and
+//! PostgreSQL (a database of its own on the server named by `PUSHDETECT_TEST_POSTGRES`,
+//! default `postgres://postgres@127.0.0.1:5432/postgres`, created and dropped by the test).
+//! A PostgreSQL server that cannot be reached fails the PostgreSQL half; it is not skipped.
 
-use pushdetect_store::sqlite::SqliteStore;
+#[path = "conformance/backends.rs"]
+mod backends;
+
+use backends::{Backend, TestDb};
 use pushdetect_store::{
     Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent, Principal,
     Store, Task, TaskKind, TaskState, Triage,
 };
 use serde_json::json;
-
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
-    (dir, store)
-}
 
 fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent {
     NewEvent {
@@ -33,7 +33,7 @@ fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent 
 }
 
 /// An account with a license and a sensor: (account, license, sensor) ids.
-async fn tenant(store: &SqliteStore, name: &str) -> (i64, i64, i64) {
+async fn tenant(store: &dyn Store, name: &str) -> (i64, i64, i64) {
     let account = store.create_account(name, 0).await.unwrap();
     let license = store
         .create_license(account.id, "l", &format!("AK{name}"), "hash", 0)
@@ -52,7 +52,7 @@ fn about(t: (i64, i64, i64), hosts: &[&str], at: i64, impact: Option<i64>) -> Ne
     e
 }
 
-async fn insert(store: &SqliteStore, e: &NewEvent) -> i64 {
+async fn insert(store: &dyn Store, e: &NewEvent) -> i64 {
     match store.insert_event(e, None).await.unwrap() {
         Inserted::New(id) => id,
         other => panic!("not stored: {other:?}"),
@@ -60,7 +60,7 @@ async fn insert(store: &SqliteStore, e: &NewEvent) -> i64 {
 }
 
 async fn incidents_of(
-    store: &SqliteStore,
+    store: &dyn Store,
     account: i64,
     host: &str,
 ) -> Vec<(i64, i64, i64, Option<i64>)> {
@@ -80,25 +80,27 @@ async fn incidents_of(
         .collect()
 }
 
-#[tokio::test]
-async fn events_about_one_host_form_incidents_that_merge_when_an_event_bridges_them() {
-    let (_dir, store) = open().await;
-    let t = tenant(&store, "a").await;
-    insert(&store, &about(t, &["10.0.0.1", "ws-1"], 0, Some(10))).await;
-    insert(&store, &about(t, &["10.0.0.1"], 50_000, None)).await;
-    insert(&store, &about(t, &["10.0.0.1"], 250_000, Some(30))).await;
+async fn events_about_one_host_form_incidents_that_merge_when_an_event_bridges_them(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    insert(store, &about(t, &["10.0.0.1", "ws-1"], 0, Some(10))).await;
+    insert(store, &about(t, &["10.0.0.1"], 50_000, None)).await;
+    insert(store, &about(t, &["10.0.0.1"], 250_000, Some(30))).await;
     // Newest activity first; the gap of 200 s > 100 s splits them.
     assert_eq!(
-        incidents_of(&store, t.0, "10.0.0.1").await,
+        incidents_of(store, t.0, "10.0.0.1").await,
         vec![(250_000, 250_000, 1, Some(30)), (0, 50_000, 2, Some(10))]
     );
     assert_eq!(
-        incidents_of(&store, t.0, "ws-1").await,
+        incidents_of(store, t.0, "ws-1").await,
         vec![(0, 0, 1, Some(10))]
     );
     // An event arriving late, within the window of both (100 s each way), joins them.
-    insert(&store, &about(t, &["10.0.0.1"], 150_000, Some(5))).await;
-    let merged = incidents_of(&store, t.0, "10.0.0.1").await;
+    insert(store, &about(t, &["10.0.0.1"], 150_000, Some(5))).await;
+    let merged = incidents_of(store, t.0, "10.0.0.1").await;
     assert_eq!(merged, vec![(0, 250_000, 4, Some(30))]);
     let id = store
         .list_incidents(
@@ -129,9 +131,9 @@ async fn events_about_one_host_form_incidents_that_merge_when_an_event_bridges_t
         vec![0, 50_000, 150_000, 250_000]
     );
     // Another account sees none of it, even by id.
-    let other = tenant(&store, "b").await;
+    let other = tenant(store, "b").await;
     assert!(store.get_incident(other.0, id).await.unwrap().is_none());
-    assert!(incidents_of(&store, other.0, "10.0.0.1").await.is_empty());
+    assert!(incidents_of(store, other.0, "10.0.0.1").await.is_empty());
 }
 
 fn queued_task(uuid: &str, account: i64, license: i64) -> Task {
@@ -142,11 +144,11 @@ fn queued_task(uuid: &str, account: i64, license: i64) -> Task {
     task
 }
 
-#[tokio::test]
-async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents() {
-    let (_dir, store) = open().await;
-    let t = tenant(&store, "a").await;
-    let other = tenant(&store, "b").await;
+async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    let other = tenant(store, "b").await;
     let uuid = "0123456789abcdef0123456789abcdef";
     store
         .create_task(&queued_task(uuid, t.0, t.1))
@@ -154,19 +156,19 @@ async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents() {
         .unwrap();
     let mut e = about(t, &["10.0.0.1"], 0, None);
     e.triage.task_uuids = vec![uuid.into()];
-    let id = insert(&store, &e).await;
+    let id = insert(store, &e).await;
     let mut mail = about(t, &["10.0.0.1"], 1_000, Some(50));
     mail.triage.task_uuids = vec![uuid.into()];
-    let mail_id = insert(&store, &mail).await;
+    let mail_id = insert(store, &mail).await;
     // Another account naming the same uuid does not get this account's score.
     let mut foreign = about(other, &["10.0.0.1"], 0, None);
     foreign.triage.task_uuids = vec![uuid.into()];
-    let foreign_id = insert(&store, &foreign).await;
+    let foreign_id = insert(store, &foreign).await;
     assert_eq!(
         store.get_event(t.0, id).await.unwrap().unwrap().impact,
         None
     );
-    assert_eq!(incidents_of(&store, t.0, "10.0.0.1").await[0].3, Some(50));
+    assert_eq!(incidents_of(store, t.0, "10.0.0.1").await[0].3, Some(50));
 
     store
         .complete_task(uuid, 90, &json!({}), 5_000)
@@ -180,7 +182,7 @@ async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents() {
         store.get_event(t.0, mail_id).await.unwrap().unwrap().impact,
         Some(90)
     );
-    assert_eq!(incidents_of(&store, t.0, "10.0.0.1").await[0].3, Some(90));
+    assert_eq!(incidents_of(store, t.0, "10.0.0.1").await[0].3, Some(90));
     assert_eq!(
         store
             .get_event(other.0, foreign_id)
@@ -190,20 +192,20 @@ async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents() {
             .impact,
         None
     );
-    assert_eq!(incidents_of(&store, other.0, "10.0.0.1").await[0].3, None);
+    assert_eq!(incidents_of(store, other.0, "10.0.0.1").await[0].3, None);
 
     // An event pushed after the score is known takes it at once.
-    let late = insert(&store, &e).await;
+    let late = insert(store, &e).await;
     assert_eq!(
         store.get_event(t.0, late).await.unwrap().unwrap().impact,
         Some(90)
     );
 }
 
-#[tokio::test]
-async fn events_filter_by_action_and_impact_and_page_in_impact_order() {
-    let (_dir, store) = open().await;
-    let t = tenant(&store, "a").await;
+async fn events_filter_by_action_and_impact_and_page_in_impact_order(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
     for (at, impact, action) in [
         (1, Some(10), Some("LOG")),
         (2, Some(80), Some("BLOCK")),
@@ -213,7 +215,7 @@ async fn events_filter_by_action_and_impact_and_page_in_impact_order() {
     ] {
         let mut e = about(t, &["h"], at, impact);
         e.triage.action = action.map(str::to_owned);
-        insert(&store, &e).await;
+        insert(store, &e).await;
     }
     let ids = |list: Vec<pushdetect_store::StoredEvent>| {
         list.iter().map(|e| e.occurred_at_ms).collect::<Vec<_>>()
@@ -298,31 +300,21 @@ async fn events_filter_by_action_and_impact_and_page_in_impact_order() {
     assert_eq!(seen, vec![4, 2, 5, 1, 3]);
 }
 
-#[tokio::test]
-async fn events_stored_before_triage_are_indexed_from_the_backlog() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store = SqliteStore::open(&path).await.unwrap();
-    let t = tenant(&store, "a").await;
-    insert(&store, &about(t, &["10.0.0.1"], 0, None)).await;
-    insert(&store, &about(t, &["10.0.0.1"], 10_000, None)).await;
-    store.close().await;
+async fn events_stored_before_triage_are_indexed_from_the_backlog(backend: Backend) {
+    let mut db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    insert(store, &about(t, &["10.0.0.1"], 0, None)).await;
+    insert(store, &about(t, &["10.0.0.1"], 10_000, None)).await;
     // As an older version left them: no action, impact or incident.
-    {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-            .await
-            .unwrap();
-        for sql in [
-            "DELETE FROM incident_events",
-            "DELETE FROM incidents",
-            "UPDATE events SET incidents_indexed = 0, impact = NULL, action = NULL",
-        ] {
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-    }
-    let store = SqliteStore::open(&path).await.unwrap();
-    assert!(incidents_of(&store, t.0, "10.0.0.1").await.is_empty());
+    db.reopen_after(&[
+        "DELETE FROM incident_events",
+        "DELETE FROM incidents",
+        "UPDATE events SET incidents_indexed = 0, impact = NULL, action = NULL",
+    ])
+    .await;
+    let store = db.store();
+    assert!(incidents_of(store, t.0, "10.0.0.1").await.is_empty());
     let triage = |kind: &str, _raw: &serde_json::Value, _at: i64| Triage {
         action: Some(format!("{kind}-action")),
         base_impact: Some(40),
@@ -332,7 +324,7 @@ async fn events_stored_before_triage_are_indexed_from_the_backlog() {
     assert_eq!(store.index_backlog(100_000, 10, &triage).await.unwrap(), 1);
     assert_eq!(store.index_backlog(100_000, 10, &triage).await.unwrap(), 0);
     assert_eq!(
-        incidents_of(&store, t.0, "10.0.0.1").await,
+        incidents_of(store, t.0, "10.0.0.1").await,
         vec![(0, 10_000, 2, Some(40))]
     );
     let e = store.get_event(t.0, 1).await.unwrap().unwrap();
@@ -342,9 +334,9 @@ async fn events_stored_before_triage_are_indexed_from_the_backlog() {
     );
 }
 
-#[tokio::test]
-async fn purge_removes_idle_sessions_and_old_fingerprints_only() {
-    let (_dir, store) = open().await;
+async fn purge_removes_idle_sessions_and_old_fingerprints_only(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
     let account = store.create_account("a", 0).await.unwrap();
     let license = store
         .create_license(account.id, "l", "AK", "hash", 0)
@@ -385,9 +377,9 @@ async fn purge_removes_idle_sessions_and_old_fingerprints_only() {
     assert!(store.get_event(account.id, 1).await.unwrap().is_some());
 }
 
-#[tokio::test]
-async fn a_fingerprint_older_than_the_window_does_not_match() {
-    let (_dir, store) = open().await;
+async fn a_fingerprint_older_than_the_window_does_not_match(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
     let account = store.create_account("a", 0).await.unwrap();
     let license = store
         .create_license(account.id, "l", "AK", "hash", 0)
@@ -421,9 +413,9 @@ async fn a_fingerprint_older_than_the_window_does_not_match() {
     );
 }
 
-#[tokio::test]
-async fn unique_names_conflict_and_disabling_cascades() {
-    let (_dir, store) = open().await;
+async fn unique_names_conflict_and_disabling_cascades(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
     let account = store.create_account("a", 0).await.unwrap();
     assert!(matches!(
         store.create_account("a", 0).await,
@@ -483,11 +475,9 @@ fn queued(
     }
 }
 
-#[tokio::test]
-async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("q.db");
-    let store = SqliteStore::open(&path).await.unwrap();
+async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backend: Backend) {
+    let mut db = TestDb::new(backend).await;
+    let store = db.store();
     let account = store.create_account("a", 0).await.unwrap();
     let license = store
         .create_license(account.id, "l", "AK", "hash", 0)
@@ -513,9 +503,10 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts() {
         2
     );
     // A restart puts the running task back in the queue.
-    store.close().await;
-    let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.requeue_running().await.unwrap(), 1);
+    db.reopen_after(&[]).await;
+    let store = db.store();
+    assert_eq!(store.requeue_running(5).await.unwrap(), 0, "claimed at 10");
+    assert_eq!(store.requeue_running(i64::MAX).await.unwrap(), 1);
     assert_eq!(store.claim_task(20).await.unwrap().unwrap().uuid, "a1");
     assert_eq!(store.claim_task(21).await.unwrap().unwrap().uuid, "a2");
     assert!(
@@ -572,3 +563,32 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts() {
     );
     assert!(store.find_content("sha256", "zz").await.unwrap().is_none());
 }
+
+/// Each test above, once per backend.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+conformance!(
+    events_about_one_host_form_incidents_that_merge_when_an_event_bridges_them,
+    a_task_score_raises_the_impact_of_its_events_and_their_incidents,
+    events_filter_by_action_and_impact_and_page_in_impact_order,
+    events_stored_before_triage_are_indexed_from_the_backlog,
+    purge_removes_idle_sessions_and_old_fingerprints_only,
+    a_fingerprint_older_than_the_window_does_not_match,
+    unique_names_conflict_and_disabling_cascades,
+    the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
+);
