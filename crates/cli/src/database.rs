@@ -65,7 +65,7 @@ async fn open_dir(dir: &Path) -> Result<Arc<dyn Store>> {
 }
 
 /// `scheme://user:password@host/db` with the password replaced by `***`.
-fn masked(url: &str) -> String {
+pub fn masked(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

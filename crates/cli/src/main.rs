@@ -8,6 +8,7 @@ mod analyse_mail;
 mod client_args;
 mod database;
 mod init;
+mod migrate;
 mod push;
 mod serve;
 mod shell;
@@ -35,6 +36,8 @@ enum Command {
     Init(init::InitArgs),
     /// Manage accounts, users, licenses and sensors.
     Admin(admin::AdminArgs),
+    /// Copy an embedded (SQLite) installation into PostgreSQL, verified.
+    Migrate(migrate::MigrateArgs),
     /// Push one detection to a server (push_file_download, push_result, push_mail).
     Push(push::PushArgs),
     /// Submit files for analysis and push those scoring above a threshold.
@@ -85,6 +88,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Init(args) => init::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::Push(args) => push::run(args).await,
         Command::AnalyseFile(args) => analyse_file::run(args).await,
         Command::AnalyseMail(args) => analyse_mail::run(args).await,

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The named record does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A copy into a database that already holds an installation.
+    #[error("the target database is not empty: {0}")]
+    NotEmpty(String),
     /// A stored value could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

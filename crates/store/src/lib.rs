@@ -5,6 +5,7 @@
 //! same SQL (`shared_sql.rs`), with the few differences of dialect and locking named in
 //! each backend's module. Times are milliseconds since the epoch.
 
+pub mod copy;
 pub mod error;
 pub mod postgres;
 pub mod records;

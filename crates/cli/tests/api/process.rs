@@ -17,10 +17,15 @@ fn run(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn init_json(dir: &Path) -> Value {
-    let (ok, out, err) = run(&["init", "--data-dir", dir.to_str().unwrap(), "--json"]);
-    assert!(ok, "{err}");
+/// Runs a command that must succeed and print JSON.
+fn run_json(args: &[&str]) -> Value {
+    let (ok, out, err) = run(args);
+    assert!(ok, "{args:?}: {err}");
     serde_json::from_str(out.trim()).unwrap()
+}
+
+fn init_json(dir: &Path) -> Value {
+    run_json(&["init", "--data-dir", dir.to_str().unwrap(), "--json"])
 }
 
 /// A `pushdetect serve` process, killed (and reaped) when dropped, even by a failing test.
@@ -69,6 +74,17 @@ impl Served {
             served.printed.push('\n');
         }
         panic!("serve exited before listening: {}", served.printed);
+    }
+
+    /// A PAPI client logged in as the user of `creds` (as `init --json` prints them).
+    async fn user_client(&self, creds: &Value) -> Client {
+        let c = Client::new(&self.base);
+        c.login_user(
+            creds["username"].as_str().unwrap(),
+            creds["password"].as_str().unwrap(),
+        )
+        .await;
+        c
     }
 
     /// SIGKILL, as a crash or an OOM kill would.
@@ -152,12 +168,7 @@ async fn events_survive_kill_9_and_restart() {
         !server.printed.contains("password"),
         "credentials are printed only on first init"
     );
-    let c = Client::new(&server.base);
-    c.login_user(
-        creds["username"].as_str().unwrap(),
-        creds["password"].as_str().unwrap(),
-    )
-    .await;
+    let c = server.user_client(&creds).await;
     let key = creds["sensor_key"].as_str().unwrap();
     for i in 0..5 {
         let f = with(&ioc_form(key), "hostname", Some(&format!("host-{i}")));
@@ -165,12 +176,7 @@ async fn events_survive_kill_9_and_restart() {
     }
     server.kill9();
     let server = Served::start(dir.path());
-    let c = Client::new(&server.base);
-    c.login_user(
-        creds["username"].as_str().unwrap(),
-        creds["password"].as_str().unwrap(),
-    )
-    .await;
+    let c = server.user_client(&creds).await;
     let list = c.get_ok(LIST, &[]).await;
     assert_eq!(list["events"].as_array().unwrap().len(), 5);
     // SIGTERM shuts down gracefully with exit status 0.
@@ -315,12 +321,7 @@ async fn admin_registers_external_tasks_for_file_downloads() {
     let (ok, _, err) = run(&["admin", "--data-dir", d, "rules", "reload"]);
     assert!(!ok && err.contains("no server is running"), "{err}");
     let server = Served::start(dir.path());
-    let c = Client::new(&server.base);
-    c.login_user(
-        creds["username"].as_str().unwrap(),
-        creds["password"].as_str().unwrap(),
-    )
-    .await;
+    let c = server.user_client(&creds).await;
     let form = with(
         &download_form(creds["sensor_key"].as_str().unwrap()),
         "task_uuid",
@@ -474,7 +475,7 @@ async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses()
     let db = PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let (ok, out, err) = run(&[
+    let creds = run_json(&[
         "init",
         "--data-dir",
         data,
@@ -482,8 +483,6 @@ async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses()
         &db.url,
         "--json",
     ]);
-    assert!(ok, "{err}");
-    let creds: Value = serde_json::from_str(out.trim()).unwrap();
     let flags = ["--database-url", db.url.as_str()];
     // Both nodes see the same data dir, where analysed content lives.
     let a = Served::start_with(dir.path(), &flags);
@@ -539,42 +538,137 @@ async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses()
     }
 
     // A file submitted on A is scored by either node and read on B.
-    let license = [
-        ("key", creds["access_key"].as_str().unwrap().to_owned()),
-        ("api_token", creds["api_token"].as_str().unwrap().to_owned()),
-    ];
+    let (_, result) = analysed(&a.base, &b.base, &creds).await;
+    assert_eq!(result["score"], 100, "scored and read on B: {result}");
+    a.kill9();
+    b.kill9();
+}
+
+/// Submits EICAR to `base` with per-request license credentials and waits until `read`
+/// (the same server or another node) answers its result.
+async fn analysed(base: &str, read: &str, creds: &Value) -> (String, Value) {
+    let http = reqwest::Client::new();
+    let (key, token) = (
+        creds["access_key"].as_str().unwrap(),
+        creds["api_token"].as_str().unwrap(),
+    );
     let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".to_vec();
     let form = reqwest::multipart::Form::new()
-        .text("key", license[0].1.clone())
-        .text("api_token", license[1].1.clone())
+        .text("key", key.to_owned())
+        .text("api_token", token.to_owned())
         .part(
             "file",
             reqwest::multipart::Part::bytes(eicar).file_name("eicar.com"),
         );
-    let submitted: Value = json(
-        http.post(format!("{}/analysis/submit/file.json", a.base))
+    let submitted = json(
+        http.post(format!("{base}/analysis/submit/file.json"))
             .multipart(form),
     )
     .await;
     let uuid = submitted["data"]["task_uuid"].as_str().unwrap().to_owned();
-    let mut result = Value::Null;
     for _ in 0..200 {
-        let v: Value = json(http.post(format!("{}/analysis/get.json", b.base)).form(&[
-            ("key", license[0].1.as_str()),
-            ("api_token", license[1].1.as_str()),
+        let v = json(http.post(format!("{base}/analysis/get.json")).form(&[
+            ("key", key),
+            ("api_token", token),
             ("uuid", uuid.as_str()),
         ]))
         .await;
         if v["success"] == 1 {
-            result = v;
-            break;
+            return (uuid, v["data"].clone());
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        result["data"]["score"], 100,
-        "scored and read on B: {result}"
+    panic!("{uuid} was not scored, read on {read}");
+}
+
+#[tokio::test]
+async fn migrate_copies_an_embedded_installation_into_postgres_without_loss() {
+    let db = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let (before_events, before_incidents, task, result) = {
+        let server = Served::start(dir.path());
+        let c = server.user_client(&creds).await;
+        let key = creds["sensor_key"].as_str().unwrap();
+        let (task, result) = analysed(&server.base, &server.base, &creds).await;
+        let download = with(&download_form(key), "task_uuid", Some(&task));
+        assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&download)).await);
+        for (i, at) in [
+            "2026-01-01 10:00:00",
+            "2026-01-01 10:30:00",
+            "2026-01-02 10:00:00",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let f = with(&ioc_form(key), "check_time_end", Some(at));
+            let f = with(&f, "match_confidence", Some(&(60 + i).to_string()));
+            assert_ok(&c.post(IOC, &pairs(&f)).await);
+        }
+        let events = c.get_ok(LIST, &[]).await;
+        let incidents = c
+            .get_ok("/papi/push_detection/incident/list.json", &[])
+            .await;
+        assert!(server.terminate());
+        (events, incidents, task, result)
+    };
+
+    let data = dir.path().to_str().unwrap();
+    let report = run_json(&[
+        "migrate",
+        "--from",
+        data,
+        "--database-url",
+        &db.url,
+        "--json",
+    ]);
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["tables"]["events"], 4, "{report}");
+    assert_eq!(report["tables"]["tasks"], 1, "{report}");
+    // Copying again would mix two installations: refused, naming the reason.
+    let (ok, _, err) = run(&["migrate", "--from", data, "--database-url", &db.url]);
+    assert!(!ok && err.contains("not empty"), "{err}");
+    let (ok, _, err) = run(&[
+        "migrate",
+        "--from",
+        "/nonexistent",
+        "--database-url",
+        &db.url,
+    ]);
+    assert!(!ok && err.contains("no pushdetect database"), "{err}");
+
+    // The same credentials, events, incidents and analysis, now served from PostgreSQL.
+    let server = Served::start_with(dir.path(), &["--database-url", db.url.as_str()]);
+    assert!(
+        !server.printed.contains("initialised"),
+        "{}",
+        server.printed
     );
-    a.kill9();
-    b.kill9();
+    let c = server.user_client(&creds).await;
+    assert_eq!(c.get_ok(LIST, &[]).await, before_events);
+    assert_eq!(
+        c.get_ok("/papi/push_detection/incident/list.json", &[])
+            .await,
+        before_incidents
+    );
+    let license = [
+        ("key", creds["access_key"].as_str().unwrap()),
+        ("api_token", creds["api_token"].as_str().unwrap()),
+        ("uuid", task.as_str()),
+    ];
+    let got = json(
+        reqwest::Client::new()
+            .post(format!("{}/analysis/get.json", server.base))
+            .form(&license),
+    )
+    .await;
+    assert_eq!(got["data"], result);
+    // New events continue after the copied ids.
+    let key = creds["sensor_key"].as_str().unwrap();
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(key))).await);
+    assert_eq!(
+        c.get_ok(LIST, &[("limit", "1")]).await["events"][0]["event_id"],
+        5
+    );
+    server.kill9();
 }

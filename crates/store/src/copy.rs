@@ -1,0 +1,374 @@
+//! Copying an embedded SQLite installation into PostgreSQL, row for row with the same ids,
+//! in one PostgreSQL transaction, then verified table by table: the same number of rows
+//! and the same multiset of row contents on both sides.
+
+use crate::error::{StoreError, StoreResult};
+use crate::postgres::PgStore;
+use crate::sqlite::SqliteStore;
+use crate::Store;
+use futures_util::TryStreamExt;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::path::Path;
+
+/// How a column is read and written.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Int,
+    OptInt,
+    Text,
+    OptText,
+    /// INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL.
+    Bool,
+}
+
+/// One copied value.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(bool),
+}
+
+/// A table, its columns, and whether its `id` is an identity column on PostgreSQL.
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, Kind)],
+    identity: bool,
+}
+
+use Kind::*;
+
+/// Every table, parents before children.
+const TABLES: &[Table] = &[
+    Table {
+        name: "accounts",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("disabled", Bool),
+            ("created_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "users",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("username", Text),
+            ("password_hash", Text),
+            ("is_admin", Bool),
+            ("disabled", Bool),
+            ("created_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "licenses",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("name", Text),
+            ("access_key", Text),
+            ("api_token_hash", Text),
+            ("disabled", Bool),
+            ("created_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "sensors",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("license_id", Int),
+            ("subkey", Text),
+            ("name", Text),
+            ("disabled", Bool),
+            ("created_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "sessions",
+        identity: false,
+        columns: &[
+            ("id_hash", Text),
+            ("account_id", Int),
+            ("user_id", OptInt),
+            ("license_id", OptInt),
+            ("created_at_ms", Int),
+            ("last_seen_ms", Int),
+        ],
+    },
+    Table {
+        name: "tasks",
+        identity: false,
+        columns: &[
+            ("uuid", Text),
+            ("account_id", Int),
+            ("license_id", Int),
+            ("created_at_ms", Int),
+            ("kind", Text),
+            ("state", Text),
+            ("sha256", OptText),
+            ("filename", OptText),
+            ("url", OptText),
+            ("options", Text),
+            ("score", OptInt),
+            ("result", OptText),
+            ("started_at_ms", OptInt),
+            ("completed_at_ms", OptInt),
+        ],
+    },
+    Table {
+        name: "contents",
+        identity: false,
+        columns: &[
+            ("sha256", Text),
+            ("md5", Text),
+            ("sha1", Text),
+            ("size", Int),
+            ("stored_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "events",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("license_id", Int),
+            ("sensor_id", Int),
+            ("pushed_by_user_id", OptInt),
+            ("pushed_by_license_id", OptInt),
+            ("kind", Text),
+            ("received_at_ms", Int),
+            ("occurred_at_ms", Int),
+            ("vendor_name", Text),
+            ("tool_name", Text),
+            ("fields", Text),
+            ("raw_params", Text),
+            ("action", OptText),
+            ("impact", OptInt),
+            ("incidents_indexed", Int),
+        ],
+    },
+    Table {
+        name: "event_hosts",
+        identity: false,
+        columns: &[("event_id", Int), ("account_id", Int), ("host", Text)],
+    },
+    Table {
+        name: "push_fingerprints",
+        identity: false,
+        columns: &[
+            ("fingerprint", Text),
+            ("event_id", Int),
+            ("received_at_ms", Int),
+        ],
+    },
+    Table {
+        name: "event_tasks",
+        identity: false,
+        columns: &[("event_id", Int), ("account_id", Int), ("task_uuid", Text)],
+    },
+    Table {
+        name: "incidents",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("host", Text),
+            ("first_ms", Int),
+            ("last_ms", Int),
+            ("events", Int),
+            ("impact", OptInt),
+        ],
+    },
+    Table {
+        name: "incident_events",
+        identity: false,
+        columns: &[("incident_id", Int), ("event_id", Int)],
+    },
+];
+
+/// Rows per INSERT.
+const BATCH: usize = 500;
+
+/// What was copied: rows per table, each verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    /// (table, rows), in copy order.
+    pub tables: Vec<(String, u64)>,
+}
+
+fn column_list(t: &Table) -> String {
+    t.columns
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn read_sqlite(row: &SqliteRow, columns: &[(&str, Kind)]) -> StoreResult<Vec<Value>> {
+    columns
+        .iter()
+        .map(|(c, k)| {
+            Ok(match k {
+                Int => Value::Int(Some(row.try_get(*c)?)),
+                OptInt => Value::Int(row.try_get(*c)?),
+                Text => Value::Text(Some(row.try_get(*c)?)),
+                OptText => Value::Text(row.try_get(*c)?),
+                Bool => Value::Bool(row.try_get(*c)?),
+            })
+        })
+        .collect()
+}
+
+fn read_pg(row: &PgRow, columns: &[(&str, Kind)]) -> StoreResult<Vec<Value>> {
+    columns
+        .iter()
+        .map(|(c, k)| {
+            Ok(match k {
+                // INTEGER columns (incidents_indexed) are read as such and widened.
+                Int | OptInt => Value::Int(match row.try_get::<Option<i64>, _>(*c) {
+                    Ok(v) => v,
+                    Err(_) => row.try_get::<Option<i32>, _>(*c)?.map(i64::from),
+                }),
+                Text | OptText => Value::Text(row.try_get(*c)?),
+                Bool => Value::Bool(row.try_get(*c)?),
+            })
+        })
+        .collect()
+}
+
+/// An order-independent digest of a multiset of rows: the sum of each row's hash.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Digest128 {
+    rows: u64,
+    sum: u128,
+}
+
+impl Digest128 {
+    fn add(&mut self, row: &[Value]) {
+        let h = Sha256::digest(format!("{row:?}").as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&h[..16]);
+        self.sum = self.sum.wrapping_add(u128::from_le_bytes(first));
+        self.rows += 1;
+    }
+}
+
+async fn insert_batch(
+    tx: &mut sqlx::PgConnection,
+    t: &Table,
+    rows: &[Vec<Value>],
+) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let overriding = if t.identity {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "INSERT INTO {} ({}){overriding} ",
+        t.name,
+        column_list(t)
+    ));
+    q.push_values(rows, |mut b, row| {
+        for v in row {
+            match v {
+                Value::Int(i) => b.push_bind(*i),
+                Value::Text(s) => b.push_bind(s.clone()),
+                Value::Bool(x) => b.push_bind(*x),
+            };
+        }
+    });
+    q.build().execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Copies the SQLite database at `source` into the PostgreSQL database at `target_url`
+/// (created when missing), which must hold no accounts yet. `progress` is told each
+/// table's name and rows copied so far. Nothing is written unless everything is copied
+/// and verified.
+pub async fn sqlite_to_postgres(
+    source: &Path,
+    target_url: &str,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> StoreResult<CopyReport> {
+    if !source.exists() {
+        return Err(StoreError::NotFound(format!(
+            "database {}",
+            source.display()
+        )));
+    }
+    // Opening brings the source to the current schema, as a server start would.
+    let from = SqliteStore::open(source).await?;
+    let to = PgStore::connect(target_url).await?;
+    let (src, dst) = (from.pool(), to.pool());
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(dst)
+        .await?;
+    if existing > 0 {
+        return Err(StoreError::NotEmpty(format!(
+            "it holds {existing} account(s); copy into an empty database"
+        )));
+    }
+    let mut tx = dst.begin().await?;
+    let mut report = CopyReport { tables: Vec::new() };
+    for t in TABLES {
+        let select = format!("SELECT {} FROM {}", column_list(t), t.name);
+        let mut rows = sqlx::query(&select).fetch(src);
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut copied = 0u64;
+        let mut source_digest = Digest128::default();
+        while let Some(row) = rows.try_next().await? {
+            let values = read_sqlite(&row, t.columns)?;
+            source_digest.add(&values);
+            batch.push(values);
+            if batch.len() == BATCH {
+                insert_batch(&mut tx, t, &batch).await?;
+                copied += batch.len() as u64;
+                batch.clear();
+                progress(t.name, copied);
+            }
+        }
+        insert_batch(&mut tx, t, &batch).await?;
+        copied += batch.len() as u64;
+        progress(t.name, copied);
+        if t.identity {
+            // New rows continue after the copied ids.
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
+                 COALESCE((SELECT MAX(id) FROM {0}), 0) + 1, false)",
+                t.name
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Verify inside the transaction: what PostgreSQL now holds is what SQLite held.
+        let mut target_digest = Digest128::default();
+        let mut copied_rows = sqlx::query(&select).fetch(&mut *tx);
+        while let Some(row) = copied_rows.try_next().await? {
+            target_digest.add(&read_pg(&row, t.columns)?);
+        }
+        drop(copied_rows);
+        if target_digest != source_digest {
+            return Err(StoreError::Corrupt(format!(
+                "table {}: {} row(s) read, {} found after the copy, or their contents differ",
+                t.name, source_digest.rows, target_digest.rows
+            )));
+        }
+        report.tables.push((t.name.to_owned(), copied));
+    }
+    tx.commit().await?;
+    from.close().await;
+    to.close().await;
+    Ok(report)
+}
