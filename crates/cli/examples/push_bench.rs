@@ -1,0 +1,300 @@
+//! Push throughput and latency of a real server, next to its two ceilings: the cheapest
+//! answer of the same HTTP stack (`/healthz`) and the store's raw insert rate.
+//!
+//! For each backend (SQLite in a temporary directory, PostgreSQL in a database of its own
+//! on the server named by `PUSHDETECT_TEST_POSTGRES`), one server runs in this process on a
+//! loopback port; 1, 16 and 64 clients, each on one keep-alive connection, share one
+//! logged-in session and push IOC results (each different, so none is a resent push).
+//!
+//! Usage: push_bench [PUSHES] [sqlite|postgres|both]   (see scripts/bench-push.sh)
+
+use pushdetect_server::provision::init_account;
+use pushdetect_server::{AppState, Config};
+use pushdetect_store::{Dedup, NewEvent, Principal, Store, Triage};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const CONNECTIONS: [usize; 3] = [1, 16, 64];
+
+/// Latencies of one run and its wall time.
+struct Run {
+    latencies: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[i].as_secs_f64() * 1000.0
+    }
+}
+
+/// `total` requests from `connections` clients, each on its own keep-alive connection.
+async fn load<F>(connections: usize, total: usize, make: F) -> Run
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let make = make.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .http1_only()
+                    .build()
+                    .unwrap();
+                let mut latencies = Vec::new();
+                let mut i = c;
+                while i < total {
+                    let t = Instant::now();
+                    let r = make(&client, i).send().await.expect("request");
+                    assert!(r.status().is_success(), "HTTP {}", r.status());
+                    let body = r.bytes().await.expect("body");
+                    assert!(
+                        !body.starts_with(b"{\"success\":0"),
+                        "{}",
+                        String::from_utf8_lossy(&body)
+                    );
+                    latencies.push(t.elapsed());
+                    i += connections;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(total);
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    Run {
+        latencies,
+        wall: start.elapsed(),
+    }
+}
+
+fn event(account: i64, license: i64, sensor: i64, i: usize) -> NewEvent {
+    NewEvent {
+        account_id: account,
+        sensor_id: sensor,
+        license_id: license,
+        pushed_by: Principal::License(license),
+        kind: "ioc".into(),
+        received_at_ms: 1_700_000_000_000 + i as i64,
+        occurred_at_ms: 1_700_000_000_000 + i as i64,
+        vendor_name: "Bench".into(),
+        tool_name: "raw".into(),
+        hosts: vec![format!("10.1.{}.{}", (i / 250) % 250, i % 250)],
+        fields: serde_json::json!({"i": i}),
+        raw_params: serde_json::json!({"i": i.to_string()}),
+        triage: Triage {
+            action: None,
+            base_impact: Some(50),
+            task_uuids: Vec::new(),
+        },
+        incident_window_ms: 3_600_000,
+    }
+}
+
+/// Events per second inserted straight into the store (each its own transaction, with the
+/// resent-push check, hosts and incidents), by `writers` concurrent writers.
+async fn raw_inserts(
+    store: Arc<dyn Store>,
+    ids: (i64, i64, i64),
+    total: usize,
+    writers: usize,
+) -> f64 {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut i = w;
+                while i < total {
+                    let dedup = Dedup {
+                        fingerprint: format!("raw-{i}"),
+                        since_ms: 0,
+                    };
+                    store
+                        .insert_event(&event(ids.0, ids.1, ids.2, i), Some(&dedup))
+                        .await
+                        .unwrap();
+                    i += writers;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Peak resident memory of this process (server and load generator), MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
+    let (account, creds) = init_account(store.as_ref(), "bench", "admin")
+        .await
+        .unwrap();
+    let raw_store = {
+        let other = store.create_account("raw", 0).await.unwrap();
+        let license = store
+            .create_license(other.id, "raw", "RAWKEY", "x", 0)
+            .await
+            .unwrap();
+        let sensor = store
+            .create_sensor(license.id, "RAWSUB", "raw", 0)
+            .await
+            .unwrap();
+        (other.id, license.id, sensor.id)
+    };
+    let _ = account;
+    let dir = tempfile::tempdir().unwrap();
+    let analysis = pushdetect_server::analyst::Analysis {
+        engine: Arc::new(pushdetect_analysis::Engine::new(Default::default()).unwrap()),
+        content: pushdetect_server::analyst::content::ContentStore::open(
+            &dir.path().join("content"),
+        )
+        .unwrap(),
+        wake: tokio::sync::Notify::new(),
+        max_upload_bytes: 1024 * 1024,
+        workers: 0,
+    };
+    let state = AppState::new(store.clone(), Config::default(), analysis);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(pushdetect_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+
+    // One session, as a sensor's client keeps it.
+    let login = reqwest::Client::new()
+        .post(format!("{base}/papi/login.json"))
+        .form(&[
+            ("api_key", creds.access_key.as_str()),
+            ("api_token", creds.api_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pushdetect_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+
+    let writers = [1, 16];
+    let mut raw = Vec::new();
+    for w in writers {
+        raw.push(raw_inserts(store.clone(), raw_store, pushes, w).await);
+    }
+    println!(
+        "\n{name}: raw store inserts/s: 1 writer {:.0}, 16 writers {:.0}",
+        raw[0], raw[1]
+    );
+    println!("| backend | connections | healthz/s | pushes/s | push p50 ms | push p99 ms | pushes / healthz | pushes / raw inserts |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for connections in CONNECTIONS {
+        let url = format!("{base}/healthz");
+        let health = load(connections, pushes, move |c, _| c.get(&url)).await;
+        let url = format!("{base}/papi/push_detection/ioc/push_result.json");
+        let key = creds.sensor_key.clone();
+        let cookie = cookie.clone();
+        let offset = connections * 1_000_000;
+        let push = load(connections, pushes, move |c, i| {
+            let n = offset + i;
+            c.post(&url).header("cookie", cookie.as_str()).form(&[
+                ("vendor_name", "Bench"),
+                ("tool_name", "push_bench"),
+                ("ioc_uuid", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10"),
+                ("ioc_source", "bench"),
+                (
+                    "main_ipv4",
+                    &format!("10.2.{}.{}", (n / 250) % 250, n % 250),
+                ),
+                ("ioc_matched", "True"),
+                ("match_confidence", &(n % 101).to_string()),
+                ("hostname", &format!("host-{}", n % 5000)),
+                ("check_time_end", &(1_700_000_000 + n).to_string()),
+                ("key", key.as_str()),
+            ])
+        })
+        .await;
+        let raw_ceiling = if connections == 1 { raw[0] } else { raw[1] };
+        println!(
+            "| {name} | {connections} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            health.per_second(),
+            push.per_second(),
+            push.percentile_ms(0.5),
+            push.percentile_ms(0.99),
+            push.per_second() / health.per_second(),
+            push.per_second() / raw_ceiling,
+        );
+    }
+    println!(
+        "{name}: peak resident memory of the process so far: {:.0} MiB",
+        peak_rss_mib()
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let pushes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5000);
+    let which = args.next().unwrap_or_else(|| "both".into());
+    println!(
+        "{pushes} requests per run; {} cores; server and load generator in one process",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if which == "sqlite" || which == "both" {
+        let dir = tempfile::tempdir().unwrap();
+        let store = pushdetect_store::sqlite::SqliteStore::open(&dir.path().join("bench.db"))
+            .await
+            .unwrap();
+        bench("sqlite", Arc::new(store), pushes).await;
+    }
+    if which == "postgres" || which == "both" {
+        let admin = std::env::var("PUSHDETECT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("pushdetect_bench_{}", std::process::id());
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_owned();
+        let url = format!("{base}/{name}");
+        let store = pushdetect_store::postgres::PgStore::connect(&url)
+            .await
+            .unwrap();
+        bench("postgres", Arc::new(store), pushes).await;
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
