@@ -42,13 +42,6 @@ impl PgStore {
     }
 }
 
-impl ThisStore {
-    /// The pool that writes, for whole-database work such as copying.
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.writer
-    }
-}
-
 type Db = Postgres;
 type DbRow = PgRow;
 type DbConn = PgConnection;

@@ -337,6 +337,13 @@ fn expect_row(result: <Db as sqlx::Database>::QueryResult, what: String) -> Stor
 }
 
 impl ThisStore {
+    /// The pool that writes, for whole-database work such as copying.
+    pub(crate) fn pool(&self) -> &sqlx::Pool<Db> {
+        &self.writer
+    }
+}
+
+impl ThisStore {
     /// Sets one column of one row and, when `end_sessions` names the sessions column that
     /// refers to that row, ends those sessions, in one transaction. NotFound if no such row.
     async fn update_row<V>(

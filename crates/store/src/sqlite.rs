@@ -66,13 +66,6 @@ impl SqliteStore {
     }
 }
 
-impl ThisStore {
-    /// The pool that writes, for whole-database work such as copying.
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.writer
-    }
-}
-
 type Db = Sqlite;
 type DbRow = SqliteRow;
 type DbConn = SqliteConnection;

@@ -1,7 +1,7 @@
 //! Incidents in the console: the list (latest activity first) and one incident with its
 //! events, oldest first.
 
-use super::pages::{cut_page, refused, render, severity, unavailable, Row};
+use super::pages::{cut_page, refused, render, severity, time, unavailable, Row};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;
@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pushdetect_model::triage::HostKind;
-use pushdetect_model::Timestamp;
 use pushdetect_store::{EventFilter, EventOrder, Incident, IncidentFilter};
 
 /// Incidents per page.
@@ -25,10 +24,6 @@ pub struct IncidentRow {
     pub(super) events: i64,
     pub(super) first: String,
     pub(super) last: String,
-}
-
-fn time(ms: i64) -> String {
-    Timestamp::from_millis(ms).to_string()
 }
 
 impl IncidentRow {
@@ -92,9 +87,8 @@ pub async fn list(
         let cursor = match form.cursor.trim() {
             "" => None,
             c => Some(
-                c.split_once('.')
-                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                    .ok_or("'cursor' is not a page of this list")?,
+                crate::papi::events::parse_pair_cursor("cursor", c)
+                    .map_err(|_| "'cursor' is not a page of this list")?,
             ),
         };
         Ok(IncidentFilter {

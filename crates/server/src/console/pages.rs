@@ -65,7 +65,8 @@ pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn time(ms: i64) -> String {
+/// A time as the console shows it: `YYYY-MM-DD HH:MM:SS UTC`.
+pub(super) fn time(ms: i64) -> String {
     pushdetect_model::Timestamp::from_millis(ms)
         .0
         .format("%Y-%m-%d %H:%M:%S UTC")

@@ -1,13 +1,12 @@
 //! The analysis task list: the account's tasks, newest submission first, with their
 //! subject, state, score and matched rules.
 
-use super::pages::{cut_page, refused, render, severity, unavailable};
+use super::pages::{cut_page, refused, render, severity, time, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use pushdetect_model::Timestamp;
 use pushdetect_store::{Task, TaskFilter, TaskKind, TaskState};
 
 /// Tasks per page.
@@ -54,7 +53,7 @@ impl TaskRow {
             score: t.score.map_or("–".to_owned(), |s| s.to_string()),
             severity: severity(t.score),
             rules,
-            submitted: Timestamp::from_millis(t.created_at_ms).to_string(),
+            submitted: time(t.created_at_ms),
         }
     }
 }

@@ -263,7 +263,8 @@ pub fn parse_event_cursor(
     }
 }
 
-fn parse_pair_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
+/// Reads a `first.second` cursor of two integers (incident lists: last event time, id).
+pub fn parse_pair_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
     value
         .trim()
         .split_once('.')
