@@ -14,6 +14,13 @@ mod serve;
 mod shell;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of the system allocator: a server allocates and frees many small
+/// buffers per request, and glibc's malloc was a sixth of a push's CPU time
+/// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 

@@ -4,6 +4,7 @@ use crate::analyst::Analysis;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::throttle::LoginThrottle;
+use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::Store;
 use std::sync::Arc;
 
@@ -22,12 +23,16 @@ pub struct AppState {
     pub analysis: Arc<Analysis>,
     /// Woken when this node stores an event: the console's live views look at once.
     pub live: Arc<tokio::sync::Notify>,
+    /// Where pushed events are stored: concurrent pushes share one commit.
+    pub events: GroupCommit,
 }
 
 impl AppState {
-    /// Builds the state around a store and the analysis engine.
+    /// Builds the state around a store and the analysis engine, and starts the event
+    /// committer (on the current tokio runtime).
     pub fn new(store: Arc<dyn Store>, config: Config, analysis: Analysis) -> Self {
         AppState {
+            events: GroupCommit::start(store.clone()),
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),

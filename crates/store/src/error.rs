@@ -18,6 +18,9 @@ pub enum StoreError {
     /// A copy into a database that already holds an installation.
     #[error("the target database is not empty: {0}")]
     NotEmpty(String),
+    /// The server is shutting down and no longer stores events.
+    #[error("the store is shutting down")]
+    Stopped,
     /// A stored value could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

@@ -4,13 +4,21 @@
 //! default; [`postgres::PgStore`] serves several nodes sharing one database. Both run the
 //! same SQL (`shared_sql.rs`), with the few differences of dialect and locking named in
 //! each backend's module. Times are milliseconds since the epoch.
+//!
+//! Both backends keep what every push reads (sessions, sensors, task licenses) in a
+//! short-lived in-memory cache that their own writes invalidate (see [`LOOKUP_TTL`]), and
+//! [`group_commit::GroupCommit`] stores concurrent pushes in shared transactions.
 
+mod cache;
 pub mod copy;
 pub mod error;
+pub mod group_commit;
+mod incident_plan;
 pub mod postgres;
 pub mod records;
 pub mod sqlite;
 
+pub use cache::TTL as LOOKUP_TTL;
 pub use error::{StoreError, StoreResult};
 pub use records::*;
 
@@ -155,6 +163,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.
     async fn find_task(&self, uuid: &str) -> StoreResult<Option<Task>>;
+    /// The license (key_id) that submitted the task, if it exists. Read for every pushed
+    /// file download, so it is cached: a task's license never changes.
+    async fn task_license(&self, uuid: &str) -> StoreResult<Option<i64>>;
     /// Which of these uuids are tasks of the account.
     async fn known_tasks(&self, account_id: i64, uuids: &[String]) -> StoreResult<Vec<Task>>;
 
@@ -167,10 +178,27 @@ pub trait Store: Send + Sync + 'static {
         bucket_ms: i64,
         top: u32,
     ) -> StoreResult<Overview>;
-    /// Stores an event (its hosts, task references and incidents, its impact raised by
-    /// the scores of tasks already completed) in one transaction, unless `dedup` recognises it as
-    /// a resent push of an event stored since `dedup.since_ms`.
-    async fn insert_event(&self, event: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted>;
+    /// Stores events in one transaction, one answer per event in order: each with its
+    /// hosts, task references and incidents, its impact raised by the scores of tasks
+    /// already completed, unless its `Dedup` recognises it as a resent push of an event
+    /// stored since `since_ms` (before, or earlier in the same batch). One commit for many
+    /// events is what makes pushes fast (see [`group_commit`]); if any event fails,
+    /// nothing is stored.
+    async fn insert_events(
+        &self,
+        batch: &[(&NewEvent, Option<&Dedup>)],
+    ) -> StoreResult<Vec<Inserted>>;
+    /// Stores one event in its own transaction (see [`Store::insert_events`]).
+    async fn insert_event(&self, event: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted> {
+        let inserted = self.insert_events(&[(event, dedup)]).await?;
+        inserted
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt("a batch of one event stored none".into()))
+    }
+    /// How many write transactions are worth running at once: 1 where writes are
+    /// serialised anyway (SQLite), more where the database runs them in parallel.
+    fn parallel_writers(&self) -> usize;
     /// One event of the account.
     async fn get_event(&self, account_id: i64, id: i64) -> StoreResult<Option<StoredEvent>>;
     /// The account's events, newest first (by occurrence time, then id).

@@ -3,10 +3,14 @@
 // `postgres.rs`. The including module defines:
 // - `Db`, `DbRow`, `DbConn`: the sqlx database, row and connection types;
 // - `ThisStore`: the store type, with `writer` and `reader` pools;
-// - `FOR_SHARE`, `SKIP_LOCKED`: row-locking clauses ("" where the backend has none);
+// - `SKIP_LOCKED`: the row-locking clause of claims ("" where the backend has none);
 // - `SHARED`: whether several server nodes may use the database;
-// - `lock(conn, key)`: a transaction-scoped lock on a name, for work that must not run
-//   twice at once across nodes (a no-op where writes are already serialised).
+// - `PARALLEL_WRITERS`: how many write transactions are worth running at once;
+// - `JSON_ROWS`: a table expression with one row (`value`) per element of the JSON array
+//   bound as `$1`, so that a whole batch of rows is one statement with one SQL text;
+// - `lock_all(conn, exclusive, shared)`: transaction-scoped locks on names, taken in one
+//   fixed order, for work that must not run twice at once across nodes (a no-op where
+//   writes are already serialised).
 
 fn account(row: &DbRow) -> StoreResult<Account> {
     Ok(Account {
@@ -167,13 +171,7 @@ fn incident(row: &DbRow) -> StoreResult<Incident> {
 
 const INCIDENT_COLUMNS: &str = "id, host, first_ms, last_ms, events, impact";
 
-/// The higher of two impacts, either of which may be unknown.
-fn higher(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
+use crate::incident_plan::higher;
 
 /// The SQL of a LIKE pattern that finds `text` as a plain substring.
 fn like_pattern(text: &str) -> String {
@@ -183,148 +181,6 @@ fn like_pattern(text: &str) -> String {
             .replace('%', "\\%")
             .replace('_', "\\_")
     )
-}
-
-/// The triage steps of storing an event, run inside the caller's transaction.
-mod triage {
-    use super::*;
-    
-    /// The event's impact: its base impact raised by the scores of the account's tasks it
-    /// refers to that are already scored.
-    pub(super) async fn impact(
-        conn: &mut DbConn,
-        account_id: i64,
-        triage: &Triage,
-    ) -> StoreResult<Option<i64>> {
-        if triage.task_uuids.is_empty() {
-            return Ok(triage.base_impact);
-        }
-        // Locking the task rows (where the backend has row locks) orders this read after
-        // a completion in flight, which then finds this event.
-        let mut q: QueryBuilder<Db> =
-            QueryBuilder::new("SELECT MAX(score) FROM (SELECT score FROM tasks WHERE account_id = ");
-        q.push_bind(account_id).push(" AND uuid IN (");
-        let mut sep = q.separated(", ");
-        for u in &triage.task_uuids {
-            sep.push_bind(u);
-        }
-        q.push(format!("){FOR_SHARE}) AS referred"));
-        let best: Option<i64> = q.build_query_scalar().fetch_one(&mut *conn).await?;
-        Ok(higher(triage.base_impact, best))
-    }
-
-    /// Records which tasks the event refers to, so that their scores reach it later.
-    pub(super) async fn link_tasks(
-        conn: &mut DbConn,
-        account_id: i64,
-        event_id: i64,
-        task_uuids: &[String],
-    ) -> StoreResult<()> {
-        for uuid in task_uuids {
-            sqlx::query(
-                "INSERT INTO event_tasks (event_id, account_id, task_uuid) \
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(event_id)
-            .bind(account_id)
-            .bind(uuid)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Adds the event to an incident for each of its hosts: the incident of that host
-    /// within `window_ms` of it, a new one if there is none, and the incidents it bridges
-    /// merged into one.
-    pub(super) async fn assign_incidents(
-        conn: &mut DbConn,
-        account_id: i64,
-        event_id: i64,
-        occurred_at_ms: i64,
-        impact: Option<i64>,
-        window_ms: i64,
-    ) -> StoreResult<()> {
-        let hosts: Vec<String> =
-            sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = $1")
-                .bind(event_id)
-                .fetch_all(&mut *conn)
-                .await?;
-        for host in hosts {
-            // One writer at a time per host's incidents, across nodes.
-            lock(&mut *conn, &format!("incident:{account_id}:{host}")).await?;
-            let near = sqlx::query(&format!(
-                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = $1 AND host = $2 \
-                 AND last_ms >= $3 AND first_ms <= $4 ORDER BY first_ms, id"
-            ))
-            .bind(account_id)
-            .bind(&host)
-            .bind(occurred_at_ms.saturating_sub(window_ms))
-            .bind(occurred_at_ms.saturating_add(window_ms))
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(incident)
-            .collect::<StoreResult<Vec<_>>>()?;
-            let id = match near.split_first() {
-                None => {
-                    sqlx::query_scalar(
-                        "INSERT INTO incidents (account_id, host, first_ms, last_ms, events, \
-                         impact) VALUES ($1, $2, $3, $4, 1, $5) RETURNING id",
-                    )
-                    .bind(account_id)
-                    .bind(&host)
-                    .bind(occurred_at_ms)
-                    .bind(occurred_at_ms)
-                    .bind(impact)
-                    .fetch_one(&mut *conn)
-                    .await?
-                }
-                Some((keep, others)) => {
-                    let mut merged = keep.clone();
-                    merged.first_ms = merged.first_ms.min(occurred_at_ms);
-                    merged.last_ms = merged.last_ms.max(occurred_at_ms);
-                    merged.events += 1;
-                    merged.impact = higher(merged.impact, impact);
-                    for other in others {
-                        merged.first_ms = merged.first_ms.min(other.first_ms);
-                        merged.last_ms = merged.last_ms.max(other.last_ms);
-                        merged.events += other.events;
-                        merged.impact = higher(merged.impact, other.impact);
-                        sqlx::query(
-                            "UPDATE incident_events SET incident_id = $1 WHERE incident_id = $2",
-                        )
-                        .bind(keep.id)
-                        .bind(other.id)
-                        .execute(&mut *conn)
-                        .await?;
-                        sqlx::query("DELETE FROM incidents WHERE id = $1")
-                            .bind(other.id)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    sqlx::query(
-                        "UPDATE incidents SET first_ms = $1, last_ms = $2, events = $3, impact = $4 \
-                         WHERE id = $5",
-                    )
-                    .bind(merged.first_ms)
-                    .bind(merged.last_ms)
-                    .bind(merged.events)
-                    .bind(merged.impact)
-                    .bind(keep.id)
-                    .execute(&mut *conn)
-                    .await?;
-                    keep.id
-                }
-            };
-            sqlx::query("INSERT INTO incident_events (incident_id, event_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(event_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
-    }
 }
 
 /// Fails with NotFound when an update touched no row.
@@ -371,6 +227,7 @@ impl ThisStore {
                 .await?;
         }
         tx.commit().await?;
+        self.lookups.credentials_changed();
         Ok(())
     }
 }
@@ -595,7 +452,12 @@ impl Store for ThisStore {
         access_key: &str,
         subkey: &str,
     ) -> StoreResult<Option<Sensor>> {
-        sqlx::query(&format!(
+        let key = (access_key.to_owned(), subkey.to_owned());
+        if let Some(found) = self.lookups.sensors_by_key.get(&key) {
+            return Ok(Some(found));
+        }
+        let generation = self.lookups.generation();
+        let found = sqlx::query(&format!(
             "SELECT {SENSOR_COLUMNS} WHERE l.access_key = $1 AND s.subkey = $2"
         ))
         .bind(access_key)
@@ -604,17 +466,31 @@ impl Store for ThisStore {
         .await?
         .as_ref()
         .map(sensor)
-        .transpose()
+        .transpose()?;
+        if let Some(found) = &found {
+            let lookups = &self.lookups;
+            lookups.keep(&lookups.sensors_by_key, generation, key, found.clone());
+        }
+        Ok(found)
     }
 
     async fn find_sensor(&self, id: i64) -> StoreResult<Option<Sensor>> {
-        sqlx::query(&format!("SELECT {SENSOR_COLUMNS} WHERE s.id = $1"))
+        if let Some(found) = self.lookups.sensors_by_id.get(&id) {
+            return Ok(Some(found));
+        }
+        let generation = self.lookups.generation();
+        let found = sqlx::query(&format!("SELECT {SENSOR_COLUMNS} WHERE s.id = $1"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?
             .as_ref()
             .map(sensor)
-            .transpose()
+            .transpose()?;
+        if let Some(found) = &found {
+            let lookups = &self.lookups;
+            lookups.keep(&lookups.sensors_by_id, generation, id, found.clone());
+        }
+        Ok(found)
     }
 
     async fn list_sensors(&self, license_id: Option<i64>) -> StoreResult<Vec<Sensor>> {
@@ -663,6 +539,12 @@ impl Store for ThisStore {
         id_hash: &str,
         idle_since_ms: i64,
     ) -> StoreResult<Option<Session>> {
+        if let Some(found) = self.lookups.sessions.get(id_hash) {
+            if found.last_seen_ms >= idle_since_ms {
+                return Ok(Some(found));
+            }
+        }
+        let generation = self.lookups.generation();
         let row = sqlx::query(
             "SELECT s.account_id, s.user_id, s.license_id, s.last_seen_ms, \
              COALESCE(u.username, l.access_key) AS label \
@@ -676,23 +558,35 @@ impl Store for ThisStore {
         .bind(idle_since_ms)
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| {
-            Ok(Session {
-                account_id: row.try_get("account_id")?,
-                principal: principal(row.try_get("user_id")?, row.try_get("license_id")?)?,
-                label: row.try_get("label")?,
-                last_seen_ms: row.try_get("last_seen_ms")?,
+        let found = row
+            .map(|row| {
+                Ok::<_, StoreError>(Session {
+                    account_id: row.try_get("account_id")?,
+                    principal: principal(row.try_get("user_id")?, row.try_get("license_id")?)?,
+                    label: row.try_get("label")?,
+                    last_seen_ms: row.try_get("last_seen_ms")?,
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        if let Some(found) = &found {
+            let lookups = &self.lookups;
+            lookups.keep(&lookups.sessions, generation, id_hash.to_owned(), found.clone());
+        }
+        Ok(found)
     }
 
     async fn touch_session(&self, id_hash: &str, now_ms: i64) -> StoreResult<()> {
+        let generation = self.lookups.generation();
         sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
             .bind(now_ms)
             .bind(id_hash)
             .execute(&self.writer)
             .await?;
+        let lookups = &self.lookups;
+        if let Some(mut touched) = lookups.sessions.get(id_hash) {
+            touched.last_seen_ms = touched.last_seen_ms.max(now_ms);
+            lookups.keep(&lookups.sessions, generation, id_hash.to_owned(), touched);
+        }
         Ok(())
     }
 
@@ -701,6 +595,7 @@ impl Store for ThisStore {
             .bind(id_hash)
             .execute(&self.writer)
             .await?;
+        self.lookups.credentials_changed();
         Ok(())
     }
 
@@ -737,6 +632,23 @@ impl Store for ThisStore {
             .as_ref()
             .map(task)
             .transpose()
+    }
+
+    async fn task_license(&self, uuid: &str) -> StoreResult<Option<i64>> {
+        if let Some(license) = self.lookups.task_licenses.get(uuid) {
+            return Ok(Some(license));
+        }
+        let generation = self.lookups.generation();
+        let license: Option<i64> =
+            sqlx::query_scalar("SELECT license_id FROM tasks WHERE uuid = $1")
+                .bind(uuid)
+                .fetch_optional(&self.reader)
+                .await?;
+        if let Some(license) = license {
+            let lookups = &self.lookups;
+            lookups.keep(&lookups.task_licenses, generation, uuid.to_owned(), license);
+        }
+        Ok(license)
     }
 
     async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>> {
@@ -778,6 +690,9 @@ impl Store for ThisStore {
         now_ms: i64,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
+        // Alone: events being written that refer to the task have committed, or will read
+        // this score.
+        lock_all(&mut tx, &[triage::task_lock(uuid)], &[]).await?;
         let r = sqlx::query(
             "UPDATE tasks SET state = 'completed', score = $1, result = $2, completed_at_ms = $3 \
              WHERE uuid = $4",
@@ -954,82 +869,15 @@ impl Store for ThisStore {
             .collect()
     }
 
-    async fn insert_event(&self, e: &NewEvent, dedup: Option<&Dedup>) -> StoreResult<Inserted> {
+    async fn insert_events(&self, batch: &[(&NewEvent, Option<&Dedup>)]) -> StoreResult<Vec<Inserted>> {
         let mut tx = self.writer.begin().await?;
-        if let Some(d) = dedup {
-            // The check and the insert are one step for each fingerprint, across nodes.
-            lock(&mut tx, &format!("push:{}", d.fingerprint)).await?;
-            let existing: Option<i64> = sqlx::query_scalar(
-                "SELECT event_id FROM push_fingerprints WHERE fingerprint = $1 \
-                 AND received_at_ms >= $2",
-            )
-            .bind(&d.fingerprint)
-            .bind(d.since_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(id) = existing {
-                return Ok(Inserted::Duplicate(id));
-            }
-        }
-        let (user_id, license_id) = split_principal(e.pushed_by);
-        let impact = triage::impact(&mut tx, e.account_id, &e.triage).await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO events (account_id, license_id, sensor_id, pushed_by_user_id, \
-             pushed_by_license_id, kind, received_at_ms, occurred_at_ms, vendor_name, tool_name, \
-             fields, raw_params, action, impact, incidents_indexed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1) RETURNING id",
-        )
-        .bind(e.account_id)
-        .bind(e.license_id)
-        .bind(e.sensor_id)
-        .bind(user_id)
-        .bind(license_id)
-        .bind(&e.kind)
-        .bind(e.received_at_ms)
-        .bind(e.occurred_at_ms)
-        .bind(&e.vendor_name)
-        .bind(&e.tool_name)
-        .bind(e.fields.to_string())
-        .bind(e.raw_params.to_string())
-        .bind(&e.triage.action)
-        .bind(impact)
-        .fetch_one(&mut *tx)
-        .await?;
-        for host in &e.hosts {
-            sqlx::query(
-                "INSERT INTO event_hosts (event_id, account_id, host) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(e.account_id)
-            .bind(host)
-            .execute(&mut *tx)
-            .await?;
-        }
-        triage::link_tasks(&mut tx, e.account_id, id, &e.triage.task_uuids).await?;
-        triage::assign_incidents(
-            &mut tx,
-            e.account_id,
-            id,
-            e.occurred_at_ms,
-            impact,
-            e.incident_window_ms,
-        )
-        .await?;
-        if let Some(d) = dedup {
-            sqlx::query(
-                "INSERT INTO push_fingerprints (fingerprint, event_id, received_at_ms) \
-                 VALUES ($1, $2, $3) ON CONFLICT (fingerprint) DO UPDATE SET \
-                 event_id = excluded.event_id, received_at_ms = excluded.received_at_ms",
-            )
-            .bind(&d.fingerprint)
-            .bind(id)
-            .bind(e.received_at_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let inserted = insert_batch(&mut tx, batch).await?;
         tx.commit().await?;
-        Ok(Inserted::New(id))
+        Ok(inserted)
+    }
+
+    fn parallel_writers(&self) -> usize {
+        PARALLEL_WRITERS
     }
 
     async fn get_event(&self, account_id: i64, id: i64) -> StoreResult<Option<StoredEvent>> {
@@ -1251,7 +1099,31 @@ impl Store for ThisStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
+        // Each event's hosts, then every incident lock at once, as a push batch takes them.
+        let mut hosts = Vec::with_capacity(rows.len());
+        let mut keys = Vec::new();
         for row in &rows {
+            let account_id: i64 = row.try_get("account_id")?;
+            let of_event: Vec<String> =
+                sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = $1")
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            keys.extend(of_event.iter().map(|h| triage::incident_lock(account_id, h)));
+            hosts.push(of_event);
+        }
+        let mut tasks = Vec::new();
+        for row in &rows {
+            let t = triage_of(
+                &row.try_get::<String, _>("kind")?,
+                &json_column(row, "raw_params")?,
+                row.try_get("received_at_ms")?,
+            );
+            tasks.extend(t.task_uuids.iter().map(|u| triage::task_lock(u)));
+        }
+        lock_all(&mut tx, &keys, &tasks).await?;
+        let mut placed = Vec::with_capacity(rows.len());
+        for (row, hosts) in rows.iter().zip(&hosts) {
             let id: i64 = row.try_get("id")?;
             let account_id: i64 = row.try_get("account_id")?;
             let kind: String = row.try_get("kind")?;
@@ -1260,7 +1132,8 @@ impl Store for ThisStore {
                 &json_column(row, "raw_params")?,
                 row.try_get("received_at_ms")?,
             );
-            let impact = triage::impact(&mut tx, account_id, &t).await?;
+            let best = triage::task_score(&mut tx, account_id, &t.task_uuids).await?;
+            let impact = higher(t.base_impact, best);
             sqlx::query(
                 "UPDATE events SET action = $1, impact = $2, incidents_indexed = 1 WHERE id = $3",
             )
@@ -1269,17 +1142,18 @@ impl Store for ThisStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            triage::link_tasks(&mut tx, account_id, id, &t.task_uuids).await?;
-            triage::assign_incidents(
-                &mut tx,
+            let links = t.task_uuids.iter().map(|u| serde_json::json!([id, account_id, u]));
+            triage::link_tasks(&mut tx, links.collect()).await?;
+placed.push(Placed {
                 account_id,
-                id,
-                row.try_get("occurred_at_ms")?,
+                event_id: id,
+                hosts,
+                occurred_at_ms: row.try_get("occurred_at_ms")?,
                 impact,
                 window_ms,
-            )
-            .await?;
+            });
         }
+        write_incidents(&mut tx, &placed).await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }

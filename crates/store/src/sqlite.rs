@@ -22,6 +22,7 @@ use std::time::Duration;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    lookups: std::sync::Arc<crate::cache::Lookups>,
 }
 
 impl SqliteStore {
@@ -62,7 +63,11 @@ impl SqliteStore {
             .max_connections(readers)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            lookups: Default::default(),
+        })
     }
 }
 
@@ -70,17 +75,41 @@ type Db = Sqlite;
 type DbRow = SqliteRow;
 type DbConn = SqliteConnection;
 type ThisStore = SqliteStore;
-/// SQLite has no row locks: its single writer serialises writes.
-const FOR_SHARE: &str = "";
 /// SQLite has no row locks: its single writer serialises claims.
 const SKIP_LOCKED: &str = "";
 
 /// Nothing to lock: write transactions already run one at a time.
-async fn lock(_conn: &mut DbConn, _key: &str) -> StoreResult<()> {
+async fn lock_all(
+    _conn: &mut DbConn,
+    _exclusive: &[String],
+    _shared: &[String],
+) -> StoreResult<()> {
     Ok(())
 }
 
 /// The embedded database belongs to one server.
 const SHARED: bool = false;
+/// One writer connection: a second transaction would only wait for the first.
+const PARALLEL_WRITERS: usize = 1;
+/// The elements of the JSON array bound as `$1`.
+const JSON_ROWS: &str = "json_each($1)";
+/// Ids are given explicitly as they are.
+const OVERRIDING: &str = "";
+
+/// The next `n` ids of `table`, ascending. Its ids are AUTOINCREMENT (never reused), and
+/// the largest given so far is in `sqlite_sequence`; with writes serialised, the next `n`
+/// are this transaction's.
+async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let last: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = $1")
+        .bind(table)
+        .fetch_optional(conn)
+        .await?;
+    let last = last.unwrap_or(0);
+    Ok((1..=n as i64).map(|k| last + k).collect())
+}
 
 include!("shared_sql.rs");
+include!("event_writes.rs");

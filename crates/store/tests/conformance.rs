@@ -7,11 +7,13 @@
 mod backends;
 
 use backends::{Backend, TestDb};
+use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::{
     Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent, Principal,
-    Store, Task, TaskKind, TaskState, Triage,
+    Store, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
 };
 use serde_json::json;
+use std::sync::Arc;
 
 fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent {
     NewEvent {
@@ -564,6 +566,182 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backe
     assert!(store.find_content("sha256", "zz").await.unwrap().is_none());
 }
 
+/// Every incident of the account (up to 100).
+async fn all_incidents(store: &dyn Store, account_id: i64) -> Vec<pushdetect_store::Incident> {
+    let f = IncidentFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    store.list_incidents(account_id, &f).await.unwrap()
+}
+
+fn fingerprint(f: &str) -> Dedup {
+    Dedup {
+        fingerprint: f.into(),
+        since_ms: 0,
+    }
+}
+
+/// A batch is one transaction: its events get ids in batch order, a copy later in the same
+/// batch is recognised, incidents are built as if the events came one by one, and a batch
+/// with one bad event stores nothing.
+async fn a_batch_stores_its_events_in_order_and_recognises_copies_within_it(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    let a = about(t, &["h1"], 1_000, Some(10));
+    let b = about(t, &["h1", "h2"], 2_000, Some(40));
+    let (fa, fb) = (fingerprint("A"), fingerprint("B"));
+    let r = store
+        .insert_events(&[(&a, Some(&fa)), (&b, Some(&fb)), (&a, Some(&fa))])
+        .await
+        .unwrap();
+    let (Inserted::New(ia), Inserted::New(ib)) = (r[0], r[1]) else {
+        panic!("{r:?}")
+    };
+    assert!(ia < ib, "{r:?}");
+    assert_eq!(r[2], Inserted::Duplicate(ia));
+    assert_eq!(
+        store.insert_event(&b, Some(&fb)).await.unwrap(),
+        Inserted::Duplicate(ib)
+    );
+    let count = || async {
+        store
+            .list_events(
+                t.0,
+                &EventFilter {
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count().await, 2);
+    let incidents = all_incidents(store, t.0).await;
+    let of = |host: &str| incidents.iter().find(|i| i.host == host).unwrap();
+    assert_eq!((of("h1").events, of("h1").impact), (2, Some(40)));
+    assert_eq!((of("h2").events, of("h2").impact), (1, Some(40)));
+    // An event naming a sensor that does not exist fails the batch, and its good
+    // neighbour is not stored either.
+    let good = about(t, &["h3"], 3_000, None);
+    let mut bad = about(t, &["h3"], 3_000, None);
+    bad.sensor_id = 999_999;
+    assert!(store
+        .insert_events(&[(&good, None), (&bad, None)])
+        .await
+        .is_err());
+    assert_eq!(count().await, 2);
+    let incidents = all_incidents(store, t.0).await;
+    assert!(incidents.iter().all(|i| i.host != "h3"), "{incidents:?}");
+    // Ids keep growing after a failed batch (PostgreSQL may skip the ids it reserved).
+    assert!(insert(store, &good).await > ib);
+    assert_eq!(count().await, 3);
+}
+
+/// Group commit: concurrent events are each stored once, with their own ids; concurrent
+/// copies of one push are stored once; an event that cannot be stored fails alone.
+async fn group_commit_stores_concurrent_events_once_each(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store: Arc<dyn Store> = Arc::from(db.open_another().await);
+    let t = tenant(store.as_ref(), "a").await;
+    let commit = GroupCommit::start(store.clone());
+    let mut pushes = Vec::new();
+    for i in 0..100 {
+        for _copy in 0..2 {
+            let commit = commit.clone();
+            let e = about(t, &[&format!("h{}", i % 10)], 1_000 + i, None);
+            let d = fingerprint(&format!("f{i}"));
+            pushes.push(tokio::spawn(async move { commit.insert(e, Some(d)).await }));
+        }
+    }
+    let mut bad = about(t, &["h0"], 1_000, None);
+    bad.sensor_id = 999_999;
+    let bad = tokio::spawn({
+        let commit = commit.clone();
+        async move { commit.insert(bad, None).await }
+    });
+    let mut ids = std::collections::BTreeSet::new();
+    for pair in pushes.chunks_mut(2) {
+        let first = (&mut pair[0]).await.unwrap().unwrap();
+        let second = (&mut pair[1]).await.unwrap().unwrap();
+        let ((Inserted::New(id), Inserted::Duplicate(same))
+        | (Inserted::Duplicate(same), Inserted::New(id))) = (first, second)
+        else {
+            panic!("{first:?} {second:?}")
+        };
+        assert_eq!(id, same);
+        assert!(ids.insert(id));
+    }
+    assert!(bad.await.unwrap().is_err());
+    let events = store
+        .list_events(
+            t.0,
+            &EventFilter {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 100);
+    let incidents = all_incidents(&*store, t.0).await;
+    assert_eq!(incidents.iter().map(|i| i.events).sum::<i64>(), 100);
+    assert_eq!(incidents.len(), 10);
+}
+
+/// What every push reads is cached, but a change made through the store is seen at once,
+/// and a change made by another process within LOOKUP_TTL.
+async fn cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    let now = chrono::Utc::now().timestamp_millis();
+    store
+        .create_session("S1", t.0, Principal::License(t.1), now)
+        .await
+        .unwrap();
+    assert!(store.find_session("S1", 0).await.unwrap().is_some());
+    assert!(!store.find_sensor(t.2).await.unwrap().unwrap().disabled);
+    let by_key = || async {
+        store
+            .find_sensor_by_key("AKa", "SK")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(!by_key().await.disabled);
+    store.set_sensor_disabled(t.2, true).await.unwrap();
+    assert!(store.find_sensor(t.2).await.unwrap().unwrap().disabled);
+    assert!(by_key().await.disabled);
+    store.delete_session("S1").await.unwrap();
+    assert!(store.find_session("S1", 0).await.unwrap().is_none());
+    // A session idle for too long is not answered from the cache either.
+    store
+        .create_session("S2", t.0, Principal::License(t.1), now)
+        .await
+        .unwrap();
+    assert!(store.find_session("S2", now).await.unwrap().is_some());
+    assert!(store.find_session("S2", now + 1).await.unwrap().is_none());
+    // Another process disables the license, which ends its sessions.
+    assert!(store.find_session("S2", 0).await.unwrap().is_some());
+    let other = db.open_another().await;
+    other.set_license_disabled(t.1, true).await.unwrap();
+    tokio::time::sleep(LOOKUP_TTL + std::time::Duration::from_millis(200)).await;
+    assert!(store.find_session("S2", 0).await.unwrap().is_none());
+    // A task's license.
+    store
+        .create_task(&Task::external("u1", t.0, t.1, 0))
+        .await
+        .unwrap();
+    assert_eq!(store.task_license("u1").await.unwrap(), Some(t.1));
+    assert_eq!(store.task_license("u2").await.unwrap(), None);
+    other.close().await;
+}
+
 /// Each test above, once per backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -591,4 +769,7 @@ conformance!(
     a_fingerprint_older_than_the_window_does_not_match,
     unique_names_conflict_and_disabling_cascades,
     the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
+    a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
+    group_commit_stores_concurrent_events_once_each,
+    cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl,
 );

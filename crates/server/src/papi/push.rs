@@ -39,8 +39,8 @@ async fn store_push(
     let request = PushRequest::parse(kind, params, now)?;
     let sensor = usable_sensor(app, caller, &request.network).await?;
     if let Event::FileDownload(download) = &request.event {
-        let task = app.store.find_task(download.task_uuid.as_str()).await?;
-        if task.is_none_or(|t| t.license_id != sensor.license_id) {
+        let license = app.store.task_license(download.task_uuid.as_str()).await?;
+        if license != Some(sensor.license_id) {
             return Err(ApiError::new(
                 ErrorCode::UnknownTask,
                 format!(
@@ -78,12 +78,12 @@ async fn store_push(
             .millis()
             .saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
     });
-    let inserted = app.store.insert_event(&event, dedup.as_ref()).await?;
+    let inserted = app.events.insert(event, dedup).await?;
     app.live.notify_waiters();
     match inserted {
         Inserted::New(id) => {
             app.metrics.event_stored(kind.as_str());
-            tracing::info!(event_id = id, kind = %kind, account = caller.account_id, "event stored");
+            tracing::debug!(event_id = id, kind = %kind, account = caller.account_id, "event stored");
         }
         Inserted::Duplicate(id) => {
             tracing::info!(event_id = id, kind = %kind, "resent push recognised; not stored again");

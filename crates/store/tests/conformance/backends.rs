@@ -78,6 +78,12 @@ impl TestDb {
         self.store.as_ref()
     }
 
+    /// A second store on the same database, as another server process or an `admin`
+    /// command would open it.
+    pub async fn open_another(&self) -> Box<dyn Store> {
+        open(self.backend, &self.dir, self.pg_name.as_deref()).await
+    }
+
     /// Closes the store, runs `sql` directly on the database (as another program would),
     /// and opens it again, as a restarted server does.
     pub async fn reopen_after(&mut self, sql: &[&str]) {
