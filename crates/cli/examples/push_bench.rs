@@ -4,17 +4,27 @@
 //! For each backend (SQLite in a temporary directory, PostgreSQL in a database of its own
 //! on the server named by `PUSHDETECT_TEST_POSTGRES`), one server runs in this process on a
 //! loopback port; 1, 16 and 64 clients, each on one keep-alive connection, share one
-//! logged-in session and push IOC results (each different, so none is a resent push).
+//! logged-in session and push file downloads (`push_file_download`, each naming the one
+//! analysis task registered for the license, each different, so none is a resent push).
 //!
 //! Usage: push_bench [PUSHES] [sqlite|postgres|both]   (see scripts/bench-push.sh)
 
 use pushdetect_server::provision::init_account;
 use pushdetect_server::{AppState, Config};
-use pushdetect_store::{Dedup, NewEvent, Principal, Store, Triage};
+use pushdetect_store::group_commit::GroupCommit;
+use pushdetect_store::{Dedup, NewEvent, Principal, Store, Task, Triage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator of the `pushdetect` binary, so that the server here runs as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
+/// The analysis task every pushed download names (an external task of the license).
+const TASK: &str = "88450dbe3c0600000ffa2b3a90b8560d";
+/// The task the raw inserts name (of the other account).
+const RAW_TASK: &str = "99450dbe3c0600000ffa2b3a90b8560d";
 
 /// Latencies of one run and its wall time.
 struct Run {
@@ -81,49 +91,66 @@ where
 }
 
 fn event(account: i64, license: i64, sensor: i64, i: usize) -> NewEvent {
+    let host = format!("10.1.{}.{}", (i / 250) % 250, i % 250);
     NewEvent {
         account_id: account,
         sensor_id: sensor,
         license_id: license,
         pushed_by: Principal::License(license),
-        kind: "ioc".into(),
+        kind: "file_download".into(),
         received_at_ms: 1_700_000_000_000 + i as i64,
         occurred_at_ms: 1_700_000_000_000 + i as i64,
         vendor_name: "Bench".into(),
         tool_name: "raw".into(),
-        hosts: vec![format!("10.1.{}.{}", (i / 250) % 250, i % 250)],
-        fields: serde_json::json!({"i": i}),
-        raw_params: serde_json::json!({"i": i.to_string()}),
+        hosts: vec![host.clone()],
+        // The shape of a pushed download: the parsed fields and the parameters as sent.
+        fields: serde_json::json!({
+            "task_uuid": RAW_TASK, "src_ip": host, "dst_ip": "203.0.113.7",
+            "application_protocol": "HTTP", "filename": format!("/downloads/file-{i}.exe"),
+            "download_time": "2023-11-14T22:13:20Z",
+            "reporter": {"vendor_name": "Bench", "tool_name": "raw"},
+        }),
+        raw_params: serde_json::json!({
+            "task_uuid": RAW_TASK, "src_ip": host, "dst_ip": "203.0.113.7",
+            "application_protocol": "HTTP", "filename": format!("/downloads/file-{i}.exe"),
+            "download_time": "1700000000", "vendor_name": "Bench", "tool_name": "raw",
+            "key": "RAWKEY:RAWSUB",
+        }),
         triage: Triage {
             action: None,
-            base_impact: Some(50),
-            task_uuids: Vec::new(),
+            base_impact: None,
+            task_uuids: vec![RAW_TASK.to_owned()],
         },
         incident_window_ms: 3_600_000,
     }
 }
 
-/// Events per second inserted straight into the store (each its own transaction, with the
-/// resent-push check, hosts and incidents), by `writers` concurrent writers.
+/// Events per second stored straight through the store's group commit (as the push
+/// handler stores them, without HTTP, parsing or lookups) by `writers` concurrent writers:
+/// the store's ceiling at that concurrency.
 async fn raw_inserts(
     store: Arc<dyn Store>,
     ids: (i64, i64, i64),
     total: usize,
     writers: usize,
 ) -> f64 {
+    let commit = GroupCommit::start(store);
     let start = Instant::now();
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
-            let store = store.clone();
+            let commit = commit.clone();
             tokio::spawn(async move {
                 let mut i = w;
                 while i < total {
                     let dedup = Dedup {
-                        fingerprint: format!("raw-{i}"),
+                        fingerprint: format!("raw-{writers}-{i}"),
                         since_ms: 0,
                     };
-                    store
-                        .insert_event(&event(ids.0, ids.1, ids.2, i), Some(&dedup))
+                    commit
+                        .insert(
+                            event(ids.0, ids.1, ids.2, writers * 1_000_000 + i),
+                            Some(dedup),
+                        )
                         .await
                         .unwrap();
                     i += writers;
@@ -163,9 +190,16 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
             .create_sensor(license.id, "RAWSUB", "raw", 0)
             .await
             .unwrap();
+        store
+            .create_task(&Task::external(RAW_TASK, other.id, license.id, 0))
+            .await
+            .unwrap();
         (other.id, license.id, sensor.id)
     };
-    let _ = account;
+    store
+        .create_task(&Task::external(TASK, account.id, creds.key_id, 0))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let analysis = pushdetect_server::analyst::Analysis {
         engine: Arc::new(pushdetect_analysis::Engine::new(Default::default()).unwrap()),
@@ -205,44 +239,38 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
         .expect("a session cookie")
         .to_owned();
 
-    let writers = [1, 16];
     let mut raw = Vec::new();
-    for w in writers {
-        raw.push(raw_inserts(store.clone(), raw_store, pushes, w).await);
+    for writers in CONNECTIONS {
+        raw.push(raw_inserts(store.clone(), raw_store, pushes, writers).await);
     }
     println!(
-        "\n{name}: raw store inserts/s: 1 writer {:.0}, 16 writers {:.0}",
-        raw[0], raw[1]
+        "\n{name}: raw store inserts/s with 1, 16, 64 writers: {:.0}, {:.0}, {:.0}",
+        raw[0], raw[1], raw[2]
     );
     println!("| backend | connections | healthz/s | pushes/s | push p50 ms | push p99 ms | pushes / healthz | pushes / raw inserts |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for connections in CONNECTIONS {
+    for (connections, raw_ceiling) in CONNECTIONS.into_iter().zip(raw) {
         let url = format!("{base}/healthz");
         let health = load(connections, pushes, move |c, _| c.get(&url)).await;
-        let url = format!("{base}/papi/push_detection/ioc/push_result.json");
+        let url = format!("{base}/papi/push_detection/file_capture/push_file_download.json");
         let key = creds.sensor_key.clone();
         let cookie = cookie.clone();
         let offset = connections * 1_000_000;
         let push = load(connections, pushes, move |c, i| {
             let n = offset + i;
             c.post(&url).header("cookie", cookie.as_str()).form(&[
+                ("task_uuid", TASK),
+                ("src_ip", &format!("10.2.{}.{}", (n / 250) % 250, n % 250)),
+                ("dst_ip", "203.0.113.7"),
+                ("application_protocol", "HTTP"),
+                ("filename", &format!("/downloads/file-{n}.exe")),
+                ("download_time", &(1_700_000_000 + n).to_string()),
                 ("vendor_name", "Bench"),
                 ("tool_name", "push_bench"),
-                ("ioc_uuid", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10"),
-                ("ioc_source", "bench"),
-                (
-                    "main_ipv4",
-                    &format!("10.2.{}.{}", (n / 250) % 250, n % 250),
-                ),
-                ("ioc_matched", "True"),
-                ("match_confidence", &(n % 101).to_string()),
-                ("hostname", &format!("host-{}", n % 5000)),
-                ("check_time_end", &(1_700_000_000 + n).to_string()),
                 ("key", key.as_str()),
             ])
         })
         .await;
-        let raw_ceiling = if connections == 1 { raw[0] } else { raw[1] };
         println!(
             "| {name} | {connections} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
             health.per_second(),
