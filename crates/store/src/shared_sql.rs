@@ -1099,39 +1099,32 @@ impl Store for ThisStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        // Each event's hosts, then every incident lock at once, as a push batch takes them.
+        // Each event's triage and hosts, then every lock at once, as a push batch takes them.
+        let mut triages = Vec::with_capacity(rows.len());
         let mut hosts = Vec::with_capacity(rows.len());
-        let mut keys = Vec::new();
+        let (mut keys, mut tasks) = (Vec::new(), Vec::new());
         for row in &rows {
             let account_id: i64 = row.try_get("account_id")?;
-            let of_event: Vec<String> =
-                sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = $1")
-                    .bind(row.try_get::<i64, _>("id")?)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            keys.extend(of_event.iter().map(|h| triage::incident_lock(account_id, h)));
-            hosts.push(of_event);
-        }
-        let mut tasks = Vec::new();
-        for row in &rows {
             let t = triage_of(
                 &row.try_get::<String, _>("kind")?,
                 &json_column(row, "raw_params")?,
                 row.try_get("received_at_ms")?,
             );
             tasks.extend(t.task_uuids.iter().map(|u| triage::task_lock(u)));
+            let of_event: Vec<String> =
+                sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = $1")
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            keys.extend(of_event.iter().map(|h| triage::incident_lock(account_id, h)));
+            triages.push(t);
+            hosts.push(of_event);
         }
         lock_all(&mut tx, &keys, &tasks).await?;
         let mut placed = Vec::with_capacity(rows.len());
-        for (row, hosts) in rows.iter().zip(&hosts) {
+        for ((row, hosts), t) in rows.iter().zip(&hosts).zip(&triages) {
             let id: i64 = row.try_get("id")?;
             let account_id: i64 = row.try_get("account_id")?;
-            let kind: String = row.try_get("kind")?;
-            let t = triage_of(
-                &kind,
-                &json_column(row, "raw_params")?,
-                row.try_get("received_at_ms")?,
-            );
             let best = triage::task_score(&mut tx, account_id, &t.task_uuids).await?;
             let impact = higher(t.base_impact, best);
             sqlx::query(
@@ -1144,7 +1137,7 @@ impl Store for ThisStore {
             .await?;
             let links = t.task_uuids.iter().map(|u| serde_json::json!([id, account_id, u]));
             triage::link_tasks(&mut tx, links.collect()).await?;
-placed.push(Placed {
+            placed.push(Placed {
                 account_id,
                 event_id: id,
                 hosts,
