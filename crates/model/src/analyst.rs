@@ -17,11 +17,14 @@ pub struct AnalystCall {
 }
 
 /// Parameters every call accepts: the credentials sent with each request when the client
-/// does not keep a session.
-pub const CREDENTIAL_PARAMS: &[&str] = &["key", "api_token"];
+/// does not keep a session, and `perfdata`, which the public client adds to every request
+/// when its `REQUEST_PERFDATA` switch is on (accepted and ignored: there is no performance
+/// data to return).
+pub const CREDENTIAL_PARAMS: &[&str] = &["key", "api_token", "perfdata"];
 
-/// Fields of a file submission: those wire-protocol.md names, plus those the public
-/// client sends for its other options (accepted and kept with the task, not acted on).
+/// Fields of a file submission, by content or by hash: every field the public client's
+/// `submit_file` and `submit_file_hash` send. What pushdetect does with each is in
+/// docs/analyst-api.md.
 const SUBMIT_FILE: &[&str] = &[
     "file",
     "filename",
@@ -31,6 +34,8 @@ const SUBMIT_FILE: &[&str] = &[
     "full_report_score",
     "bypass_cache",
     "delete_after_analysis",
+    "require_file_analysis",
+    "mime_type",
     "download_ip",
     "download_port",
     "server_ip",
@@ -64,6 +69,19 @@ const SUBMIT_FILE: &[&str] = &[
     "apk_package_name",
 ];
 
+/// Fields of `submit_file_metadata` (the deprecated `analysis/submit/download`).
+const SUBMIT_DOWNLOAD: &[&str] = &[
+    "md5",
+    "sha1",
+    "download_ip",
+    "download_port",
+    "download_host",
+    "download_path",
+    "download_agent",
+    "download_referer",
+    "download_request",
+];
+
 const SUBMIT_URL: &[&str] = &[
     "url",
     "referer",
@@ -80,6 +98,61 @@ const SUBMIT_URL: &[&str] = &[
     "task_metadata",
     "fast_analysis",
     "password_candidates",
+];
+
+/// Fields of the hash queries: the public client sends `hash_value`, `hash_algorithm` and
+/// `hash_block_size`; `md5`, `sha1`, `sha256` are accepted as shorthands.
+const HASH_QUERY: &[&str] = &[
+    "md5",
+    "sha1",
+    "sha256",
+    "mmh3",
+    "hash_value",
+    "hash_algorithm",
+    "hash_block_size",
+    "block_size",
+];
+
+/// Calls of the public client that belong to Lastline's own service (rescoring, tickets,
+/// sandbox imports, IOC reports): answered with 108 and a message saying pushdetect does
+/// not offer them, instead of an HTTP 404 the client would report as a network failure.
+pub const NOT_OFFERED: &[(&str, &str)] = &[
+    (
+        "management/rescore",
+        "rescoring is done by editing the rules (docs/rules.md)",
+    ),
+    (
+        "management/rescore_scanner",
+        "rescoring is done by editing the rules (docs/rules.md)",
+    ),
+    (
+        "management/suppress_scanner",
+        "rules are disabled by editing the rule files (docs/rules.md)",
+    ),
+    (
+        "management/create_ticket",
+        "there is no ticket system behind pushdetect",
+    ),
+    (
+        "analysis/analyze_sandbox_result",
+        "there is no sandbox behind pushdetect",
+    ),
+    (
+        "analysis/query/analysis_engine_tasks",
+        "there is no sandbox behind pushdetect",
+    ),
+    (
+        "analysis/ioc/get_ioc_metadata",
+        "pushdetect does not generate IOC reports",
+    ),
+    (
+        "analysis/ioc/get_ioc_report",
+        "pushdetect does not generate IOC reports",
+    ),
+    (
+        "analysis/ioc/create_ioc_from_result",
+        "pushdetect does not generate IOC reports",
+    ),
 ];
 
 /// Every call of the Analyst API.
@@ -105,6 +178,11 @@ pub const CALLS: &[AnalystCall] = &[
         params: SUBMIT_FILE,
     },
     AnalystCall {
+        path: "analysis/submit/download",
+        summary: "Report a download of a file submitted before (by md5 or sha1), with its context.",
+        params: SUBMIT_DOWNLOAD,
+    },
+    AnalystCall {
         path: "analysis/submit/url",
         summary: "Submit a URL.",
         params: SUBMIT_URL,
@@ -120,6 +198,41 @@ pub const CALLS: &[AnalystCall] = &[
             "report_version",
             "allow_datacenter_redirect",
         ],
+    },
+    AnalystCall {
+        path: "analysis/get_result",
+        summary: "The summary of a task's result (score_only: the score alone).",
+        params: &["uuid", "score_only"],
+    },
+    AnalystCall {
+        path: "analysis/get_result_activities",
+        summary: "What the analysis found in a task's subject.",
+        params: &["uuid"],
+    },
+    AnalystCall {
+        path: "analysis/get_report_activities",
+        summary: "What one report of a task found (a task has one report, named by the task uuid).",
+        params: &["uuid", "report_uuid"],
+    },
+    AnalystCall {
+        path: "analysis/get_task_metadata",
+        summary: "A task's submission: kind, subject, state and times.",
+        params: &["uuid"],
+    },
+    AnalystCall {
+        path: "analysis/query_task_artifact",
+        summary: "Whether an artifact of a task (analysis_subject) can be downloaded.",
+        params: &["uuid", "artifact_name"],
+    },
+    AnalystCall {
+        path: "analysis/get_result_artifact",
+        summary: "Download an artifact named 'REPORT_UUID:NAME' (raw bytes; HTTP 404, 410, 412 on errors).",
+        params: &["uuid", "artifact_uuid"],
+    },
+    AnalystCall {
+        path: "analysis/get_report_artifact",
+        summary: "Download an artifact of a report (raw bytes; HTTP 404, 410, 412 on errors).",
+        params: &["uuid", "report_uuid", "artifact_name"],
     },
     AnalystCall {
         path: "analysis/get_progress",
@@ -139,15 +252,17 @@ pub const CALLS: &[AnalystCall] = &[
     AnalystCall {
         path: "analysis/query/file_hash",
         summary: "Finished analyses of a file, by hash.",
-        params: &[
-            "md5",
-            "sha1",
-            "sha256",
-            "mmh3",
-            "hash_value",
-            "hash_algorithm",
-            "block_size",
-        ],
+        params: HASH_QUERY,
+    },
+    AnalystCall {
+        path: "analysis/query/is_blocked_file_hash",
+        summary: "Whether a file, by hash, scored as malicious (70 or more) in a finished analysis.",
+        params: HASH_QUERY,
+    },
+    AnalystCall {
+        path: "analysis/get_analysis_tags",
+        summary: "The tags of a task: the names of the rules that matched its subject.",
+        params: &["uuid"],
     },
     AnalystCall {
         path: "management/get_status",
@@ -212,6 +327,8 @@ pub enum AnalystCode {
     InvalidMetadata,
     /// 113: the file type is not accepted.
     InvalidFileType,
+    /// 114: no such artifact in the task's report.
+    InvalidArtifactUuid,
     /// 115: too many submissions.
     SubmissionLimitExceeded,
     /// 116: hash algorithm is not md5, sha1 or sha256.
@@ -239,6 +356,7 @@ impl AnalystCode {
             AnalystCode::FileTooLarge => 109,
             AnalystCode::InvalidMetadata => 112,
             AnalystCode::InvalidFileType => 113,
+            AnalystCode::InvalidArtifactUuid => 114,
             AnalystCode::SubmissionLimitExceeded => 115,
             AnalystCode::InvalidHashAlgorithm => 116,
             AnalystCode::InvalidUrl => 117,

@@ -236,7 +236,12 @@ pub const PUSH_IOC_RESULT: MethodSpec = MethodSpec {
     params: &[
         VENDOR,
         TOOL,
-        p("ioc_uuid", K::Uuid, Req, "UUID of the IOC."),
+        p(
+            "ioc_uuid",
+            K::Uuid,
+            Req,
+            "UUID of the IOC (also urn:uuid:…, {…}, or a STIX id such as indicator--…).",
+        ),
         p("ioc_source", K::Text, Req, "Source of the IOC."),
         p("main_ipv4", K::Ipv4, OneOf("main address"), "Main IPv4 address of the host on which the IOC has been checked (required if main_ipv6 is not given)."),
         p("main_ipv6", K::Ipv6, OneOf("main address"), "Main IPv6 address of the host on which the IOC has been checked (required if main_ipv4 is not given)."),

@@ -196,7 +196,11 @@ impl fmt::Display for TaskUuid {
     }
 }
 
-/// The UUID of an IOC, hyphenated or as 32 hex characters; kept hyphenated, lower case.
+/// The UUID of an IOC, in any of its common notations: hyphenated, 32 hex digits, in
+/// braces, as a `urn:uuid:` URN, or as a STIX 2.1 identifier (`indicator--<uuid>`, any
+/// STIX object type). Kept in one form, hyphenated and lower case, so that the same IOC
+/// dedups and is found however a tool writes it; the value as sent stays in the event's
+/// raw parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct IocUuid(String);
@@ -204,15 +208,34 @@ pub struct IocUuid(String);
 impl IocUuid {
     /// Parses the value of parameter `name`.
     pub fn parse(name: &str, value: &str) -> Result<Self, ApiError> {
-        let v = value.trim().trim_start_matches('{').trim_end_matches('}');
+        let refuse = || {
+            ApiError::invalid(
+                name,
+                "a UUID such as 0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10 (also as 32 hex digits, \
+                 in braces, as urn:uuid:…, or a STIX identifier such as indicator--0b3c7e8a-…)",
+            )
+        };
+        let mut v = value.trim();
+        if v.len() > 9 && v[..9].eq_ignore_ascii_case("urn:uuid:") {
+            v = &v[9..];
+        } else if let Some((kind, uuid)) = v.split_once("--") {
+            // STIX 2.1 object types: 3 to 250 of a-z, 0-9 and '-' (section 2.9).
+            let kind_ok = (3..=250).contains(&kind.len())
+                && kind
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !kind_ok {
+                return Err(refuse());
+            }
+            v = uuid;
+        } else if let Some(inner) = v.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+            v = inner;
+        }
         let hex: String = v.chars().filter(|c| *c != '-').collect();
         let hyphens_ok = !v.contains('-')
             || (v.len() == 36 && [8, 13, 18, 23].iter().all(|i| v.as_bytes()[*i] == b'-'));
         if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !hyphens_ok {
-            return Err(ApiError::invalid(
-                name,
-                "a UUID such as 0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
-            ));
+            return Err(refuse());
         }
         let h = hex.to_ascii_lowercase();
         Ok(IocUuid(format!(
@@ -492,10 +515,31 @@ mod tests {
         );
         assert!(TaskUuid::parse("t", "88450dbe3c0600000ffa2b3a90b8560").is_err());
         assert!(TaskUuid::parse("t", "88450dbe3c0600000ffa2b3a90b8560g").is_err());
-        let a = IocUuid::parse("i", "0B3C7E8A2F554D3E9A512D1F7C9E6B10").unwrap();
-        let b = IocUuid::parse("i", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10").unwrap();
-        assert_eq!(a, b);
-        assert!(IocUuid::parse("i", "0b3c7e8a2-f55-4d3e-9a51-2d1f7c9e6b10").is_err());
+        let canonical = "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10";
+        for notation in [
+            "0B3C7E8A2F554D3E9A512D1F7C9E6B10",
+            "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            " {0B3C7E8A-2F55-4D3E-9A51-2D1F7C9E6B10} ",
+            "urn:uuid:0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            "URN:UUID:0b3c7e8a2f554d3e9a512d1f7c9e6b10",
+            "indicator--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            "observed-data--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+        ] {
+            let parsed =
+                IocUuid::parse("i", notation).unwrap_or_else(|e| panic!("{notation}: {e:?}"));
+            assert_eq!(parsed.0, canonical, "{notation}");
+        }
+        for bad in [
+            "0b3c7e8a2-f55-4d3e-9a51-2d1f7c9e6b10",
+            "Indicator--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            "ab--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            "indicator--{0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10}",
+            "urn:uuid:",
+            "{0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+            "0b3c7e8a--2f55-4d3e-9a51-2d1f7c9e6b10",
+        ] {
+            assert!(IocUuid::parse("i", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

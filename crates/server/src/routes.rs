@@ -160,6 +160,14 @@ pub fn router(state: AppState) -> Router {
             app = app.route(&format!("/{path}{suffix}"), route.clone());
         }
     }
+    for (path, why) in pushdetect_model::analyst::NOT_OFFERED {
+        let route = on(MethodFilter::GET.or(MethodFilter::POST), move |r| {
+            crate::analyst::api::not_offered(path, why, r)
+        });
+        for suffix in SUFFIXES {
+            app = app.route(&format!("/{path}{suffix}"), route.clone());
+        }
+    }
     let config = state.config.clone();
     app.merge(crate::console::router())
         .route(

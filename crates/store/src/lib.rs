@@ -10,6 +10,7 @@
 //! [`group_commit::GroupCommit`] stores concurrent pushes in shared transactions.
 
 mod cache;
+mod completions;
 pub mod copy;
 pub mod error;
 pub mod group_commit;
@@ -125,14 +126,19 @@ pub trait Store: Send + Sync + 'static {
     /// another node is analysing from an abandoned one, except by its age.
     fn is_shared(&self) -> bool;
     /// Stores a task's score and result and marks it completed; the events referring to it
-    /// (of the same account) and their incidents take the score into their impact.
+    /// (of the same account) and their incidents take the score into their impact. The
+    /// completion time is the database clock's, taken inside the commit's critical section
+    /// (see [`Store::completion_horizon`]); it is returned.
     async fn complete_task(
         &self,
         uuid: &str,
         score: i64,
         result: &serde_json::Value,
-        now_ms: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<i64>;
+    /// A time (ms, database clock) before which every task completion has committed: a
+    /// list of tasks completed before it is final, so a poller that continues from it
+    /// misses nothing. Waits for completions in flight.
+    async fn completion_horizon(&self) -> StoreResult<i64>;
     /// The latest completed file task of the license with this content, for reuse.
     async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>>;
     /// Tasks of the license completed in [after, before), oldest completion first.

@@ -20,6 +20,7 @@ pub struct PgStore {
     writer: PgPool,
     reader: PgPool,
     lookups: std::sync::Arc<crate::cache::Lookups>,
+    completions: crate::completions::Completions,
 }
 
 impl PgStore {
@@ -40,6 +41,7 @@ impl PgStore {
             writer: pool.clone(),
             reader: pool,
             lookups: Default::default(),
+            completions: Default::default(),
         })
     }
 }
@@ -105,6 +107,9 @@ async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i
     ids.sort_unstable();
     Ok(ids)
 }
+
+/// The database clock in milliseconds since the epoch, read when evaluated.
+const DB_NOW_MS: &str = "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)";
 
 include!("shared_sql.rs");
 include!("event_writes.rs");

@@ -687,12 +687,22 @@ impl Store for ThisStore {
         uuid: &str,
         score: i64,
         result: &serde_json::Value,
-        now_ms: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<i64> {
+        // Held until the commit: the horizon is not read while this completion is in
+        // flight (completion_horizon), on this node nor, by the advisory lock, on others.
+        let _completing = self.completions.completing().await;
         let mut tx = self.writer.begin().await?;
-        // Alone: events being written that refer to the task have committed, or will read
-        // this score.
-        lock_all(&mut tx, &[triage::task_lock(uuid)], &[]).await?;
+        // The task alone: events being written that refer to it have committed, or will
+        // read this score.
+        lock_all(
+            &mut tx,
+            &[triage::task_lock(uuid)],
+            &[crate::completions::COMPLETIONS_LOCK.to_owned()],
+        )
+        .await?;
+        let now_ms: i64 = sqlx::query_scalar(&format!("SELECT {DB_NOW_MS}"))
+            .fetch_one(&mut *tx)
+            .await?;
         let r = sqlx::query(
             "UPDATE tasks SET state = 'completed', score = $1, result = $2, completed_at_ms = $3 \
              WHERE uuid = $4",
@@ -725,7 +735,23 @@ impl Store for ThisStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(now_ms)
+    }
+
+    async fn completion_horizon(&self) -> StoreResult<i64> {
+        let _quiet = self.completions.quiet().await;
+        let mut tx = self.reader.begin().await?;
+        lock_all(
+            &mut tx,
+            &[crate::completions::COMPLETIONS_LOCK.to_owned()],
+            &[],
+        )
+        .await?;
+        let now_ms: i64 = sqlx::query_scalar(&format!("SELECT {DB_NOW_MS}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(now_ms)
     }
 
     async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>> {

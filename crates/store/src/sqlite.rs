@@ -23,6 +23,7 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     lookups: std::sync::Arc<crate::cache::Lookups>,
+    completions: crate::completions::Completions,
 }
 
 impl SqliteStore {
@@ -67,6 +68,7 @@ impl SqliteStore {
             writer,
             reader,
             lookups: Default::default(),
+            completions: Default::default(),
         })
     }
 }
@@ -110,6 +112,9 @@ async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i
     let last = last.unwrap_or(0);
     Ok((1..=n as i64).map(|k| last + k).collect())
 }
+
+/// The database clock in milliseconds since the epoch, read when evaluated.
+const DB_NOW_MS: &str = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
 
 include!("shared_sql.rs");
 include!("event_writes.rs");

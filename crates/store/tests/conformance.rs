@@ -172,10 +172,7 @@ async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents(backen
     );
     assert_eq!(incidents_of(store, t.0, "10.0.0.1").await[0].3, Some(50));
 
-    store
-        .complete_task(uuid, 90, &json!({}), 5_000)
-        .await
-        .unwrap();
+    store.complete_task(uuid, 90, &json!({})).await.unwrap();
     assert_eq!(
         store.get_event(t.0, id).await.unwrap().unwrap().impact,
         Some(90)
@@ -515,16 +512,26 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backe
         store.claim_task(22).await.unwrap().is_none(),
         "each task is claimed once"
     );
-    store
-        .complete_task("a2", 70, &json!({"score": 70}), 30)
+    let before = store.completion_horizon().await.unwrap();
+    let at = store
+        .complete_task("a2", 70, &json!({"score": 70}))
         .await
         .unwrap();
-    let done = store.completed_tasks(license.id, 30, 31, 10).await.unwrap();
+    assert!(
+        at >= before,
+        "completion time from the same clock as the horizon"
+    );
+    assert!(store.completion_horizon().await.unwrap() >= at);
+    let done = store
+        .completed_tasks(license.id, at, at + 1, 10)
+        .await
+        .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].score, Some(70));
+    assert_eq!(done[0].completed_at_ms, Some(at));
     assert!(
         store
-            .completed_tasks(license.id, 0, 30, 10)
+            .completed_tasks(license.id, 0, at, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -742,6 +749,79 @@ async fn cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_t
     other.close().await;
 }
 
+/// Completions racing polls: a poller that reads the horizon and continues each list from
+/// the previous horizon, as Lastline's client continues from the previous `before`, sees
+/// every task exactly once while completions run concurrently (on PostgreSQL from two
+/// store handles, as two nodes; the embedded database belongs to one server) and events
+/// keep the writer busy.
+async fn a_poller_continuing_from_the_horizon_misses_no_completion(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store: Arc<dyn Store> = Arc::from(db.open_another().await);
+    let t = tenant(store.as_ref(), "race").await;
+    const TASKS: usize = 300;
+    for i in 0..TASKS {
+        let mut task = Task::external(&format!("race{i:04}"), t.0, t.1, 0);
+        task.kind = TaskKind::Url;
+        task.state = TaskState::Queued;
+        store.create_task(&task).await.unwrap();
+    }
+    let second: Arc<dyn Store> = match backend {
+        Backend::Postgres => Arc::from(db.open_another().await),
+        Backend::Sqlite => store.clone(),
+    };
+    let completers: Vec<_> = [store.clone(), second.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(k, s)| {
+            tokio::spawn(async move {
+                for i in (k..TASKS).step_by(2) {
+                    s.complete_task(&format!("race{i:04}"), 1, &json!({}))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let busy = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            for at in 0..200 {
+                s.insert_event(&event(t.0, t.1, t.2, at), None)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        // Whether every completion had returned before this poll's horizon was read: the
+        // poll then covers the rest, and anything still missing was skipped.
+        let last = completers.iter().all(|c| c.is_finished());
+        let horizon = store.completion_horizon().await.unwrap();
+        for task in store
+            .completed_tasks(t.1, after, horizon, 10_000)
+            .await
+            .unwrap()
+        {
+            assert!(seen.insert(task.uuid.clone()), "{} seen twice", task.uuid);
+        }
+        after = horizon;
+        if last {
+            break;
+        }
+    }
+    for c in completers {
+        c.await.unwrap();
+    }
+    busy.await.unwrap();
+    assert_eq!(seen.len(), TASKS, "every completion seen by the poller");
+    if let Backend::Postgres = backend {
+        second.close().await;
+    }
+    store.close().await;
+}
+
 /// Each test above, once per backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -772,4 +852,5 @@ conformance!(
     a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
     group_commit_stores_concurrent_events_once_each,
     cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl,
+    a_poller_continuing_from_the_horizon_misses_no_completion,
 );

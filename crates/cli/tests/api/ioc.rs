@@ -133,3 +133,55 @@ async fn ioc_format_violations_and_booleans() {
         );
     }
 }
+
+#[tokio::test]
+async fn ioc_uuids_in_every_common_notation_are_stored_in_one_form_and_found_by_it() {
+    let app = TestApp::start().await;
+    let c = app.license_client().await;
+    let form = ioc_form(&app.creds.sensor_key);
+    let notations = [
+        "0B3C7E8A2F554D3E9A512D1F7C9E6B10",
+        "{0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10}",
+        "urn:uuid:0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+        "indicator--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
+    ];
+    for (i, notation) in notations.iter().enumerate() {
+        let host = format!("ws-{i}");
+        let f = with(
+            &with(&form, "ioc_uuid", Some(notation)),
+            "hostname",
+            Some(&host),
+        );
+        assert_ok(&c.post(IOC, &pairs(&f)).await);
+    }
+    let found = c
+        .get_ok(LIST, &[("q", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10")])
+        .await["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(found.len(), notations.len());
+    let mut originals: Vec<String> = Vec::new();
+    for e in &found {
+        assert_eq!(
+            e["fields"]["ioc_uuid"],
+            "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10"
+        );
+        originals.push(e["raw_parameters"]["ioc_uuid"].as_str().unwrap().to_owned());
+    }
+    originals.sort();
+    let mut expected: Vec<String> = notations.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(originals, expected, "the value as sent is kept");
+    let v = c
+        .post(
+            IOC,
+            &pairs(&with(
+                &form,
+                "ioc_uuid",
+                Some("Indicator--0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10"),
+            )),
+        )
+        .await;
+    assert_error(&v, 2002, "STIX");
+}

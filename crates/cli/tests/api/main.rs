@@ -7,6 +7,7 @@ mod console;
 mod file_download;
 mod incidents;
 mod ioc;
+mod lastline_client;
 mod mail;
 mod process;
 mod read_api;

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod content;
+mod results;
+mod submit;
 pub mod worker;
 
 use pushdetect_analysis::Engine;

@@ -41,11 +41,9 @@ pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
         if let Some(sha256) = delete_content {
             delete_unless_awaited(&*store, &analysis, &sha256, &uuid).await;
         }
-        let now = chrono::Utc::now().timestamp_millis();
-        if let Err(e) = store.complete_task(&uuid, score, &result, now).await {
-            tracing::error!(task = %uuid, error = %e, "cannot store analysis result");
-        } else {
-            tracing::info!(task = %uuid, score, "analysis completed");
+        match store.complete_task(&uuid, score, &result).await {
+            Err(e) => tracing::error!(task = %uuid, error = %e, "cannot store analysis result"),
+            Ok(_) => tracing::info!(task = %uuid, score, "analysis completed"),
         }
     }
 }
