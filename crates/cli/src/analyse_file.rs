@@ -2,28 +2,35 @@
 //! and push a file download event for each file scoring above the threshold (the spec's
 //! analyse_captured_file example, natively).
 
-use crate::client_args::{progress_bar, wait_with_bar, ClientArgs, FileContextSpec, MethodFlags};
+use crate::client_args::{ClientArgs, FileContextSpec, MethodFlags};
+use crate::inputs::{expand, Input};
 use anyhow::Context;
 use clap::Args;
-use pushdetect_client::{AnalystClient, PapiClient, PushDetection};
+use futures::StreamExt;
+use pushdetect_client::{AnalystClient, PapiClient, PushDetection, Tracker};
 use pushdetect_model::FormParams;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Analyse files and push the malicious ones.
 #[derive(Debug, Args)]
 pub struct AnalyseFileArgs {
-    /// Files to analyse.
+    /// Files to analyse (directories with --recursive).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Read the files below each directory given, recursively.
+    #[arg(long, short = 'r')]
+    recursive: bool,
     /// Push a file download event for files scoring above this (0-100).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
     threshold: u8,
     /// How many files are submitted at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
-    /// Give up waiting for results after this many seconds.
+    /// Give up waiting for one file's analysis after this many seconds.
     #[arg(long, default_value_t = 600)]
     wait_secs: u64,
     #[command(flatten)]
@@ -48,8 +55,24 @@ impl AnalyseFileArgs {
     }
 }
 
+/// What each file's analysis shares.
+struct Shared {
+    analyst: Arc<AnalystClient>,
+    tracker: Tracker,
+    papi: PapiClient,
+    context: FormParams,
+    threshold: i64,
+    wait: Duration,
+    submissions: Semaphore,
+}
+
 /// Runs the command; fails when any file could not be analysed or pushed.
 pub async fn run(args: AnalyseFileArgs) -> anyhow::Result<()> {
+    let inputs = expand(&args.files, args.recursive)?;
+    anyhow::ensure!(
+        !inputs.contains(&Input::Stdin),
+        "analyse-file reads files: save standard input to a file first"
+    );
     let config = args.client.load()?;
     let context = args.context.clone().with_defaults("analyse-file", &config);
     // The push context is checked before anything is submitted.
@@ -59,92 +82,94 @@ pub async fn run(args: AnalyseFileArgs) -> anyhow::Result<()> {
     PushDetection::check(pushdetect_model::EventKind::FileDownload, &probe)
         .context("the push parameters")?;
     let analyst = Arc::new(args.client.analyst(&config)?);
-    let papi = args.client.papi(&config)?;
-    let since = analyst.server_clock().await?;
-
-    let bar = progress_bar(args.files.len(), "submitting".into());
-
-    let submissions = submit_all(&analyst, &args.files, args.concurrency).await;
-    bar.set_message("analysing");
-    let mut rows = Vec::new();
-    let mut results = std::collections::BTreeMap::new();
-    let mut pending = Vec::new();
-    for (file, submission) in args.files.iter().zip(submissions) {
-        match submission {
-            Ok(s) => {
-                if let Some(r) = s.result {
-                    bar.inc(1);
-                    results.insert(s.task_uuid.clone(), r);
-                } else {
-                    pending.push(s.task_uuid.clone());
-                }
-                rows.push(Row::new(file, s.task_uuid, Ok(false)));
-            }
-            Err(e) => {
-                bar.inc(1);
-                rows.push(Row::new(file, String::new(), Err(format!("{e:#}"))));
-            }
+    let shared = Arc::new(Shared {
+        tracker: Tracker::start(analyst.clone()).await?,
+        analyst,
+        papi: args.client.papi(&config)?,
+        context,
+        threshold: i64::from(args.threshold),
+        wait: Duration::from_secs(args.wait_secs),
+        submissions: Semaphore::new(usize::from(args.concurrency)),
+    });
+    let bar = progress_bar(inputs.len());
+    // Submissions are bounded by the semaphore; waiting for results is not, so many
+    // files are in flight while the server analyses.
+    let in_flight = usize::from(args.concurrency) * 16;
+    let work = futures::stream::iter(inputs.into_iter().enumerate()).map(|(i, input)| {
+        let shared = shared.clone();
+        let bar = bar.clone();
+        async move {
+            let row = analyse(&shared, &input).await;
+            bar.inc(1);
+            (i, row)
         }
-    }
-    let waited = wait_with_bar(&analyst, &pending, &since, args.wait_secs, &bar).await?;
-    results.extend(waited);
-
-    for row in rows.iter_mut().filter(|r| r.pushed.is_ok()) {
-        let Some(result) = results.get(&row.task_uuid) else {
-            continue;
-        };
-        row.score = result.get("score").and_then(Value::as_i64);
-        row.sha256 = result["analysis_subject"]["sha256"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if row.score.unwrap_or(0) > i64::from(args.threshold) {
-            row.pushed = push(&papi, &context, row).await.map(|_| true);
-        }
-    }
+    });
+    let mut rows: Vec<(usize, Row)> = work.buffer_unordered(in_flight).collect().await;
+    bar.finish_and_clear();
+    rows.sort_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     print(&rows, args.client.json);
     let failed = rows.iter().filter(|r| r.pushed.is_err()).count();
     anyhow::ensure!(failed == 0, "{failed} of {} file(s) failed", rows.len());
     Ok(())
 }
 
-impl Row {
-    fn new(file: &std::path::Path, task_uuid: String, pushed: Result<bool, String>) -> Row {
-        Row {
-            file: file.display().to_string(),
-            sha256: String::new(),
-            score: None,
-            task_uuid,
-            pushed,
-        }
-    }
+/// A progress bar on stderr (hidden when stderr is not a terminal) with count and ETA.
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} files {per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }
 
-async fn submit_all(
-    analyst: &Arc<AnalystClient>,
-    files: &[PathBuf],
-    concurrency: u16,
-) -> Vec<anyhow::Result<pushdetect_client::Submission>> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(usize::from(concurrency)));
-    let mut tasks = Vec::new();
-    for file in files {
-        let (analyst, limit, file) = (analyst.clone(), limit.clone(), file.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire().await;
-            analyst
-                .submit_file(&file, None, &[])
-                .await
-                .map_err(anyhow::Error::from)
-        }));
+/// Submits one file, waits for its score, and pushes it when above the threshold.
+async fn analyse(shared: &Shared, input: &Input) -> Row {
+    let file = input.name();
+    let mut row = Row {
+        file: file.clone(),
+        sha256: String::new(),
+        score: None,
+        task_uuid: String::new(),
+        pushed: Ok(false),
+    };
+    let Input::File(path) = input else {
+        return row;
+    };
+    let submitted = {
+        let _permit = shared.submissions.acquire().await;
+        shared.analyst.submit_file(path, None, &[]).await
+    };
+    let submission = match submitted {
+        Ok(s) => s,
+        Err(e) => {
+            row.pushed = Err(format!("{e:#}"));
+            return row;
+        }
+    };
+    row.task_uuid = submission.task_uuid.clone();
+    row.sha256 = submission.sha256.clone().unwrap_or_default();
+    let score = match submission.result.as_ref().and_then(|r| r["score"].as_i64()) {
+        Some(score) => Ok(score),
+        None => shared.tracker.wait(&row.task_uuid, shared.wait).await,
+    };
+    match score {
+        Ok(score) => row.score = Some(score),
+        Err(e) => {
+            row.pushed = Err(e.to_string());
+            return row;
+        }
     }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(
-            t.await
-                .unwrap_or_else(|e| Err(anyhow::anyhow!("submission failed: {e}"))),
-        );
+    if row.score.unwrap_or(0) > shared.threshold {
+        row.pushed = push(&shared.papi, &shared.context, &row)
+            .await
+            .map(|_| true);
     }
-    out
+    row
 }
 
 async fn push(papi: &PapiClient, context: &FormParams, row: &Row) -> Result<(), String> {

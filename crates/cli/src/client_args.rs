@@ -205,35 +205,3 @@ pub fn read_input(path: &str) -> anyhow::Result<String> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
     }
 }
-
-/// A progress bar on stderr (hidden when stderr is not a terminal) for analyses.
-pub fn progress_bar(len: usize, message: String) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message(message);
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
-/// Waits for the analyses of `pending`, advancing `bar` as each completes.
-pub async fn wait_with_bar(
-    analyst: &pushdetect_client::AnalystClient,
-    pending: &[String],
-    since: &str,
-    wait_secs: u64,
-    bar: &indicatif::ProgressBar,
-) -> Result<std::collections::BTreeMap<String, serde_json::Value>, pushdetect_client::ClientError> {
-    let waited = analyst
-        .wait_for(
-            pending,
-            since,
-            std::time::Duration::from_secs(wait_secs),
-            |_, _| bar.inc(1),
-        )
-        .await;
-    bar.finish_and_clear();
-    waited
-}

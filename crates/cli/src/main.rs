@@ -8,6 +8,7 @@ mod analyse_mail;
 mod client_args;
 mod database;
 mod init;
+mod inputs;
 mod migrate;
 mod push;
 mod serve;

@@ -1,7 +1,7 @@
 //! The Analyst API client, as Lastline's analysis client behaves: it logs in with key and
 //! api_token (or, when login answers HTTP 404, sends them with every request), logs in
-//! again after 122, submits a file by hash first and by content when the server answers
-//! 101, and waits for results by polling `completed` from the server's own clock.
+//! again after 122, and submits a file by hash first and by content when the server
+//! answers 101. Waiting for results is [`crate::tracker::Tracker`]'s job.
 
 use crate::config::AnalysisConfig;
 use crate::error::ClientError;
@@ -10,9 +10,7 @@ use reqwest::header::COOKIE;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 /// Error codes of the Analyst API the client acts on.
@@ -39,15 +37,34 @@ pub struct Submission {
     pub task_uuid: String,
     /// The result, when already known.
     pub result: Option<Value>,
+    /// The SHA-256 of a submitted file.
+    pub sha256: Option<String>,
 }
 
-/// A body to send: a form, or a multipart upload of a file (re-opened for a retry).
+/// A body to send: a form, or a multipart upload of a file (re-opened for a retry) or of
+/// content in memory.
 enum Body<'a> {
     Form(&'a [(String, String)]),
     File {
         path: &'a Path,
         fields: &'a [(String, String)],
     },
+    Bytes {
+        content: &'a [u8],
+        fields: &'a [(String, String)],
+    },
+}
+
+/// One page of `completed`: the tasks finished in the window with their scores, the
+/// `before` to continue from, and whether more are waiting.
+#[derive(Debug, Clone)]
+pub struct CompletedPage {
+    /// Finished tasks and their scores.
+    pub tasks: Vec<(String, i64)>,
+    /// Where the next poll continues (`after` = this).
+    pub before: String,
+    /// Whether the server has more in the window already.
+    pub more: bool,
 }
 
 /// An Analyst API session.
@@ -111,7 +128,7 @@ impl AnalystClient {
         let url = self.url(path);
         let mut fields: Vec<(String, String)> = match body {
             Body::Form(f) => f.to_vec(),
-            Body::File { fields, .. } => fields.to_vec(),
+            Body::File { fields, .. } | Body::Bytes { fields, .. } => fields.to_vec(),
         };
         if session == Session::PerRequest {
             fields.extend(self.credentials());
@@ -129,6 +146,15 @@ impl AnalystClient {
                 let stream = tokio_util::io::ReaderStream::new(file);
                 let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
                     .file_name("file");
+                let form = fields
+                    .into_iter()
+                    .fold(Form::new(), |f, (k, v)| f.text(k, v))
+                    .part("file", part);
+                self.http.post(&url).multipart(form)
+            }
+            Body::Bytes { content, .. } => {
+                // The client's dummy part name; the real one is the `filename` field.
+                let part = Part::bytes(content.to_vec()).file_name("file");
                 let form = fields
                     .into_iter()
                     .fold(Form::new(), |f, (k, v)| f.text(k, v))
@@ -198,30 +224,93 @@ impl AnalystClient {
         if let Some(n) = name {
             fields.push(("filename".into(), n));
         }
-        let mut by_hash = fields.clone();
-        by_hash.push(("sha256".into(), sha256));
-        let answer = match self
-            .call(
-                Method::POST,
-                "analysis/submit/file.json",
-                Body::Form(&by_hash),
-            )
-            .await
-        {
+        let content = Body::File {
+            path,
+            fields: &fields,
+        };
+        self.submit_by_hash_then(&sha256, &fields, content).await
+    }
+
+    /// Submits content held in memory (an attachment): by its SHA-256 first, by content
+    /// if the server never saw it.
+    pub async fn submit_content(
+        &self,
+        content: &[u8],
+        sha256: &str,
+        filename: &str,
+    ) -> Result<Submission, ClientError> {
+        let fields = vec![("filename".to_owned(), filename.to_owned())];
+        let body = Body::Bytes {
+            content,
+            fields: &fields,
+        };
+        self.submit_by_hash_then(sha256, &fields, body).await
+    }
+
+    async fn submit_by_hash_then(
+        &self,
+        sha256: &str,
+        fields: &[(String, String)],
+        content: Body<'_>,
+    ) -> Result<Submission, ClientError> {
+        let mut by_hash = fields.to_vec();
+        by_hash.push(("sha256".into(), sha256.to_owned()));
+        let path = "analysis/submit/file.json";
+        let answer = match self.call(Method::POST, path, Body::Form(&by_hash)).await {
             Err(ClientError::Api { code, .. }) if code == FILE_NOT_AVAILABLE => {
-                self.call(
-                    Method::POST,
-                    "analysis/submit/file.json",
-                    Body::File {
-                        path,
-                        fields: &fields,
-                    },
-                )
-                .await?
+                self.call(Method::POST, path, content).await?
             }
             other => other?,
         };
-        Ok(submission(answer))
+        Ok(Submission {
+            sha256: Some(sha256.to_owned()),
+            ..submission(answer)
+        })
+    }
+
+    /// The latest finished analysis of a file by its SHA-256 (the hash query): its task
+    /// and score, when the server has one for this license.
+    pub async fn find_result(&self, sha256: &str) -> Result<Option<(String, i64)>, ClientError> {
+        let q = [
+            ("hash_value".to_owned(), sha256.to_owned()),
+            ("hash_algorithm".to_owned(), "sha256".to_owned()),
+        ];
+        let data = self
+            .call(Method::GET, "analysis/query/file_hash.json", Body::Form(&q))
+            .await?;
+        let task = &data["tasks"][0];
+        Ok(task["task_uuid"]
+            .as_str()
+            .map(|u| (u.to_owned(), task["score"].as_i64().unwrap_or(0))))
+    }
+
+    /// One poll of `completed` from `after`, with scores.
+    pub async fn completed(&self, after: &str) -> Result<CompletedPage, ClientError> {
+        let q = [
+            ("after".to_owned(), after.to_owned()),
+            ("include_score".to_owned(), "1".to_owned()),
+        ];
+        let data = self
+            .call(Method::GET, "analysis/completed.json", Body::Form(&q))
+            .await?;
+        let tasks = match data.get("tasks") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_i64().unwrap_or(0)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let before = data
+            .get("before")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ClientError::Communication("completed did not echo 'before'".into()))?
+            .to_owned();
+        let more = data.get("more_results_available").and_then(Value::as_i64) == Some(1);
+        Ok(CompletedPage {
+            tasks,
+            before,
+            more,
+        })
     }
 
     /// Submits a URL.
@@ -251,88 +340,6 @@ impl AnalystClient {
             .map(str::to_owned)
             .ok_or_else(|| ClientError::Communication("completed did not echo 'before'".into()))
     }
-
-    /// Waits until every task in `uuids` is completed, polling `completed` from `since`
-    /// (a `server_clock` read before submitting) with backoff from 0.5 s to 5 s, and calls
-    /// `on_done` with each result as it arrives. Each poll reaches a few seconds back, so a
-    /// completion committed just after a poll is not missed. Gives up after `timeout`.
-    pub async fn wait_for(
-        &self,
-        uuids: &[String],
-        since: &str,
-        timeout: Duration,
-        mut on_done: impl FnMut(&str, &Value),
-    ) -> Result<BTreeMap<String, Value>, ClientError> {
-        let deadline = Instant::now() + timeout;
-        let mut waiting: BTreeSet<String> = uuids.iter().cloned().collect();
-        let mut results = BTreeMap::new();
-        let mut after = since.to_owned();
-        let mut pause = Duration::from_millis(500);
-        while !waiting.is_empty() {
-            let q = [
-                ("after".to_owned(), after.clone()),
-                ("include_score".to_owned(), "1".to_owned()),
-            ];
-            let data = self
-                .call(Method::GET, "analysis/completed.json", Body::Form(&q))
-                .await?;
-            let done: Vec<String> = match data.get("tasks") {
-                Some(Value::Object(m)) => m.keys().cloned().collect(),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let mut progressed = false;
-            for uuid in done {
-                if !waiting.contains(&uuid) {
-                    continue;
-                }
-                let result = self.get_result(&uuid).await?;
-                on_done(&uuid, &result);
-                waiting.remove(&uuid);
-                results.insert(uuid, result);
-                progressed = true;
-            }
-            if let Some(b) = data.get("before").and_then(Value::as_str) {
-                after = overlapped(b);
-            }
-            let more = data.get("more_results_available").and_then(Value::as_i64) == Some(1);
-            if waiting.is_empty() || more {
-                continue;
-            }
-            if Instant::now() >= deadline {
-                return Err(ClientError::Timeout(format!(
-                    "{} analysis task(s) not finished after {} s: {}",
-                    waiting.len(),
-                    timeout.as_secs(),
-                    waiting.iter().cloned().collect::<Vec<_>>().join(", ")
-                )));
-            }
-            if progressed {
-                pause = Duration::from_millis(500);
-            }
-            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
-        Ok(results)
-    }
-}
-
-/// How far each poll reaches back before the previous `before`: a task whose completion
-/// time was taken just before that instant may become visible just after it, and would
-/// otherwise be missed. Tasks seen twice are ignored.
-const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
-
-fn overlapped(before: &str) -> String {
-    chrono::NaiveDateTime::parse_from_str(before, "%Y-%m-%d %H:%M:%S%.f")
-        .map(|t| {
-            (t - POLL_OVERLAP)
-                .format("%Y-%m-%d %H:%M:%S%.6f")
-                .to_string()
-        })
-        .unwrap_or_else(|_| before.to_owned())
 }
 
 fn submission(answer: Value) -> Submission {
@@ -343,7 +350,11 @@ fn submission(answer: Value) -> Submission {
         .to_owned();
     // A reused analysis answers the result itself, with its score.
     let result = answer.get("score").is_some().then_some(answer);
-    Submission { task_uuid, result }
+    Submission {
+        task_uuid,
+        result,
+        sha256: None,
+    }
 }
 
 /// The SHA-256 of a file, read in chunks: memory stays bounded however large it is.
@@ -359,17 +370,5 @@ async fn sha256_of_file(path: &Path) -> std::io::Result<String> {
             return Ok(hex::encode(hasher.finalize()));
         }
         hasher.update(&buf[..n]);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn polls_overlap_the_previous_window() {
-        assert_eq!(
-            super::overlapped("2026-01-01 00:00:03.250000"),
-            "2025-12-31 23:59:58.250000"
-        );
-        assert_eq!(super::overlapped("garbage"), "garbage");
     }
 }

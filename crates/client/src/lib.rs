@@ -1,17 +1,21 @@
 //! The pushdetect client library: the Push Detection API (PAPI) with the session and retry
 //! behaviour of Lastline's `papi_client`, its `push_detection` view with requests checked
-//! offline by the model crate, and the Analyst API client. Configuration comes from
-//! `papi_client.ini` files, unchanged, and the environment.
+//! offline by the model crate, the Analyst API client, and captured mail read into the
+//! spec's mail object ([`mail`]). Configuration comes from `papi_client.ini` files,
+//! unchanged, and the environment.
 
 pub mod analyst;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod papi;
 pub mod push;
+pub mod tracker;
 
-pub use analyst::{AnalystClient, Submission};
+pub use analyst::{AnalystClient, CompletedPage, Submission};
 pub use config::{AnalysisConfig, Auth, ClientConfig, PapiConfig, Transport};
 pub use error::ClientError;
 pub use papi::PapiClient;
 pub use push::PushDetection;
+pub use tracker::Tracker;

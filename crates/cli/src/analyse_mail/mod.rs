@@ -1,51 +1,74 @@
-//! `pushdetect analyse-mail`: for each captured message, submit every attachment and URL
-//! for analysis, set each item's action from its score, and push the spec's mail_captured
-//! event when any score is above the threshold (the spec's analyse_captured_mail example,
-//! natively). A message that cannot be used is reported in one line; the others go on.
+//! `pushdetect analyse-mail`: read captured messages (.eml files, mbox files, directories
+//! of them, standard input), submit every attachment and URL for analysis, set each item's
+//! action from its score, and push the spec's mail_captured event for each message with a
+//! score above the threshold (the spec's analyse_captured_mail example, natively).
+//!
+//! Messages are read by one thread and analysed concurrently (`--concurrency`); results
+//! are collected as analyses finish. `--extract-only` reads messages without any server
+//! and prints what would be pushed. A message that cannot be used is reported in one line
+//! and the others go on.
 
-mod extract;
+mod analyse;
+mod report;
 
-use crate::client_args::{progress_bar, wait_with_bar, ClientArgs, MailSpec, MethodFlags};
-use anyhow::Context;
+use crate::client_args::{ClientArgs, MailSpec, MethodFlags};
+use crate::inputs::{expand, Input};
 use clap::Args;
-use pushdetect_client::{AnalystClient, PapiClient, PushDetection};
-use pushdetect_model::{EventKind, FormParams};
-use serde_json::{json, Value};
+use futures::StreamExt;
+use pushdetect_client::mail::mailbox::{Captured, Messages};
+use pushdetect_client::mail::{Envelope, Extracted, Extractor, Limits, Unusable};
+use report::{Outcome, Report};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Analyse mails and push the malicious ones.
 #[derive(Debug, Args)]
 pub struct AnalyseMailArgs {
-    /// Messages to analyse (.eml, RFC 5322).
-    #[arg(required = true, value_name = "FILE.eml")]
-    files: Vec<PathBuf>,
+    /// Messages to read: .eml files, mbox files, directories (read recursively), or `-`
+    /// for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    inputs: Vec<PathBuf>,
     /// Items scoring above this are WARN, and the mail is pushed (0-100).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
     threshold: u8,
     /// Items scoring this or more are BLOCK, and so is the message (0-100).
     #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(0..=100))]
     block_threshold: u8,
-    /// Analyse, but print each mail_json_str instead of pushing.
+    /// Analyse, but print each mail object instead of pushing it.
     #[arg(long)]
     dry_run: bool,
-    /// Give up waiting for one message's results after this many seconds.
+    /// Only read the messages, with no server: one JSON object per message on stdout
+    /// (the mail object, attachments with their SHA-256, URLs, where each address came
+    /// from, and what the limits cut).
+    #[arg(long, conflicts_with = "dry_run")]
+    extract_only: bool,
+    /// How many messages are analysed at once (and requests sent at once); with
+    /// --extract-only, how many are read at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+    /// Give up waiting for one item's analysis after this many seconds.
     #[arg(long, default_value_t = 600)]
     wait_secs: u64,
+    /// The sender when no header (From, Sender, Return-Path) holds a usable address.
+    #[arg(long, value_name = "ADDRESS")]
+    mail_from: Option<String>,
+    /// A recipient when no header (To, Cc, Bcc, Delivered-To, X-Original-To,
+    /// Envelope-To) holds a usable address; repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    rcpt: Vec<String>,
+    /// Largest message read, in bytes; larger ones are reported and skipped.
+    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: u64,
+    /// Most URLs taken from one message; the rest are counted as cut.
+    #[arg(long, default_value_t = Limits::default().max_urls)]
+    max_urls: usize,
+    /// Most attachments taken from one message (nested messages' included).
+    #[arg(long, default_value_t = Limits::default().max_attachments)]
+    max_attachments: usize,
     #[command(flatten)]
     client: ClientArgs,
     #[command(flatten)]
     context: MethodFlags<MailSpec>,
-}
-
-/// The action of one analysed item.
-fn item_action(score: i64, threshold: u8, block: u8) -> &'static str {
-    if score >= i64::from(block) {
-        "BLOCK"
-    } else if score > i64::from(threshold) {
-        "WARN"
-    } else {
-        "LOG"
-    }
 }
 
 impl AnalyseMailArgs {
@@ -53,6 +76,27 @@ impl AnalyseMailArgs {
     pub fn verbose(&self) -> bool {
         self.client.verbose
     }
+
+    fn extractor(&self, keep_content: bool) -> Extractor {
+        Extractor {
+            limits: Limits {
+                max_message_bytes: self.max_message_bytes,
+                max_urls: self.max_urls,
+                max_attachments: self.max_attachments,
+                max_attachment_bytes: self.max_message_bytes,
+                ..Limits::default()
+            },
+            keep_content,
+        }
+    }
+}
+
+/// One message read from an input, ready to be extracted.
+pub struct Item {
+    /// The input's name, and `#N` for the N-th message of an mbox.
+    pub name: String,
+    /// The message, or why it could not be read.
+    pub captured: Result<Captured, String>,
 }
 
 /// Runs the command; fails when any message could not be used, analysed or pushed.
@@ -63,142 +107,132 @@ pub async fn run(args: AnalyseMailArgs) -> anyhow::Result<()> {
         args.block_threshold,
         args.threshold
     );
-    let config = args.client.load()?;
-    let context = args.context.clone().with_defaults("analyse-mail", &config);
-    let analyst = args.client.analyst(&config)?;
-    let papi = if args.dry_run {
+    let inputs = expand(&args.inputs, true)?;
+    let analysis = if args.extract_only {
         None
     } else {
-        Some(args.client.papi(&config)?)
+        Some(Arc::new(analyse::Context::new(&args).await?))
     };
-    let mut failed = 0;
-    for file in &args.files {
-        match analyse_one(&args, &analyst, papi.as_ref(), &context, file).await {
-            Ok(line) => println!("{line}"),
+    let mut report = Report::new(&args, inputs.len());
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Item>(usize::from(args.concurrency) * 2);
+    let limit = args.max_message_bytes;
+    let bar = report.bar.clone();
+    let reader = tokio::task::spawn_blocking(move || read_inputs(inputs, limit, sender, bar));
+    let extractor = Arc::new(args.extractor(analysis.is_some()));
+    let envelope = Arc::new(Envelope {
+        mbox_from: None,
+        mail_from: args.mail_from.clone(),
+        rcpt: args.rcpt.clone(),
+    });
+    let items = futures::stream::unfold(receiver, |mut r| async move {
+        r.recv().await.map(|item| (item, r))
+    });
+    let work = items.map(|item| {
+        let (extractor, envelope, analysis) =
+            (extractor.clone(), envelope.clone(), analysis.clone());
+        async move {
+            let name = item.name.clone();
+            let extracted = extract(extractor, envelope, item).await;
+            let result = match (extracted, analysis) {
+                (Err(e), _) => Err(e),
+                (Ok(x), None) => Ok(report::Done::Extracted(x)),
+                (Ok(x), Some(a)) => a.analyse(x).await.map(report::Done::Analysed),
+            };
+            Outcome { name, result }
+        }
+    });
+    let concurrency = usize::from(args.concurrency);
+    if args.extract_only {
+        // In input order: the output of the same inputs is the same.
+        let mut outcomes = std::pin::pin!(work.buffered(concurrency));
+        while let Some(o) = outcomes.next().await {
+            report.add(o);
+        }
+    } else {
+        let mut outcomes = std::pin::pin!(work.buffer_unordered(concurrency));
+        while let Some(o) = outcomes.next().await {
+            report.add(o);
+        }
+    }
+    reader.await??;
+    report.finish()
+}
+
+/// Reads every message of every input, in order, into the channel; the bar's length grows
+/// as an mbox turns out to hold more than one message.
+fn read_inputs(
+    inputs: Vec<Input>,
+    limit: u64,
+    sender: tokio::sync::mpsc::Sender<Item>,
+    bar: indicatif::ProgressBar,
+) -> anyhow::Result<()> {
+    for input in inputs {
+        let name = input.name();
+        let reader = match input.open() {
+            Ok(r) => r,
             Err(e) => {
-                failed += 1;
-                eprintln!("{}: {e:#}", file.display());
+                let item = Item {
+                    name,
+                    captured: Err(format!("cannot read: {e}")),
+                };
+                if sender.blocking_send(item).is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        for (i, message) in Messages::new(reader, limit).enumerate() {
+            if i > 0 {
+                bar.inc_length(1);
+            }
+            let item = match message {
+                Ok(m) => Item {
+                    name: match m.index {
+                        Some(n) => format!("{name}#{n}"),
+                        None => name.clone(),
+                    },
+                    captured: Ok(m),
+                },
+                Err(e) => Item {
+                    name: name.clone(),
+                    captured: Err(format!("cannot read: {e}")),
+                },
+            };
+            let stop = item.captured.is_err();
+            if sender.blocking_send(item).is_err() {
+                return Ok(());
+            }
+            if stop {
+                break;
             }
         }
     }
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} of {} message(s) failed",
-        args.files.len()
-    );
     Ok(())
 }
 
-async fn analyse_one(
-    args: &AnalyseMailArgs,
-    analyst: &AnalystClient,
-    papi: Option<&PapiClient>,
-    context: &FormParams,
-    file: &std::path::Path,
-) -> anyhow::Result<String> {
-    let raw = std::fs::read(file).context("cannot read the file")?;
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let mail = extract::extract(&raw, &now)?;
-    let since = analyst.server_clock().await?;
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-
-    let bar = progress_bar(
-        mail.attachments.len() + mail.urls.len(),
-        file.display().to_string(),
-    );
-
-    // Submit every item; results reused from earlier analyses come back at once.
-    let mut items: Vec<(String, Option<Value>)> = Vec::new();
-    let mut attachments = Vec::new();
-    for (i, (name, content)) in mail.attachments.iter().enumerate() {
-        let path = dir.path().join(format!("{i}"));
-        std::fs::write(&path, content).context("cannot write a temporary file")?;
-        let s = analyst.submit_file(&path, Some(name), &[]).await?;
-        attachments
-            .push(json!({"filename": name, "size": content.len(), "task_uuid": s.task_uuid}));
-        items.push((s.task_uuid, s.result));
-    }
-    let mut urls = Vec::new();
-    for url in &mail.urls {
-        match analyst.submit_url(url).await {
-            Ok(s) => {
-                urls.push(json!({"url": url, "task_uuid": s.task_uuid}));
-                items.push((s.task_uuid, s.result));
-            }
-            // A URL the analysis refuses (117) is kept, logged, not scored.
-            Err(pushdetect_client::ClientError::Api { code: 117, .. }) => {
-                urls.push(json!({"url": url}));
-            }
-            Err(e) => return Err(e.into()),
+/// Extracts one message on the blocking pool (parsing is CPU work).
+async fn extract(
+    extractor: Arc<Extractor>,
+    envelope: Arc<Envelope>,
+    item: Item,
+) -> Result<Extracted, String> {
+    let captured = item.captured?;
+    if captured.oversize {
+        return Err(Unusable::TooLarge {
+            limit: extractor.limits.max_message_bytes,
         }
+        .to_string());
     }
-    let pending: Vec<String> = items
-        .iter()
-        .filter(|(_, r)| r.is_none())
-        .map(|(u, _)| u.clone())
-        .collect();
-    bar.set_position((items.len() - pending.len()) as u64);
-    let waited = wait_with_bar(analyst, &pending, &since, args.wait_secs, &bar).await;
-    let mut scores = std::collections::BTreeMap::new();
-    for (uuid, result) in items
-        .iter()
-        .filter_map(|(u, r)| r.clone().map(|r| (u.clone(), r)))
-    {
-        scores.insert(uuid, result);
-    }
-    scores.extend(waited?);
-    let score_of = |item: &Value| {
-        item.get("task_uuid")
-            .and_then(Value::as_str)
-            .and_then(|u| scores.get(u))
-            .and_then(|r| r.get("score"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-    };
-    let mut top = 0;
-    let mut block = false;
-    for item in attachments.iter_mut().chain(urls.iter_mut()) {
-        let score = score_of(item);
-        let action = item_action(score, args.threshold, args.block_threshold);
-        top = top.max(score);
-        block |= action == "BLOCK";
-        item["action"] = json!(action);
-    }
-    let object = json!({
-        "message": mail.message,
-        "attachments": attachments,
-        "urls": urls,
-        "action": if block { "BLOCK" } else { "LOG" },
-    });
-    let mail_json_str = object.to_string();
-    let mut params = context.clone();
-    params.push("mail_json_str", mail_json_str.clone());
-    PushDetection::check(EventKind::Mail, &params).context("the mail object")?;
-    let summary = format!(
-        "{}: {} attachment(s), {} URL(s), highest score {top}, action {}",
-        file.display(),
-        attachments.len(),
-        urls.len(),
-        object["action"].as_str().unwrap_or("LOG")
-    );
-    if top <= i64::from(args.threshold) {
-        return Ok(output(args, &object, format!("{summary}; not pushed")));
-    }
-    match papi {
-        None => Ok(mail_json_str),
-        Some(papi) => {
-            PushDetection::new(papi).push_mail(&params).await?;
-            Ok(output(args, &object, format!("{summary}; pushed")))
-        }
-    }
-}
-
-fn output(args: &AnalyseMailArgs, object: &Value, summary: String) -> String {
-    if args.dry_run {
-        object.to_string()
-    } else if args.client.json {
-        json!({"summary": summary, "mail": object}).to_string()
-    } else {
-        summary
-    }
+    tokio::task::spawn_blocking(move || {
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let envelope = Envelope {
+            mbox_from: captured.envelope_from,
+            ..(*envelope).clone()
+        };
+        extractor
+            .extract(&captured.bytes, &envelope, &now)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("reading the message failed: {e}"))?
 }

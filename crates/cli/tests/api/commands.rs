@@ -284,7 +284,7 @@ async fn analyse_mail_scores_attachments_urls_and_nested_messages() {
     let stderr: Vec<&str> = r.stderr.lines().filter(|l| l.contains(".eml")).collect();
     assert_eq!(stderr.len(), 1, "{}", r.stderr);
     assert!(
-        stderr[0].contains("headless.eml") && stderr[0].contains("not a mail"),
+        stderr[0].contains("headless.eml") && stderr[0].contains("not an RFC 5322 message"),
         "{}",
         r.stderr
     );

@@ -1,0 +1,242 @@
+//! What analyse-mail prints: one line (or JSON object) per message as it is done, a
+//! progress bar with count and ETA on a terminal, and a closing summary.
+//!
+//! stdout carries the results (`--json`: one object per message, then a summary object;
+//! `--extract-only`: one object per message; `--dry-run`: each mail object); stderr carries
+//! the bar, refusals in text mode, what limits cut, `--verbose` address origins, and the
+//! text summary.
+
+use super::analyse::Analysed;
+use super::AnalyseMailArgs;
+use indicatif::{ProgressBar, ProgressStyle};
+use pushdetect_client::mail::Extracted;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// How one message ended.
+pub enum Done {
+    /// Read (`--extract-only`).
+    Extracted(Extracted),
+    /// Analysed, and pushed if above the threshold.
+    Analysed(Analysed),
+}
+
+/// One message's outcome.
+pub struct Outcome {
+    /// The message's name (file, and `#N` in an mbox).
+    pub name: String,
+    /// What came of it, or why it failed.
+    pub result: Result<Done, String>,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Default)]
+struct Counts {
+    messages: u64,
+    pushed: u64,
+    not_pushed: u64,
+    would_push: u64,
+    extracted: u64,
+    failed: u64,
+    attachments: u64,
+    urls: u64,
+    reused: u64,
+}
+
+/// The output of one run.
+pub struct Report {
+    /// The progress bar (hidden when stderr is not a terminal).
+    pub bar: ProgressBar,
+    json: bool,
+    verbose: bool,
+    dry_run: bool,
+    extract_only: bool,
+    counts: Counts,
+    started: Instant,
+}
+
+impl Report {
+    /// A report for `files` inputs (the bar grows when an mbox holds several messages).
+    pub fn new(args: &AnalyseMailArgs, files: usize) -> Report {
+        let bar = ProgressBar::new(files as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} messages {per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Report {
+            bar,
+            json: args.client.json,
+            verbose: args.client.verbose,
+            dry_run: args.dry_run,
+            extract_only: args.extract_only,
+            counts: Counts::default(),
+            started: Instant::now(),
+        }
+    }
+
+    fn out(&self, line: String) {
+        self.bar.suspend(|| println!("{line}"));
+    }
+
+    fn err(&self, line: String) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    /// Prints and counts one message's outcome.
+    pub fn add(&mut self, outcome: Outcome) {
+        self.bar.inc(1);
+        self.counts.messages += 1;
+        let name = outcome.name;
+        match outcome.result {
+            Err(e) => {
+                self.counts.failed += 1;
+                if self.json || self.extract_only {
+                    self.out(json!({"file": name, "error": e}).to_string());
+                } else {
+                    self.err(format!("{name}: {e}"));
+                }
+            }
+            Ok(Done::Extracted(x)) => {
+                self.counts.extracted += 1;
+                self.details(&name, &x);
+                self.out(extracted_json(&name, &x).to_string());
+            }
+            Ok(Done::Analysed(a)) => {
+                self.count(&a);
+                self.details(&name, &a.extracted);
+                self.out(self.analysed_line(&name, &a));
+            }
+        }
+    }
+
+    fn count(&mut self, a: &Analysed) {
+        let c = &mut self.counts;
+        match (a.pushed, a.above) {
+            (true, _) => c.pushed += 1,
+            (false, true) => c.would_push += 1,
+            (false, false) => c.not_pushed += 1,
+        }
+        for item in &a.items {
+            match item.kind {
+                "attachment" => c.attachments += 1,
+                _ => c.urls += 1,
+            }
+            c.reused += u64::from(item.scored.reused);
+        }
+    }
+
+    /// What the limits cut (always), and where each address came from (`--verbose`), on
+    /// stderr in text mode; `--json` output carries both.
+    fn details(&self, name: &str, x: &Extracted) {
+        if self.json || self.extract_only {
+            return;
+        }
+        for cut in &x.cut {
+            self.err(format!("{name}: cut: {cut}"));
+        }
+        if self.verbose {
+            let m = &x.message;
+            self.err(format!(
+                "{name}: sender {} from {}",
+                m.sender, x.origins.sender
+            ));
+            for (r, origin) in m.recipients.iter().zip(&x.origins.recipients) {
+                self.err(format!("{name}: recipient {r} from {origin}"));
+            }
+        }
+    }
+
+    fn analysed_line(&self, name: &str, a: &Analysed) -> String {
+        let action = a.object["action"].as_str().unwrap_or("LOG");
+        if self.json {
+            return json!({
+                "file": name,
+                "mail": a.object,
+                "items": a.items,
+                "highest_score": a.top,
+                "action": action,
+                "pushed": a.pushed,
+                "above_threshold": a.above,
+                "origins": a.extracted.origins,
+                "cut": a.extracted.cut,
+            })
+            .to_string();
+        }
+        if self.dry_run {
+            return a.object.to_string();
+        }
+        let outcome = if a.pushed { "pushed" } else { "not pushed" };
+        format!(
+            "{name}: {} attachment(s), {} URL(s), highest score {}, action {action}; {outcome}",
+            a.extracted.attachments.len(),
+            a.extracted.urls.len(),
+            a.top
+        )
+    }
+
+    /// Prints the summary; fails when any message could not be used, analysed or pushed.
+    pub fn finish(self) -> anyhow::Result<()> {
+        self.bar.finish_and_clear();
+        let c = &self.counts;
+        let seconds = self.started.elapsed().as_secs_f64();
+        let rate = c.messages as f64 / seconds.max(1e-9);
+        if self.json {
+            let summary: Value = json!({"summary": {
+                "messages": c.messages,
+                "extracted": c.extracted,
+                "pushed": c.pushed,
+                "would_push": c.would_push,
+                "not_pushed": c.not_pushed,
+                "failed": c.failed,
+                "attachments": c.attachments,
+                "urls": c.urls,
+                "reused": c.reused,
+                "seconds": (seconds * 1000.0).round() / 1000.0,
+                "messages_per_second": rate.round(),
+            }});
+            println!("{summary}");
+        } else if self.extract_only {
+            eprintln!(
+                "{} message(s) in {seconds:.1} s ({rate:.0}/s): {} read, {} refused",
+                c.messages, c.extracted, c.failed
+            );
+        } else {
+            let pushed = if self.dry_run {
+                format!("{} would be pushed", c.would_push)
+            } else {
+                format!("{} pushed", c.pushed)
+            };
+            eprintln!(
+                "{} message(s) in {seconds:.1} s ({rate:.0}/s): {pushed}, {} not pushed, {} failed; \
+                 {} attachment(s) and {} URL(s) analysed, {} reused",
+                c.messages, c.not_pushed, c.failed, c.attachments, c.urls, c.reused
+            );
+        }
+        anyhow::ensure!(
+            c.failed == 0,
+            "{} of {} message(s) could not be used, analysed or pushed",
+            c.failed,
+            c.messages
+        );
+        Ok(())
+    }
+}
+
+/// `--extract-only`'s object for one message.
+fn extracted_json(name: &str, x: &Extracted) -> Value {
+    let attachments: Vec<Value> = x
+        .attachments
+        .iter()
+        .map(|a| json!({"filename": a.filename, "size": a.size, "sha256": a.sha256}))
+        .collect();
+    let urls: Vec<Value> = x.urls.iter().map(|u| json!({"url": u})).collect();
+    json!({
+        "file": name,
+        "mail": {"message": x.message, "attachments": attachments, "urls": urls},
+        "origins": x.origins,
+        "cut": x.cut,
+    })
+}
