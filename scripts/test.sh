@@ -3,7 +3,8 @@
 # servers on random loopback ports over real SQLite databases, and drive the console in a
 # real headless Chromium (installed here from Debian's packages when missing); the store's
 # conformance suite runs against SQLite and PostgreSQL (started here when none answers on
-# 127.0.0.1:5432).
+# 127.0.0.1:5432); the mail tests read CPython's email test data (Debian's
+# libpython3.11-testsuite, installed here when missing).
 # Everything the tests need is built here; nothing else must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)}
+
+# The mail corpus tests read CPython's email test messages where Debian installs them.
+if [ ! -d /usr/lib/python3.11/test/test_email/data ]; then
+    echo "installing libpython3.11-testsuite for the mail corpus tests" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3.11-testsuite >/dev/null
+fi
 
 # The PostgreSQL tests create and drop databases of their own on this server.
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }

@@ -139,8 +139,13 @@ pub trait Store: Send + Sync + 'static {
     /// list of tasks completed before it is final, so a poller that continues from it
     /// misses nothing. Waits for completions in flight.
     async fn completion_horizon(&self) -> StoreResult<i64>;
-    /// The latest completed file task of the license with this content, for reuse.
-    async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>>;
+    /// The latest completed task of the license that analysed this subject (a file's
+    /// content, or a URL), for reuse.
+    async fn find_cached_result(
+        &self,
+        license_id: i64,
+        subject: Subject<'_>,
+    ) -> StoreResult<Option<Task>>;
     /// Tasks of the license completed in [after, before), oldest completion first.
     async fn completed_tasks(
         &self,

@@ -161,6 +161,15 @@ pub struct Task {
     pub completed_at_ms: Option<i64>,
 }
 
+/// What a task analysed, to find an earlier analysis of the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A file, by the SHA-256 of its content.
+    Sha256(&'a str),
+    /// A URL, as stored (normalised by the Analyst API).
+    Url(&'a str),
+}
+
 impl Task {
     /// A task analysed elsewhere, registered as completed.
     pub fn external(uuid: &str, account_id: i64, license_id: i64, now_ms: i64) -> Task {

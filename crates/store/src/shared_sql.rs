@@ -754,13 +754,21 @@ impl Store for ThisStore {
         Ok(now_ms)
     }
 
-    async fn find_cached_result(&self, license_id: i64, sha256: &str) -> StoreResult<Option<Task>> {
+    async fn find_cached_result(
+        &self,
+        license_id: i64,
+        subject: Subject<'_>,
+    ) -> StoreResult<Option<Task>> {
+        let (kind, column, value) = match subject {
+            Subject::Sha256(sha256) => ("file", "sha256", sha256),
+            Subject::Url(url) => ("url", "url", url),
+        };
         sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE license_id = $1 AND sha256 = $2 \
-             AND kind = 'file' AND state = 'completed' ORDER BY completed_at_ms DESC LIMIT 1"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE license_id = $1 AND {column} = $2 \
+             AND kind = '{kind}' AND state = 'completed' ORDER BY completed_at_ms DESC LIMIT 1"
         ))
         .bind(license_id)
-        .bind(sha256)
+        .bind(value)
         .fetch_optional(&self.reader)
         .await?
         .as_ref()

@@ -10,7 +10,7 @@ use backends::{Backend, TestDb};
 use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::{
     Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent, Principal,
-    Store, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
+    Store, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -539,7 +539,7 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backe
     );
     assert_eq!(
         store
-            .find_cached_result(license.id, "s2")
+            .find_cached_result(license.id, Subject::Sha256("s2"))
             .await
             .unwrap()
             .unwrap()
@@ -548,7 +548,7 @@ async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backe
     );
     assert!(
         store
-            .find_cached_result(license.id, "s1")
+            .find_cached_result(license.id, Subject::Sha256("s1"))
             .await
             .unwrap()
             .is_none(),

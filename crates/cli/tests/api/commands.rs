@@ -8,10 +8,11 @@ use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+pub(crate) const EICAR: &str =
+    r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// A papi_client.ini for the first account, in the documented format (inline comments).
-fn write_ini(dir: &Path, app: &TestApp, base: &str, method: &str) -> PathBuf {
+pub(crate) fn write_ini(dir: &Path, app: &TestApp, base: &str, method: &str) -> PathBuf {
     let c = &app.creds;
     let auth = match method {
         "account" => format!("username = {}\npassword = {}\n", c.username, c.password),
@@ -51,13 +52,13 @@ fn ioc_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Output of one run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-async fn run(config: &Path, args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) async fn run(config: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushdetect"));
     cmd.args(args)
         .arg("--config")
@@ -87,7 +88,7 @@ async fn run(config: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-async fn events(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp) -> Vec<Value> {
     let c = app.user_client().await;
     c.get_ok(LIST, &[("limit", "1000")]).await["events"]
         .as_array()
@@ -221,7 +222,7 @@ async fn analyse_file_pushes_eicar_and_not_a_harmless_file() {
 }
 
 /// A message as a gateway captures it.
-fn eml(headers: &str, body: &str) -> String {
+pub(crate) fn eml(headers: &str, body: &str) -> String {
     format!("{headers}MIME-Version: 1.0\r\n{body}")
         .replace('\n', "\r\n")
         .replace("\r\r", "\r")

@@ -681,6 +681,15 @@ async fn url_submissions_polling_pending_and_the_calls_not_offered() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(found, Some(60));
+    // The same URL again is answered with the finished result, as content is.
+    let again = c
+        .submit_url("http://203.0.113.5:4444/setup.exe", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["task_uuid"].as_str(), again["score"].as_i64()),
+        (Some(uuid.as_str()), Some(60))
+    );
     let meta = c
         .by_uuid("analysis/get_task_metadata", &uuid, false)
         .await

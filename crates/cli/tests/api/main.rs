@@ -9,6 +9,8 @@ mod incidents;
 mod ioc;
 mod lastline_client;
 mod mail;
+mod mail_commands;
+mod mail_corpus;
 mod process;
 mod read_api;
 mod resend;

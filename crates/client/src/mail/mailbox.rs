@@ -49,7 +49,7 @@ impl<R: BufRead> Messages<R> {
     fn single(&mut self) -> std::io::Result<Captured> {
         let mut bytes = Vec::new();
         (&mut self.reader)
-            .take(self.limit + 1)
+            .take(self.limit.saturating_add(1))
             .read_to_end(&mut bytes)?;
         let oversize = bytes.len() as u64 > self.limit;
         if oversize {

@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pushdetect_model::analyst::{AnalystCode, AnalystError};
 use pushdetect_model::values::Timestamp;
-use pushdetect_store::{Task, TaskKind, TaskState};
+use pushdetect_store::{Subject, Task, TaskKind, TaskState};
 use serde_json::{json, Map, Value};
 
 /// Score from which a file counts as blocked by `is_blocked_file_hash` (the BLOCK
@@ -356,7 +356,7 @@ async fn queried_result(app: &AppState, who: &Licensed, input: &Input) -> Result
     match &content {
         Some(c) => app
             .store
-            .find_cached_result(who.license_id, &c.sha256)
+            .find_cached_result(who.license_id, Subject::Sha256(&c.sha256))
             .await
             .map_err(unavailable),
         None => Ok(None),

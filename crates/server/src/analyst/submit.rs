@@ -7,7 +7,7 @@ use super::results::result_data;
 use crate::state::AppState;
 use pushdetect_model::analyst::{AnalystCode, AnalystError};
 use pushdetect_model::values::{parse_bool, parse_ip, parse_port};
-use pushdetect_store::{Content, Task, TaskKind, TaskState};
+use pushdetect_store::{Content, Subject, Task, TaskKind, TaskState};
 use serde_json::{json, Map, Value};
 
 /// Longest free-text context value kept with a task.
@@ -186,20 +186,32 @@ async fn queue_file(
     filename: Option<&str>,
     options: Value,
 ) -> Result<Value> {
-    if options["bypass_cache"] != json!(true) {
-        let cached = app
-            .store
-            .find_cached_result(who.license_id, &sha256)
-            .await
-            .map_err(unavailable)?;
-        if let Some(task) = cached {
-            return Ok(result_data(&task));
-        }
+    if let Some(done) = cached(app, who, Subject::Sha256(&sha256), &options).await? {
+        return Ok(done);
     }
     let mut task = new_task(who, TaskKind::File, options);
     task.sha256 = Some(sha256);
     task.filename = filename.map(str::to_owned);
     queue(app, &task).await
+}
+
+/// The finished result of an earlier analysis of the same subject by this license, unless
+/// the submission asks to bypass the cache.
+async fn cached(
+    app: &AppState,
+    who: &Licensed,
+    subject: Subject<'_>,
+    options: &Value,
+) -> Result<Option<Value>> {
+    if options["bypass_cache"] == json!(true) {
+        return Ok(None);
+    }
+    let found = app
+        .store
+        .find_cached_result(who.license_id, subject)
+        .await
+        .map_err(unavailable)?;
+    Ok(found.as_ref().map(result_data))
 }
 
 /// `analysis/submit/download` (the client's deprecated `submit_file_metadata`): a download
@@ -213,12 +225,18 @@ pub(super) async fn download(app: &AppState, who: &Licensed, input: &Input) -> R
     queue_file(app, who, content.sha256, None, options).await
 }
 
-/// `analysis/submit/url`.
+/// `analysis/submit/url`: a URL this license had analysed before is answered with that
+/// finished result (unless `bypass_cache`), as a file's content is.
 pub(super) async fn url(app: &AppState, who: &Licensed, input: &Input) -> Result<Value> {
     let url = input.require("url", "the URL to analyse")?;
     let parsed = pushdetect_analysis::url_heuristics::parse_url(url)
         .map_err(|e| AnalystError::new(AnalystCode::InvalidUrl, format!("parameter 'url': {e}")))?;
-    let mut task = new_task(who, TaskKind::Url, options(input)?);
-    task.url = Some(parsed.to_string());
+    let options = options(input)?;
+    let url = parsed.to_string();
+    if let Some(done) = cached(app, who, Subject::Url(&url), &options).await? {
+        return Ok(done);
+    }
+    let mut task = new_task(who, TaskKind::Url, options);
+    task.url = Some(url);
     queue(app, &task).await
 }
