@@ -2,6 +2,7 @@
 //! in name order, so runs are repeatable), and `-` for standard input.
 
 use anyhow::Context;
+use pushdetect_client::mail::mailbox::{self, Captured, Messages};
 use std::path::{Path, PathBuf};
 
 /// One input.
@@ -22,15 +23,18 @@ impl Input {
         }
     }
 
-    /// Opens it for reading.
-    pub fn open(&self) -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
-        Ok(match self {
-            Input::Stdin => Box::new(std::io::BufReader::new(std::io::stdin())),
-            Input::File(p) => Box::new(std::io::BufReader::with_capacity(
-                256 * 1024,
-                std::fs::File::open(p)?,
-            )),
-        })
+    /// Its messages (one, or each of an mbox), each at most `limit` bytes.
+    pub fn messages(
+        &self,
+        limit: u64,
+    ) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<Captured>> + Send>> {
+        match self {
+            Input::Stdin => Ok(Box::new(Messages::new(
+                std::io::BufReader::new(std::io::stdin()),
+                limit,
+            ))),
+            Input::File(p) => mailbox::file(p, limit),
+        }
     }
 }
 
@@ -58,11 +62,30 @@ pub fn expand(paths: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<Input>> 
     Ok(out)
 }
 
+/// The files below `dir`, depth first, each directory's entries in name order (symbolic
+/// links followed to files, not to directories, so a loop cannot be walked forever).
 fn walk(dir: &Path, out: &mut Vec<Input>) -> anyhow::Result<()> {
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    let mut entries: Vec<(std::ffi::OsString, PathBuf, bool)> = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        if entry.file_type().is_file() {
-            out.push(Input::File(entry.into_path()));
+        // The kind as the directory lists it; only a symbolic link costs a stat.
+        let kind = entry.file_type().ok();
+        let is_file = match kind {
+            Some(t) if t.is_symlink() => entry.path().is_file(),
+            Some(t) => t.is_file(),
+            None => false,
+        };
+        let is_dir = kind.is_some_and(|t| t.is_dir());
+        if is_dir || is_file {
+            entries.push((entry.file_name(), entry.path(), is_dir));
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, path, is_dir) in entries {
+        if is_dir {
+            walk(&path, out)?;
+        } else {
+            out.push(Input::File(path));
         }
     }
     Ok(())

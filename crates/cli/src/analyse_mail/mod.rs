@@ -15,7 +15,7 @@ use crate::client_args::{ClientArgs, MailSpec, MethodFlags};
 use crate::inputs::{expand, Input};
 use clap::Args;
 use futures::StreamExt;
-use pushdetect_client::mail::mailbox::{Captured, Messages};
+use pushdetect_client::mail::mailbox::Captured;
 use pushdetect_client::mail::{Envelope, Extracted, Extractor, Limits, Unusable};
 use report::{Outcome, Report};
 use std::path::PathBuf;
@@ -114,15 +114,36 @@ pub async fn run(args: AnalyseMailArgs) -> anyhow::Result<()> {
         Some(Arc::new(analyse::Context::new(&args).await?))
     };
     let mut report = Report::new(&args, inputs.len());
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Item>(usize::from(args.concurrency) * 2);
-    let limit = args.max_message_bytes;
-    let bar = report.bar.clone();
-    let reader = tokio::task::spawn_blocking(move || read_inputs(inputs, limit, sender, bar));
     let extractor = Arc::new(args.extractor(analysis.is_some()));
     let envelope = Arc::new(Envelope {
         mbox_from: None,
         mail_from: args.mail_from.clone(),
         rcpt: args.rcpt.clone(),
+    });
+    let limit = args.max_message_bytes;
+    let concurrency = usize::from(args.concurrency);
+    let Some(analysis) = analysis else {
+        return tokio::task::spawn_blocking(move || {
+            extract_only(
+                inputs,
+                &extractor,
+                &envelope,
+                limit,
+                concurrency,
+                &mut report,
+            )?;
+            report.finish()
+        })
+        .await?;
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Item>(concurrency * 2);
+    let bar = report.bar.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        for item in messages(inputs, limit, bar) {
+            if sender.blocking_send(item).is_err() {
+                break;
+            }
+        }
     });
     let items = futures::stream::unfold(receiver, |mut r| async move {
         r.recv().await.map(|item| (item, r))
@@ -132,82 +153,206 @@ pub async fn run(args: AnalyseMailArgs) -> anyhow::Result<()> {
             (extractor.clone(), envelope.clone(), analysis.clone());
         async move {
             let name = item.name.clone();
-            let extracted = extract(extractor, envelope, item).await;
-            let result = match (extracted, analysis) {
-                (Err(e), _) => Err(e),
-                (Ok(x), None) => Ok(report::Done::Extracted(x)),
-                (Ok(x), Some(a)) => a.analyse(x).await.map(report::Done::Analysed),
+            let result = match extract(extractor, envelope, item).await {
+                Ok(x) => analysis.analyse(x).await.map(report::Done::Analysed),
+                Err(e) => Err(e),
             };
             Outcome { name, result }
         }
     });
-    let concurrency = usize::from(args.concurrency);
-    if args.extract_only {
-        // In input order: the output of the same inputs is the same.
-        let mut outcomes = std::pin::pin!(work.buffered(concurrency));
-        while let Some(o) = outcomes.next().await {
-            report.add(o);
-        }
-    } else {
-        let mut outcomes = std::pin::pin!(work.buffer_unordered(concurrency));
-        while let Some(o) = outcomes.next().await {
-            report.add(o);
-        }
+    let mut outcomes = std::pin::pin!(work.buffer_unordered(concurrency));
+    while let Some(o) = outcomes.next().await {
+        report.add(o);
     }
-    reader.await??;
+    reader.await?;
     report.finish()
 }
 
-/// Reads every message of every input, in order, into the channel; the bar's length grows
-/// as an mbox turns out to hold more than one message.
-fn read_inputs(
+/// The time messages without a dated Received header are taken as received: now, to the
+/// second, formatted once per second rather than once per message.
+#[derive(Default)]
+struct Now {
+    second: i64,
+    text: String,
+}
+
+impl Now {
+    fn get(&mut self) -> &str {
+        let now = chrono::Utc::now();
+        if now.timestamp() != self.second || self.text.is_empty() {
+            self.second = now.timestamp();
+            self.text = now.format("%Y-%m-%d %H:%M:%S").to_string();
+        }
+        &self.text
+    }
+}
+
+/// Most messages, and most bytes, read ahead by `--extract-only` on several threads.
+const CHUNK_MESSAGES: usize = 64;
+const CHUNK_BYTES: usize = 64 * 1024 * 1024;
+
+/// `--extract-only`: messages read in chunks, each chunk extracted on up to `concurrency`
+/// threads and printed in input order. No runtime, channel or thread hop per message: on
+/// one thread this is a plain loop.
+fn extract_only(
     inputs: Vec<Input>,
+    extractor: &Extractor,
+    envelope: &Envelope,
     limit: u64,
-    sender: tokio::sync::mpsc::Sender<Item>,
-    bar: indicatif::ProgressBar,
+    concurrency: usize,
+    report: &mut Report,
 ) -> anyhow::Result<()> {
-    for input in inputs {
-        let name = input.name();
-        let reader = match input.open() {
-            Ok(r) => r,
-            Err(e) => {
-                let item = Item {
-                    name,
-                    captured: Err(format!("cannot read: {e}")),
-                };
-                if sender.blocking_send(item).is_err() {
-                    return Ok(());
-                }
-                continue;
-            }
-        };
-        for (i, message) in Messages::new(reader, limit).enumerate() {
-            if i > 0 {
-                bar.inc_length(1);
-            }
-            let item = match message {
-                Ok(m) => Item {
-                    name: match m.index {
-                        Some(n) => format!("{name}#{n}"),
-                        None => name.clone(),
-                    },
-                    captured: Ok(m),
-                },
-                Err(e) => Item {
-                    name: name.clone(),
-                    captured: Err(format!("cannot read: {e}")),
-                },
-            };
-            let stop = item.captured.is_err();
-            if sender.blocking_send(item).is_err() {
-                return Ok(());
-            }
-            if stop {
-                break;
-            }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(concurrency)
+        .max(1);
+    if threads == 1 {
+        // Each message extracted as soon as it is read, while its bytes are in the cache.
+        let mut now = Now::default();
+        for item in messages(inputs, limit, report.bar.clone()) {
+            let result = extract_one(extractor, envelope, &item, now.get());
+            report.add(Outcome {
+                name: item.name,
+                result: result.map(report::Done::Extracted),
+            });
+        }
+        report.flush();
+        return Ok(());
+    }
+    let mut chunk: Vec<Item> = Vec::new();
+    let mut bytes = 0;
+    let flush = |chunk: &mut Vec<Item>, report: &mut Report| {
+        for outcome in extract_chunk(std::mem::take(chunk), extractor, envelope, threads) {
+            report.add(outcome);
+        }
+        report.flush();
+    };
+    for item in messages(inputs, limit, report.bar.clone()) {
+        bytes += item.captured.as_ref().map_or(0, |c| c.bytes.len());
+        chunk.push(item);
+        if chunk.len() >= CHUNK_MESSAGES || bytes >= CHUNK_BYTES {
+            flush(&mut chunk, report);
+            bytes = 0;
         }
     }
+    flush(&mut chunk, report);
     Ok(())
+}
+
+/// Extracts a chunk of messages on `threads` threads, results in the chunk's order.
+fn extract_chunk(
+    chunk: Vec<Item>,
+    extractor: &Extractor,
+    envelope: &Envelope,
+    threads: usize,
+) -> Vec<Outcome> {
+    // The receiving time of messages without a dated Received header: once per chunk.
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let one = |item: &Item| Outcome {
+        name: item.name.clone(),
+        result: extract_one(extractor, envelope, item, &now).map(report::Done::Extracted),
+    };
+    if threads <= 1 || chunk.len() <= 1 {
+        return chunk.iter().map(one).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = chunk.get(i) else { break };
+                        mine.push((i, one(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Every message of every input, in order; the bar's length grows as an mbox turns out to
+/// hold more than one message. An input that cannot be read is one item saying so.
+fn messages(
+    inputs: Vec<Input>,
+    limit: u64,
+    bar: indicatif::ProgressBar,
+) -> impl Iterator<Item = Item> {
+    inputs.into_iter().flat_map(move |input| {
+        let name = input.name();
+        let bar = bar.clone();
+        let (opened, failed) = match input.messages(limit) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (
+                None,
+                Some(Item {
+                    name: name.clone(),
+                    captured: Err(format!("cannot read: {e}")),
+                }),
+            ),
+        };
+        let mut stop = false;
+        let read = opened
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map_while(move |(i, message)| {
+                if stop {
+                    return None;
+                }
+                if i > 0 {
+                    bar.inc_length(1);
+                }
+                Some(match message {
+                    Ok(m) => Item {
+                        name: match m.index {
+                            Some(n) => format!("{name}#{n}"),
+                            None => name.clone(),
+                        },
+                        captured: Ok(m),
+                    },
+                    Err(e) => {
+                        stop = true;
+                        Item {
+                            name: name.clone(),
+                            captured: Err(format!("cannot read: {e}")),
+                        }
+                    }
+                })
+            });
+        failed.into_iter().chain(read)
+    })
+}
+
+/// Extracts one message.
+fn extract_one(
+    extractor: &Extractor,
+    envelope: &Envelope,
+    item: &Item,
+    now: &str,
+) -> Result<Extracted, String> {
+    let captured = item.captured.as_ref().map_err(Clone::clone)?;
+    if captured.oversize {
+        return Err(Unusable::TooLarge {
+            limit: extractor.limits.max_message_bytes,
+        }
+        .to_string());
+    }
+    let envelope = Envelope {
+        mbox_from: captured.envelope_from.clone(),
+        ..envelope.clone()
+    };
+    extractor
+        .extract(&captured.bytes, &envelope, now)
+        .map_err(|e| e.to_string())
 }
 
 /// Extracts one message on the blocking pool (parsing is CPU work).
@@ -216,22 +361,9 @@ async fn extract(
     envelope: Arc<Envelope>,
     item: Item,
 ) -> Result<Extracted, String> {
-    let captured = item.captured?;
-    if captured.oversize {
-        return Err(Unusable::TooLarge {
-            limit: extractor.limits.max_message_bytes,
-        }
-        .to_string());
-    }
     tokio::task::spawn_blocking(move || {
         let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-        let envelope = Envelope {
-            mbox_from: captured.envelope_from,
-            ..(*envelope).clone()
-        };
-        extractor
-            .extract(&captured.bytes, &envelope, &now)
-            .map_err(|e| e.to_string())
+        extract_one(&extractor, &envelope, &item, &now)
     })
     .await
     .map_err(|e| format!("reading the message failed: {e}"))?

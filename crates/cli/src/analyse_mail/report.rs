@@ -9,8 +9,10 @@
 use super::analyse::Analysed;
 use super::AnalyseMailArgs;
 use indicatif::{ProgressBar, ProgressStyle};
-use pushdetect_client::mail::Extracted;
+use pushdetect_client::mail::{Attachment, Extracted, MailFields, Origins};
+use serde::Serialize;
 use serde_json::{json, Value};
+use std::io::Write;
 use std::time::Instant;
 
 /// How one message ended.
@@ -53,6 +55,8 @@ pub struct Report {
     extract_only: bool,
     counts: Counts,
     started: Instant,
+    /// stdout: buffered with --extract-only (flushed per chunk), line by line otherwise.
+    stdout: Box<dyn Write + Send>,
 }
 
 impl Report {
@@ -74,11 +78,39 @@ impl Report {
             extract_only: args.extract_only,
             counts: Counts::default(),
             started: Instant::now(),
+            stdout: if args.extract_only {
+                Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::io::stdout(),
+                ))
+            } else {
+                Box::new(std::io::stdout())
+            },
         }
     }
 
-    fn out(&self, line: String) {
-        self.bar.suspend(|| println!("{line}"));
+    fn out(&mut self, line: String) {
+        let out = &mut self.stdout;
+        // A closed stdout (a pipe into `head`) ends nothing here: the summary still counts.
+        self.bar.suspend(|| {
+            let _ = writeln!(out, "{line}");
+        });
+    }
+
+    fn out_json(&mut self, value: &impl Serialize) {
+        let out = &mut self.stdout;
+        self.bar.suspend(|| {
+            let _ = serde_json::to_writer(&mut *out, value);
+            let _ = out.write_all(b"\n");
+        });
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) {
+        let out = &mut self.stdout;
+        self.bar.suspend(|| {
+            let _ = out.flush();
+        });
     }
 
     fn err(&self, line: String) {
@@ -102,12 +134,23 @@ impl Report {
             Ok(Done::Extracted(x)) => {
                 self.counts.extracted += 1;
                 self.details(&name, &x);
-                self.out(extracted_json(&name, &x).to_string());
+                let line = ExtractedLine {
+                    file: &name,
+                    mail: ExtractedMail {
+                        message: &x.message,
+                        attachments: &x.attachments,
+                        urls: x.urls.iter().map(|url| UrlOnly { url }).collect(),
+                    },
+                    origins: &x.origins,
+                    cut: &x.cut,
+                };
+                self.out_json(&line);
             }
             Ok(Done::Analysed(a)) => {
                 self.count(&a);
                 self.details(&name, &a.extracted);
-                self.out(self.analysed_line(&name, &a));
+                let line = self.analysed_line(&name, &a);
+                self.out(line);
             }
         }
     }
@@ -178,8 +221,9 @@ impl Report {
     }
 
     /// Prints the summary; fails when any message could not be used, analysed or pushed.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(mut self) -> anyhow::Result<()> {
         self.bar.finish_and_clear();
+        let _ = self.stdout.flush();
         let c = &self.counts;
         let seconds = self.started.elapsed().as_secs_f64();
         let rate = c.messages as f64 / seconds.max(1e-9);
@@ -197,7 +241,8 @@ impl Report {
                 "seconds": (seconds * 1000.0).round() / 1000.0,
                 "messages_per_second": rate.round(),
             }});
-            println!("{summary}");
+            let _ = writeln!(self.stdout, "{summary}");
+            let _ = self.stdout.flush();
         } else if self.extract_only {
             eprintln!(
                 "{} message(s) in {seconds:.1} s ({rate:.0}/s): {} read, {} refused",
@@ -225,18 +270,24 @@ impl Report {
     }
 }
 
-/// `--extract-only`'s object for one message.
-fn extracted_json(name: &str, x: &Extracted) -> Value {
-    let attachments: Vec<Value> = x
-        .attachments
-        .iter()
-        .map(|a| json!({"filename": a.filename, "size": a.size, "sha256": a.sha256}))
-        .collect();
-    let urls: Vec<Value> = x.urls.iter().map(|u| json!({"url": u})).collect();
-    json!({
-        "file": name,
-        "mail": {"message": x.message, "attachments": attachments, "urls": urls},
-        "origins": x.origins,
-        "cut": x.cut,
-    })
+/// `--extract-only`'s object for one message, serialised straight to stdout.
+#[derive(Serialize)]
+struct ExtractedLine<'a> {
+    file: &'a str,
+    mail: ExtractedMail<'a>,
+    origins: &'a Origins,
+    cut: &'a [String],
+}
+
+/// The mail object as read, without actions or tasks.
+#[derive(Serialize)]
+struct ExtractedMail<'a> {
+    message: &'a MailFields,
+    attachments: &'a [Attachment],
+    urls: Vec<UrlOnly<'a>>,
+}
+
+#[derive(Serialize)]
+struct UrlOnly<'a> {
+    url: &'a str,
 }

@@ -20,9 +20,10 @@
 //! `josé@example.com` is sent as `jos%C3%A9@example.com`. The result is a valid address
 //! that an analyst recognises and that reads back losslessly.
 
-use mail_parser::{Addr, HeaderForm, HeaderName, HeaderValue, Message};
+use mail_parser::{Addr, Header, HeaderForm, HeaderName, HeaderValue, Message};
 use pushdetect_model::mail::EmailAddress;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Where a recovered address came from.
@@ -99,14 +100,9 @@ pub fn sender(
 ) -> Result<Recovered, Missing> {
     let mut seen = None;
     for (source, name) in SENDER_HEADERS {
-        for (value, raw) in values(message, name.clone()) {
-            if seen.is_none() {
-                seen = raw.as_deref().map(shown);
-            }
-            if let Some(found) = candidates(&value, raw.as_deref(), source)
-                .into_iter()
-                .next()
-            {
+        for field in fields(message, name.clone()) {
+            seen = seen.or(Some(field.raw));
+            if let Some(found) = candidates(&field, source).into_iter().next() {
                 return Ok(found);
             }
         }
@@ -128,7 +124,7 @@ pub fn sender(
     }
     Err(Missing {
         tried: SENDER_SOURCES,
-        seen,
+        seen: seen.map(shown),
     })
 }
 
@@ -145,18 +141,15 @@ pub fn recipients(message: &Message<'_>, rcpt: &[String]) -> Result<Vec<Recovere
         }
     };
     for (source, name) in RECIPIENT_HEADERS {
-        for (value, raw) in values(message, name.clone()) {
-            if seen.is_none() {
-                seen = raw.as_deref().map(shown);
-            }
-            add(candidates(&value, raw.as_deref(), source), &mut found);
+        for field in fields(message, name.clone()) {
+            seen = seen.or(Some(field.raw));
+            add(candidates(&field, source), &mut found);
         }
     }
     if found.is_empty() {
         for source in DELIVERY_HEADERS {
-            let name = HeaderName::from(*source);
-            for (value, raw) in values(message, name) {
-                add(candidates(&value, raw.as_deref(), source), &mut found);
+            for field in fields(message, HeaderName::from(*source)) {
+                add(candidates(&field, source), &mut found);
             }
         }
     }
@@ -176,15 +169,16 @@ pub fn recipients(message: &Message<'_>, rcpt: &[String]) -> Result<Vec<Recovere
     if found.is_empty() {
         return Err(Missing {
             tried: RECIPIENT_SOURCES,
-            seen,
+            seen: seen.map(shown),
         });
     }
     Ok(found)
 }
 
 /// A header's text as shown in a refusal: one line, at most 80 characters.
-fn shown(raw: &str) -> String {
-    let one_line: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+fn shown(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut cut: String = one_line.chars().take(80).collect();
     if cut.len() < one_line.len() {
         cut.push('…');
@@ -192,34 +186,56 @@ fn shown(raw: &str) -> String {
     cut
 }
 
-/// Every occurrence of a header, parsed as addresses, with its raw text.
-fn values<'m>(
-    message: &'m Message<'_>,
-    name: HeaderName<'m>,
-) -> Vec<(HeaderValue<'m>, Option<String>)> {
-    let raws = message
+/// One occurrence of an address header: as read as addresses, and its raw text.
+struct Field<'m> {
+    value: Cow<'m, HeaderValue<'m>>,
+    raw: &'m [u8],
+}
+
+/// Every occurrence of a header. The address headers mail-parser reads as addresses
+/// already (From, To, …) are taken as read; the others (Return-Path, Delivered-To, …)
+/// are read as addresses here.
+fn fields<'m>(message: &'m Message<'_>, name: HeaderName<'m>) -> Vec<Field<'m>> {
+    let found: Vec<&'m Header<'_>> = message
         .headers()
         .iter()
         .filter(|h| h.name == name)
-        .map(|h| {
-            message
-                .raw_message
-                .get(h.offset_start as usize..h.offset_end as usize)
-                .map(|b| String::from_utf8_lossy(b).trim().to_owned())
-        });
+        .collect();
+    let raw = |h: &Header<'_>| {
+        message
+            .raw_message
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .unwrap_or_default()
+    };
+    let as_read = found
+        .iter()
+        .all(|h| matches!(h.value, HeaderValue::Address(_) | HeaderValue::Empty));
+    if as_read {
+        return found
+            .into_iter()
+            .map(|h| Field {
+                value: Cow::Borrowed(&h.value),
+                raw: raw(h),
+            })
+            .collect();
+    }
     message
-        .header_as(name.clone(), HeaderForm::Addresses)
+        .header_as(name, HeaderForm::Addresses)
         .into_iter()
-        .zip(raws)
+        .zip(found)
+        .map(|(value, h)| Field {
+            value: Cow::Owned(value),
+            raw: raw(h),
+        })
         .collect()
 }
 
 /// The usable addresses of one header occurrence: from what mail-parser read, repaired;
 /// else found in the header's text.
-fn candidates(value: &HeaderValue<'_>, raw: Option<&str>, source: &'static str) -> Vec<Recovered> {
+fn candidates(field: &Field<'_>, source: &'static str) -> Vec<Recovered> {
     let origin = |repaired| Origin { source, repaired };
     let mut out: Vec<Recovered> = Vec::new();
-    if let HeaderValue::Address(list) = value {
+    if let HeaderValue::Address(list) = field.value.as_ref() {
         for addr in list.iter() {
             if let Some((address, repaired)) = from_addr(addr) {
                 out.push(Recovered {
@@ -229,8 +245,11 @@ fn candidates(value: &HeaderValue<'_>, raw: Option<&str>, source: &'static str) 
             }
         }
     }
-    if out.is_empty() {
-        if let Some((address, _)) = raw.and_then(|r| search_text(&decode_words(r))) {
+    // Only text with an '@' (or an encoded word that may hide one) can hold an address.
+    let may_hold = field.raw.contains(&b'@') || field.raw.windows(2).any(|w| w == b"=?");
+    if out.is_empty() && may_hold {
+        let text = String::from_utf8_lossy(field.raw);
+        if let Some((address, _)) = search_text(&decode_words(text.trim())) {
             out.push(Recovered {
                 address,
                 origin: origin(Some("read from the header text")),
@@ -288,6 +307,10 @@ const WRAPPING: &[char] = &[
 /// internationalised, to punycode; a non-ASCII local part is percent-encoded. Returns the
 /// address and what was repaired, or why it is not an address.
 pub fn repair(raw: &str) -> Result<(EmailAddress, Option<&'static str>), &'static str> {
+    // Most addresses need nothing.
+    if let Ok(clean) = EmailAddress::parse(raw) {
+        return Ok((clean, None));
+    }
     let mut repaired: Option<&'static str> = None;
     let before = raw.trim();
     let mut v = before.trim_matches(|c: char| WRAPPING.contains(&c) || c.is_whitespace());

@@ -7,6 +7,7 @@
 //! size is read in bounded memory. Lines quoted as `>From ` (mboxo and mboxrd) lose one `>`.
 
 use std::io::{BufRead, Read};
+use std::path::Path;
 
 /// One message of an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,60 @@ pub struct Captured {
     pub envelope_from: Option<String>,
     /// Whether it was larger than the limit (and so not read).
     pub oversize: bool,
+}
+
+/// Files up to this size are read whole with one read; larger ones are streamed.
+const WHOLE_FILE: u64 = 64 * 1024 * 1024;
+
+/// The messages of one file. A file of a single message is read whole into a buffer of its
+/// size and handed over as it is (one larger than `limit` is not read); an mbox is split
+/// from memory when small, streamed when large.
+pub fn file(
+    path: &Path,
+    limit: u64,
+) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<Captured>> + Send>> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    if len <= WHOLE_FILE {
+        let mut bytes = Vec::with_capacity(len as usize);
+        f.read_to_end(&mut bytes)?;
+        if bytes.starts_with(b"From ") {
+            return Ok(Box::new(Messages::new(std::io::Cursor::new(bytes), limit)));
+        }
+        let oversize = bytes.len() as u64 > limit;
+        if oversize {
+            bytes = Vec::new();
+        }
+        return Ok(Box::new(std::iter::once(Ok(single(bytes, oversize)))));
+    }
+    let mut head = Vec::with_capacity(5);
+    (&mut f).take(5).read_to_end(&mut head)?;
+    if head.starts_with(b"From ") {
+        let reader =
+            std::io::BufReader::with_capacity(64 * 1024, std::io::Cursor::new(head).chain(f));
+        return Ok(Box::new(Messages::new(reader, limit)));
+    }
+    if len > limit {
+        return Ok(Box::new(std::iter::once(Ok(single(Vec::new(), true)))));
+    }
+    let mut bytes = head;
+    bytes.reserve(len as usize);
+    f.take(limit.saturating_add(1) - 5)
+        .read_to_end(&mut bytes)?;
+    let oversize = bytes.len() as u64 > limit;
+    if oversize {
+        bytes = Vec::new();
+    }
+    Ok(Box::new(std::iter::once(Ok(single(bytes, oversize)))))
+}
+
+fn single(bytes: Vec<u8>, oversize: bool) -> Captured {
+    Captured {
+        bytes,
+        index: None,
+        envelope_from: None,
+        oversize,
+    }
 }
 
 /// The messages of a reader, each at most `limit` bytes.
@@ -146,6 +201,24 @@ mod tests {
         Messages::new(input.as_bytes(), limit)
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn files_are_read_whole_or_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.eml");
+        std::fs::write(&one, "From: a@b.example\r\n\r\nbody\r\n").unwrap();
+        let got: Vec<Captured> = file(&one, 100).unwrap().map(Result::unwrap).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].bytes, b"From: a@b.example\r\n\r\nbody\r\n");
+        let got: Vec<Captured> = file(&one, 5).unwrap().map(Result::unwrap).collect();
+        assert!(got[0].oversize && got[0].bytes.is_empty());
+        let mbox = dir.path().join("box");
+        std::fs::write(&mbox, "From a@b Mon\nX: 1\n\nFrom c@d Tue\nX: 2\n\n").unwrap();
+        assert_eq!(file(&mbox, 100).unwrap().count(), 2);
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(file(&empty, 100).unwrap().count(), 1);
     }
 
     #[test]

@@ -175,7 +175,9 @@ const MAIL_HEADERS: &[&str] = &[
 /// Content types that make mail-parser read a part as a message of its own. Nested
 /// messages are nested values, dropped recursively: a message nested a few hundred
 /// thousand levels deep (13 MB of headers) overflows the stack.
-const NESTING_MARKERS: &[&str] = &["message/rfc822", "message/global", "multipart/digest"];
+/// Matched from the `/`, which is rare in headers and text, so the scan is cheap; a path
+/// such as `/global` elsewhere only counts towards a limit no real message nears.
+const NESTING_MARKERS: &[&str] = &["/rfc822", "/global", "/digest"];
 /// Most nesting markers a message may hold for its body to be read; past it only its
 /// headers are (a real message has a handful, a digest of a mailing list some dozens).
 const MAX_NESTING_MARKERS: usize = 1000;
@@ -307,6 +309,10 @@ fn check_header_start(raw: &[u8]) -> Result<(), Unusable> {
     Ok(())
 }
 
+/// The Message-ID; a message without one gets a stable id: `pushdetect-` and 32 hex
+/// digits of the SHA-256 of its header block and its size (the header block holds the
+/// Received trace, Date and addresses that tell messages apart; hashing it alone keeps
+/// the cost independent of the attachments).
 fn message_id(message: &Message<'_>, raw: &[u8]) -> String {
     message
         .message_id()
@@ -316,7 +322,13 @@ fn message_id(message: &Message<'_>, raw: &[u8]) -> String {
                 .collect::<String>()
         })
         .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| format!("pushdetect-{}", &hex::encode(Sha256::digest(raw))[..32]))
+        .unwrap_or_else(|| {
+            let head_end = message.root_part().offset_body as usize;
+            let mut hasher = Sha256::new();
+            hasher.update(raw.get(..head_end).unwrap_or(raw));
+            hasher.update((raw.len() as u64).to_be_bytes());
+            format!("pushdetect-{}", &hex::encode(hasher.finalize())[..32])
+        })
 }
 
 /// The date of the first (most recent) Received header, UTC.
