@@ -4,8 +4,9 @@ use crate::analyst::Analysis;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::throttle::LoginThrottle;
-use pushdetect_store::group_commit::GroupCommit;
+use pushdetect_store::group_commit::{EventWrite, GroupCommit};
 use pushdetect_store::Store;
+use pushdetect_store::Task;
 use std::sync::Arc;
 
 /// The application state: store, settings, metrics and the login throttle.
@@ -24,7 +25,9 @@ pub struct AppState {
     /// Woken when this node stores an event: the console's live views look at once.
     pub live: Arc<tokio::sync::Notify>,
     /// Where pushed events are stored: concurrent pushes share one commit.
-    pub events: GroupCommit,
+    pub events: GroupCommit<EventWrite>,
+    /// Where submitted analysis tasks are stored: concurrent submissions share one commit.
+    pub tasks: GroupCommit<Task>,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, analysis: Analysis) -> Self {
         AppState {
             events: GroupCommit::start(store.clone()),
+            tasks: GroupCommit::start(store.clone()),
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),

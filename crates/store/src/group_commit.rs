@@ -1,47 +1,105 @@
-//! Group commit: concurrent pushes share one transaction and one durable commit.
+//! Group commit: concurrent writes share one transaction and one durable commit.
 //!
 //! A commit waits for the disk (SQLite's fsync) or a round trip (PostgreSQL), and one
-//! commit per push makes that wait the limit on pushes per second. Here every push joins
+//! commit per write makes that wait the limit on writes per second. Here every write joins
 //! a queue; a committer takes whatever has queued (up to [`MAX_BATCH`]) while the previous
-//! batch was committing, stores it with [`Store::insert_events`] in one transaction, and
-//! answers each push only after that commit: "OK" still means stored durably. Under light
-//! load a batch is one push and nothing waits; under heavy load batches grow by themselves.
+//! batch was committing, stores it in one transaction, and answers each write only after
+//! that commit: "OK" still means stored durably. Under light load a batch is one write and
+//! nothing waits; under heavy load batches grow by themselves.
 //!
-//! If a batch fails, each of its events is tried again in a transaction of its own, so
-//! one bad event fails alone and a transient failure (a PostgreSQL serialisation or
+//! If a batch fails, each of its writes is tried again in a transaction of its own, so
+//! one bad write fails alone and a transient failure (a PostgreSQL serialisation or
 //! deadlock error) gets a second chance.
+//!
+//! Two kinds of writes go through it: pushed events ([`EventWrite`], the answer says
+//! whether the event was new or a resent copy) and analysis tasks ([`Task`], submitted
+//! through the Analyst API).
 
-use crate::records::{Dedup, Inserted, NewEvent};
+use crate::records::{Dedup, Inserted, NewEvent, Task};
 use crate::{Store, StoreError, StoreResult};
+use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// The most events one transaction stores.
+/// The most writes one transaction stores.
 pub const MAX_BATCH: usize = 256;
 
-/// Pushes queued beyond this wait before joining the queue (back-pressure).
+/// Writes queued beyond this wait before joining the queue (back-pressure).
 const QUEUE: usize = 8 * MAX_BATCH;
 
-/// One event waiting for its commit.
-struct Job {
-    event: NewEvent,
-    dedup: Option<Dedup>,
-    answer: oneshot::Sender<StoreResult<Inserted>>,
+/// A kind of write that concurrent writers share transactions for.
+#[async_trait]
+pub trait Write: Send + Sync + Sized + 'static {
+    /// What each write is answered with once committed.
+    type Answer: Send + 'static;
+    /// Stores a batch in one transaction; one answer per write, in order.
+    async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<Self::Answer>>;
+    /// Stores one write in a transaction of its own.
+    async fn write_one(store: &dyn Store, write: &Self) -> StoreResult<Self::Answer> {
+        let mut answers = Self::write_batch(store, &[write]).await?;
+        answers.pop().ok_or(StoreError::Stopped)
+    }
 }
 
-/// The queue of events to store; cloned handles share it.
-#[derive(Clone)]
-pub struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+/// A pushed event, with the window in which a resent copy of it is recognised.
+#[derive(Debug, Clone)]
+pub struct EventWrite {
+    /// The event.
+    pub event: NewEvent,
+    /// How a resent copy is recognised.
+    pub dedup: Option<Dedup>,
 }
 
-impl std::fmt::Debug for GroupCommit {
+#[async_trait]
+impl Write for EventWrite {
+    type Answer = Inserted;
+
+    async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<Inserted>> {
+        let events: Vec<_> = batch.iter().map(|w| (&w.event, w.dedup.as_ref())).collect();
+        store.insert_events(&events).await
+    }
+
+    async fn write_one(store: &dyn Store, write: &Self) -> StoreResult<Inserted> {
+        store.insert_event(&write.event, write.dedup.as_ref()).await
+    }
+}
+
+#[async_trait]
+impl Write for Task {
+    type Answer = ();
+
+    async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<()>> {
+        store.create_tasks(batch).await?;
+        Ok(vec![(); batch.len()])
+    }
+}
+
+/// One write waiting for its commit.
+struct Job<W: Write> {
+    write: W,
+    answer: oneshot::Sender<StoreResult<W::Answer>>,
+}
+
+/// The queue of writes of one kind; cloned handles share it.
+pub struct GroupCommit<W: Write> {
+    queue: mpsc::Sender<Job<W>>,
+}
+
+impl<W: Write> Clone for GroupCommit<W> {
+    fn clone(&self) -> Self {
+        GroupCommit {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<W: Write> std::fmt::Debug for GroupCommit<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCommit").finish_non_exhaustive()
     }
 }
 
-impl GroupCommit {
+impl<W: Write> GroupCommit<W> {
     /// Starts the committer on the current tokio runtime. It runs up to
     /// [`Store::parallel_writers`] transactions at once and stops when every handle is
     /// dropped, after storing what was queued.
@@ -51,23 +109,25 @@ impl GroupCommit {
         GroupCommit { queue }
     }
 
-    /// Stores the event (see [`Store::insert_event`]) and returns once it is committed.
-    pub async fn insert(&self, event: NewEvent, dedup: Option<Dedup>) -> StoreResult<Inserted> {
+    /// Stores the write and returns once it is committed.
+    pub async fn write(&self, write: W) -> StoreResult<W::Answer> {
         let (answer, answered) = oneshot::channel();
-        let job = Job {
-            event,
-            dedup,
-            answer,
-        };
         self.queue
-            .send(job)
+            .send(Job { write, answer })
             .await
             .map_err(|_| StoreError::Stopped)?;
         answered.await.map_err(|_| StoreError::Stopped)?
     }
 }
 
-async fn commit_loop(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
+impl GroupCommit<EventWrite> {
+    /// Stores the event (see [`Store::insert_event`]) and returns once it is committed.
+    pub async fn insert(&self, event: NewEvent, dedup: Option<Dedup>) -> StoreResult<Inserted> {
+        self.write(EventWrite { event, dedup }).await
+    }
+}
+
+async fn commit_loop<W: Write>(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job<W>>) {
     let writers = Arc::new(Semaphore::new(store.parallel_writers().max(1)));
     while let Some(first) = jobs.recv().await {
         // Waiting for a free writer is what lets the next batch grow.
@@ -93,16 +153,13 @@ async fn commit_loop(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job>) {
         .await;
 }
 
-/// Stores one batch and answers each of its events.
-async fn commit(store: &dyn Store, batch: Vec<Job>) {
-    let events: Vec<_> = batch
-        .iter()
-        .map(|job| (&job.event, job.dedup.as_ref()))
-        .collect();
-    match store.insert_events(&events).await {
-        Ok(inserted) => {
-            for (job, inserted) in batch.into_iter().zip(inserted) {
-                let _ = job.answer.send(Ok(inserted));
+/// Stores one batch and answers each of its writes.
+async fn commit<W: Write>(store: &dyn Store, batch: Vec<Job<W>>) {
+    let writes: Vec<&W> = batch.iter().map(|job| &job.write).collect();
+    match W::write_batch(store, &writes).await {
+        Ok(answers) => {
+            for (job, answer) in batch.into_iter().zip(answers) {
+                let _ = job.answer.send(Ok(answer));
             }
         }
         Err(e) if batch.len() == 1 => {
@@ -111,10 +168,10 @@ async fn commit(store: &dyn Store, batch: Vec<Job>) {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, events = batch.len(), "batch failed; storing its events one by one");
+            tracing::warn!(error = %e, writes = batch.len(), "batch failed; storing its writes one by one");
             for job in batch {
-                let inserted = store.insert_event(&job.event, job.dedup.as_ref()).await;
-                let _ = job.answer.send(inserted);
+                let answer = W::write_one(store, &job.write).await;
+                let _ = job.answer.send(answer);
             }
         }
     }

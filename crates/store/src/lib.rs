@@ -115,26 +115,46 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
 
-    /// Records an analysis task (queued, or completed for external and cached results).
-    async fn create_task(&self, task: &Task) -> StoreResult<()>;
-    /// Claims the oldest queued task for a worker (exactly once), marking it running.
-    async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>>;
+    /// Records analysis tasks (queued, or completed for external and cached results) in
+    /// one transaction: all of them, or none (a uuid already taken is a conflict).
+    async fn create_tasks(&self, tasks: &[&Task]) -> StoreResult<()>;
+    /// Records one analysis task (see [`Store::create_tasks`]).
+    async fn create_task(&self, task: &Task) -> StoreResult<()> {
+        self.create_tasks(&[task]).await
+    }
+    /// Claims up to `limit` of the oldest queued tasks for a worker (each exactly once),
+    /// marking them running; oldest first.
+    async fn claim_tasks(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<Task>>;
+    /// Claims the oldest queued task (see [`Store::claim_tasks`]).
+    async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>> {
+        Ok(self.claim_tasks(now_ms, 1).await?.pop())
+    }
     /// Puts tasks claimed before `started_before_ms` and still running back in the queue
     /// (their node stopped); returns how many.
     async fn requeue_running(&self, started_before_ms: i64) -> StoreResult<u64>;
     /// Whether other server nodes may share this database: a node then cannot tell a task
     /// another node is analysing from an abandoned one, except by its age.
     fn is_shared(&self) -> bool;
-    /// Stores a task's score and result and marks it completed; the events referring to it
-    /// (of the same account) and their incidents take the score into their impact. The
-    /// completion time is the database clock's, taken inside the commit's critical section
-    /// (see [`Store::completion_horizon`]); it is returned.
+    /// Stores the scores and results of tasks and marks them completed, in one
+    /// transaction; the events referring to each (of the same account) and their incidents
+    /// take its score into their impact. The completion time is the database clock's,
+    /// taken inside the commit's critical section (see [`Store::completion_horizon`]); it
+    /// is returned.
+    async fn complete_tasks(&self, done: &[Completion]) -> StoreResult<i64>;
+    /// Completes one task (see [`Store::complete_tasks`]).
     async fn complete_task(
         &self,
         uuid: &str,
         score: i64,
         result: &serde_json::Value,
-    ) -> StoreResult<i64>;
+    ) -> StoreResult<i64> {
+        let done = Completion {
+            uuid: uuid.to_owned(),
+            score,
+            result: result.clone(),
+        };
+        self.complete_tasks(std::slice::from_ref(&done)).await
+    }
     /// A time (ms, database clock) before which every task completion has committed: a
     /// list of tasks completed before it is final, so a poller that continues from it
     /// misses nothing. Waits for completions in flight.
@@ -167,9 +187,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the license submitted content with this SHA-256 before (content is shared
     /// on disk, but a license may only refer by hash to what it submitted itself).
     async fn license_has_content(&self, license_id: i64, sha256: &str) -> StoreResult<bool>;
-    /// Whether any task other than `except_uuid` still waits to analyse this content
+    /// Whether any task other than those in `except` still waits to analyse this content
     /// (queued or running): such content must not be deleted yet.
-    async fn content_awaited(&self, sha256: &str, except_uuid: &str) -> StoreResult<bool>;
+    async fn content_awaited(&self, sha256: &str, except: &[String]) -> StoreResult<bool>;
     /// Finds recorded content by one of its hashes: `algorithm` is md5, sha1 or sha256.
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.

@@ -161,6 +161,17 @@ pub struct Task {
     pub completed_at_ms: Option<i64>,
 }
 
+/// A finished analysis, to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The task.
+    pub uuid: String,
+    /// Its score, 0-100.
+    pub score: i64,
+    /// The result (subject, findings).
+    pub result: Value,
+}
+
 /// What a task analysed, to find an earlier analysis of the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {

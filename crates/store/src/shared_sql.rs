@@ -599,28 +599,37 @@ impl Store for ThisStore {
         Ok(())
     }
 
-    async fn create_task(&self, t: &Task) -> StoreResult<()> {
-        sqlx::query(
+    async fn create_tasks(&self, tasks: &[&Task]) -> StoreResult<()> {
+        let Some(first) = tasks.first() else {
+            return Ok(());
+        };
+        let what = match tasks.len() {
+            1 => format!("task {}", first.uuid),
+            n => format!("one of {n} tasks"),
+        };
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO tasks (uuid, account_id, license_id, created_at_ms, kind, state, sha256, \
-             filename, url, options, score, result, completed_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&t.uuid)
-        .bind(t.account_id)
-        .bind(t.license_id)
-        .bind(t.created_at_ms)
-        .bind(t.kind.as_str())
-        .bind(t.state.as_str())
-        .bind(&t.sha256)
-        .bind(&t.filename)
-        .bind(&t.url)
-        .bind(t.options.to_string())
-        .bind(t.score)
-        .bind(t.result.as_ref().map(|r| r.to_string()))
-        .bind(t.completed_at_ms)
-        .execute(&self.writer)
-        .await
-        .map_err(conflict_as(format!("task {}", t.uuid)))?;
+             filename, url, options, score, result, completed_at_ms) ",
+        );
+        q.push_values(tasks, |mut row, t| {
+            row.push_bind(t.uuid.clone())
+                .push_bind(t.account_id)
+                .push_bind(t.license_id)
+                .push_bind(t.created_at_ms)
+                .push_bind(t.kind.as_str())
+                .push_bind(t.state.as_str())
+                .push_bind(t.sha256.clone())
+                .push_bind(t.filename.clone())
+                .push_bind(t.url.clone())
+                .push_bind(t.options.to_string())
+                .push_bind(t.score)
+                .push_bind(t.result.as_ref().map(|r| r.to_string()))
+                .push_bind(t.completed_at_ms);
+        });
+        q.build()
+            .execute(&self.writer)
+            .await
+            .map_err(conflict_as(what))?;
         Ok(())
     }
 
@@ -651,20 +660,23 @@ impl Store for ThisStore {
         Ok(license)
     }
 
-    async fn claim_task(&self, now_ms: i64) -> StoreResult<Option<Task>> {
+    async fn claim_tasks(&self, now_ms: i64, limit: u32) -> StoreResult<Vec<Task>> {
         // Each task is claimed once: the select-and-update is atomic on SQLite's single
         // writer, and skips rows other nodes have locked on PostgreSQL.
-        sqlx::query(&format!(
-            "UPDATE tasks SET state = 'running', started_at_ms = $1 WHERE uuid = \
+        let mut claimed = sqlx::query(&format!(
+            "UPDATE tasks SET state = 'running', started_at_ms = $1 WHERE uuid IN \
              (SELECT uuid FROM tasks WHERE state = 'queued' ORDER BY created_at_ms, uuid \
-             LIMIT 1{SKIP_LOCKED}) RETURNING {TASK_COLUMNS}"
+             LIMIT $2{SKIP_LOCKED}) RETURNING {TASK_COLUMNS}"
         ))
         .bind(now_ms)
-        .fetch_optional(&self.writer)
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
         .await?
-        .as_ref()
+        .iter()
         .map(task)
-        .transpose()
+        .collect::<StoreResult<Vec<Task>>>()?;
+        claimed.sort_by(|a, b| (a.created_at_ms, &a.uuid).cmp(&(b.created_at_ms, &b.uuid)));
+        Ok(claimed)
     }
 
     async fn requeue_running(&self, started_before_ms: i64) -> StoreResult<u64> {
@@ -682,58 +694,71 @@ impl Store for ThisStore {
         SHARED
     }
 
-    async fn complete_task(
-        &self,
-        uuid: &str,
-        score: i64,
-        result: &serde_json::Value,
-    ) -> StoreResult<i64> {
-        // Held until the commit: the horizon is not read while this completion is in
+    async fn complete_tasks(&self, done: &[Completion]) -> StoreResult<i64> {
+        if done.is_empty() {
+            return self.completion_horizon().await;
+        }
+        // Held until the commit: the horizon is not read while these completions are in
         // flight (completion_horizon), on this node nor, by the advisory lock, on others.
         let _completing = self.completions.completing().await;
         let mut tx = self.writer.begin().await?;
-        // The task alone: events being written that refer to it have committed, or will
-        // read this score.
+        // The tasks alone: events being written that refer to them have committed, or
+        // will read these scores.
+        let locks: Vec<String> = done.iter().map(|d| triage::task_lock(&d.uuid)).collect();
         lock_all(
             &mut tx,
-            &[triage::task_lock(uuid)],
+            &locks,
             &[crate::completions::COMPLETIONS_LOCK.to_owned()],
         )
         .await?;
         let now_ms: i64 = sqlx::query_scalar(&format!("SELECT {DB_NOW_MS}"))
             .fetch_one(&mut *tx)
             .await?;
-        let r = sqlx::query(
-            "UPDATE tasks SET state = 'completed', score = $1, result = $2, completed_at_ms = $3 \
-             WHERE uuid = $4",
-        )
-        .bind(score)
-        .bind(result.to_string())
-        .bind(now_ms)
-        .bind(uuid)
-        .execute(&mut *tx)
-        .await?;
-        expect_row(r, format!("task {uuid}"))?;
-        // The events of the task's own account that refer to it, and their incidents, take
-        // the score if it is higher.
+        for d in done {
+            let r = sqlx::query(
+                "UPDATE tasks SET state = 'completed', score = $1, result = $2, \
+                 completed_at_ms = $3 WHERE uuid = $4",
+            )
+            .bind(d.score)
+            .bind(d.result.to_string())
+            .bind(now_ms)
+            .bind(&d.uuid)
+            .execute(&mut *tx)
+            .await?;
+            expect_row(r, format!("task {}", d.uuid))?;
+        }
+        // The events of each task's own account that refer to it, and their incidents,
+        // take its score if it is higher. Most analyses have none: they are found first.
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT DISTINCT t.uuid FROM event_tasks et JOIN tasks t \
+             ON t.uuid = et.task_uuid AND t.account_id = et.account_id WHERE t.uuid IN (",
+        );
+        let mut list = q.separated(", ");
+        for d in done {
+            list.push_bind(d.uuid.clone());
+        }
+        q.push(")");
+        let referred: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
         let raised = "CASE WHEN COALESCE(impact, $1) > $1 THEN COALESCE(impact, $1) ELSE $1 END";
         let referring = "SELECT et.event_id FROM event_tasks et JOIN tasks t \
              ON t.uuid = et.task_uuid AND t.account_id = et.account_id WHERE t.uuid = $2";
-        sqlx::query(&format!(
-            "UPDATE events SET impact = {raised} WHERE id IN ({referring})"
-        ))
-        .bind(score)
-        .bind(uuid)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "UPDATE incidents SET impact = {raised} WHERE id IN \
-             (SELECT incident_id FROM incident_events WHERE event_id IN ({referring}))"
-        ))
-        .bind(score)
-        .bind(uuid)
-        .execute(&mut *tx)
-        .await?;
+        for d in done.iter().filter(|d| referred.contains(&d.uuid)) {
+            sqlx::query(&format!(
+                "UPDATE events SET impact = {raised} WHERE id IN ({referring})"
+            ))
+            .bind(d.score)
+            .bind(&d.uuid)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "UPDATE incidents SET impact = {raised} WHERE id IN \
+                 (SELECT incident_id FROM incident_events WHERE event_id IN ({referring}))"
+            ))
+            .bind(d.score)
+            .bind(&d.uuid)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(now_ms)
     }
@@ -847,15 +872,16 @@ impl Store for ThisStore {
         Ok(row.try_get("found")?)
     }
 
-    async fn content_awaited(&self, sha256: &str, except_uuid: &str) -> StoreResult<bool> {
-        let row = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE sha256 = $1 AND uuid <> $2 \
-             AND state IN ('queued', 'running')) AS found",
-        )
-        .bind(sha256)
-        .bind(except_uuid)
-        .fetch_one(&self.writer)
-        .await?;
+    async fn content_awaited(&self, sha256: &str, except: &[String]) -> StoreResult<bool> {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN ('queued', 'running') AND sha256 = ",
+        );
+        q.push_bind(sha256.to_owned());
+        for uuid in except {
+            q.push(" AND uuid <> ").push_bind(uuid.clone());
+        }
+        q.push(") AS found");
+        let row = q.build().fetch_one(&self.writer).await?;
         Ok(row.try_get("found")?)
     }
 

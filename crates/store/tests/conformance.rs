@@ -9,8 +9,8 @@ mod backends;
 use backends::{Backend, TestDb};
 use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::{
-    Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent, Principal,
-    Store, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
+    Completion, Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent,
+    Principal, Store, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -749,6 +749,101 @@ async fn cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_t
     other.close().await;
 }
 
+/// Tasks are created, claimed and completed in batches: a batch with a uuid already taken
+/// stores none of its tasks, claims hand out the oldest first and each once (also to two
+/// store handles claiming at once), and a batch of completions raises only the events
+/// that refer to each task.
+async fn tasks_are_created_claimed_and_completed_in_batches(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store: Arc<dyn Store> = Arc::from(db.open_another().await);
+    let t = tenant(store.as_ref(), "batch").await;
+    let tasks: Vec<Task> = (0..40)
+        .map(|i| queued(&format!("b{i:02}"), t.0, t.1, i, &format!("s{i}")))
+        .collect();
+    let refs: Vec<&Task> = tasks.iter().collect();
+    store.create_tasks(&refs).await.unwrap();
+    let clash = [
+        queued("new1", t.0, t.1, 100, "x"),
+        queued("b07", t.0, t.1, 101, "x"),
+    ];
+    let err = store
+        .create_tasks(&clash.iter().collect::<Vec<_>>())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, pushdetect_store::StoreError::Conflict(_)),
+        "{err:?}"
+    );
+    assert!(
+        store.find_task("new1").await.unwrap().is_none(),
+        "all or nothing"
+    );
+    let first = store.claim_tasks(1_000, 3).await.unwrap();
+    let uuids: Vec<&str> = first.iter().map(|t| t.uuid.as_str()).collect();
+    assert_eq!(uuids, ["b00", "b01", "b02"], "the oldest, in order");
+    // Two handles (two nodes on PostgreSQL) claim the rest at once: each task once.
+    let other: Arc<dyn Store> = match backend {
+        Backend::Postgres => Arc::from(db.open_another().await),
+        Backend::Sqlite => store.clone(),
+    };
+    let claimers: Vec<_> = [store.clone(), other.clone()]
+        .into_iter()
+        .map(|s| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = s.claim_tasks(2_000, 4).await.unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(got.into_iter().map(|t| t.uuid));
+                }
+            })
+        })
+        .collect();
+    let mut claimed: Vec<String> = first.iter().map(|t| t.uuid.clone()).collect();
+    for c in claimers {
+        claimed.extend(c.await.unwrap());
+    }
+    claimed.sort();
+    let mut all: Vec<String> = tasks.iter().map(|t| t.uuid.clone()).collect();
+    all.sort();
+    assert_eq!(claimed, all, "every task claimed exactly once");
+    // One event refers to b05; completing a batch raises it alone.
+    let mut e = about(t, &["10.0.0.1"], 5_000, Some(10));
+    e.triage.task_uuids = vec!["b05".into()];
+    let referring = insert(store.as_ref(), &e).await;
+    let other_event = insert(store.as_ref(), &about(t, &["10.0.0.2"], 5_000, Some(10))).await;
+    let done: Vec<Completion> = ["b04", "b05", "b06"]
+        .iter()
+        .zip([20, 80, 90])
+        .map(|(uuid, score)| Completion {
+            uuid: uuid.to_string(),
+            score,
+            result: json!({"score": score}),
+        })
+        .collect();
+    let at = store.complete_tasks(&done).await.unwrap();
+    for d in &done {
+        let task = store.find_task(&d.uuid).await.unwrap().unwrap();
+        assert_eq!(
+            (task.score, task.completed_at_ms),
+            (Some(d.score), Some(at))
+        );
+    }
+    let impact = |id| {
+        let s = store.clone();
+        async move { s.get_event(t.0, id).await.unwrap().unwrap().impact }
+    };
+    assert_eq!(impact(referring).await, Some(80));
+    assert_eq!(impact(other_event).await, Some(10));
+    assert!(store.complete_tasks(&[]).await.is_ok());
+    if let Backend::Postgres = backend {
+        other.close().await;
+    }
+    store.close().await;
+}
+
 /// Completions racing polls: a poller that reads the horizon and continues each list from
 /// the previous horizon, as Lastline's client continues from the previous `before`, sees
 /// every task exactly once while completions run concurrently (on PostgreSQL from two
@@ -853,4 +948,5 @@ conformance!(
     group_commit_stores_concurrent_events_once_each,
     cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl,
     a_poller_continuing_from_the_horizon_misses_no_completion,
+    tasks_are_created_claimed_and_completed_in_batches,
 );

@@ -543,3 +543,28 @@ async fn xml_answers_for_lists_and_errors() {
         "{xml}"
     );
 }
+
+#[tokio::test]
+async fn content_every_task_asked_to_delete_is_deleted_once_all_are_analysed() {
+    let app = TestApp::start_without_workers().await;
+    let c = analyst(&app).await;
+    let content = b"delete me twice".to_vec();
+    let mut uuids = Vec::new();
+    for _ in 0..3 {
+        let form = Form::new()
+            .part("file", Part::bytes(content.clone()).file_name("dummy"))
+            .text("delete_after_analysis", "1")
+            .text("bypass_cache", "1");
+        let v: Value = submit_form(&app, &c, form).await;
+        uuids.push(v["data"]["task_uuid"].as_str().unwrap().to_owned());
+    }
+    // One worker claims all three in one batch: each is analysed, then the content goes.
+    let app = app.restart(1).await;
+    let c = analyst(&app).await;
+    for uuid in &uuids {
+        let r = wait_result(&app, &c, uuid).await;
+        assert!(r.get("error").is_none(), "{r}");
+    }
+    let v = resubmit_by_sha256(&app, &c, &content).await;
+    assert_eq!(v["error_code"], 101, "the content is gone: {v}");
+}

@@ -82,7 +82,7 @@ fn options(input: &Input) -> Result<Value> {
 }
 
 async fn queue(app: &AppState, task: &Task) -> Result<Value> {
-    app.store.create_task(task).await.map_err(unavailable)?;
+    app.tasks.write(task.clone()).await.map_err(unavailable)?;
     app.analysis.wake.notify_one();
     Ok(json!({"task_uuid": task.uuid}))
 }

@@ -1,9 +1,13 @@
 //! Analysis workers: claim queued tasks from the store, score them with the engine, store
-//! the result. Unfinished tasks go back to the queue when the server starts again.
+//! the results. Unfinished tasks go back to the queue when the server starts again.
+//!
+//! A worker claims up to [`BATCH`] tasks at once and stores their results in one
+//! transaction: under load, the durable commits per task fall with the batch size; idle,
+//! a batch is the one task that was queued.
 
 use super::Analysis;
 use pushdetect_analysis::Verdict;
-use pushdetect_store::{Store, Task, TaskKind};
+use pushdetect_store::{Completion, Store, Task, TaskKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,54 +15,93 @@ use std::time::Duration;
 /// How long an idle worker waits before looking at the queue again without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// The most tasks a worker claims at once.
+pub const BATCH: u32 = 16;
+
 /// Runs one worker until the process ends.
 pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        let task = match store.claim_task(now).await {
-            Ok(Some(task)) => task,
-            Ok(None) => {
+        let tasks = match store.claim_tasks(now, BATCH).await {
+            Ok(tasks) if !tasks.is_empty() => tasks,
+            Ok(_) => {
                 let _ = tokio::time::timeout(IDLE_POLL, analysis.wake.notified()).await;
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot claim analysis task");
+                tracing::warn!(error = %e, "cannot claim analysis tasks");
                 tokio::time::sleep(IDLE_POLL).await;
                 continue;
             }
         };
-        let uuid = task.uuid.clone();
-        let delete_content = task
-            .sha256
-            .clone()
-            .filter(|_| task.options.get("delete_after_analysis") == Some(&json!(true)));
         let worker_analysis = analysis.clone();
-        let outcome = tokio::task::spawn_blocking(move || analyse(&worker_analysis, &task)).await;
-        let (score, result) = match outcome {
-            Ok(r) => r,
-            Err(e) => (0, json!({"error": format!("analysis failed: {e}")})),
+        let analysed = tokio::task::spawn_blocking(move || {
+            let done: Vec<Completion> = tasks
+                .iter()
+                .map(|task| {
+                    let (score, result) = analyse(&worker_analysis, task);
+                    Completion {
+                        uuid: task.uuid.clone(),
+                        score,
+                        result,
+                    }
+                })
+                .collect();
+            (tasks, done)
+        })
+        .await;
+        let (tasks, done) = match analysed {
+            Ok(both) => both,
+            Err(e) => {
+                // The tasks stay running; a restart queues them again.
+                tracing::error!(error = %e, "analysis failed");
+                continue;
+            }
         };
-        if let Some(sha256) = delete_content {
-            delete_unless_awaited(&*store, &analysis, &sha256, &uuid).await;
-        }
-        match store.complete_task(&uuid, score, &result).await {
-            Err(e) => tracing::error!(task = %uuid, error = %e, "cannot store analysis result"),
-            Ok(_) => tracing::info!(task = %uuid, score, "analysis completed"),
+        delete_content_asked_for(&*store, &analysis, &tasks).await;
+        match store.complete_tasks(&done).await {
+            Err(e) => {
+                tracing::error!(tasks = done.len(), error = %e, "cannot store analysis results")
+            }
+            Ok(_) => {
+                for d in &done {
+                    tracing::info!(task = %d.uuid, score = d.score, "analysis completed");
+                }
+            }
         }
     }
 }
 
-/// Deletes analysed content as its submitter asked, unless another task still waits for
-/// the same content: that one deletes it (if it asked to) when it is done.
-async fn delete_unless_awaited(store: &dyn Store, analysis: &Analysis, sha256: &str, uuid: &str) {
-    match store.content_awaited(sha256, uuid).await {
-        Ok(false) => {
-            if let Err(e) = analysis.content.remove(sha256) {
-                tracing::warn!(error = %e, "cannot delete analysed content");
-            }
+/// Deletes analysed content as its submitters asked: for each content of the batch, the
+/// last of its tasks decides, unless a task outside the batch still waits for the same
+/// content (that one decides when it is done).
+async fn delete_content_asked_for(store: &dyn Store, analysis: &Analysis, tasks: &[Task]) {
+    let mut decided: Vec<&str> = Vec::new();
+    for task in tasks.iter().rev() {
+        let Some(sha256) = task.sha256.as_deref() else {
+            continue;
+        };
+        if decided.contains(&sha256) {
+            continue;
         }
-        Ok(true) => tracing::debug!(task = %uuid, "content kept: another task awaits it"),
-        Err(e) => tracing::warn!(error = %e, "content kept: cannot tell whether it is awaited"),
+        decided.push(sha256);
+        if task.options.get("delete_after_analysis") != Some(&json!(true)) {
+            continue;
+        }
+        let batch: Vec<String> = tasks
+            .iter()
+            .filter(|t| t.sha256.as_deref() == Some(sha256))
+            .map(|t| t.uuid.clone())
+            .collect();
+        match store.content_awaited(sha256, &batch).await {
+            Ok(false) => {
+                if let Err(e) = analysis.content.remove(sha256) {
+                    tracing::warn!(error = %e, "cannot delete analysed content");
+                }
+            }
+            Ok(true) => tracing::debug!(task = %task.uuid, "content kept: another task awaits it"),
+            Err(e) => tracing::warn!(error = %e, "content kept: cannot tell whether it is awaited"),
+        }
     }
 }
 
