@@ -12,18 +12,19 @@
 #    each with its own attachment and eight URLs of its own plus two shared ones, so that
 #    almost nothing is reused: about nine analyses per message.
 #
-# Usage: scripts/bench-mail.sh [REPEAT] [MESSAGES]   (defaults 20 and 1000)
+# Usage: scripts/bench-mail.sh [REPEAT] [MESSAGES]   (defaults 50 and 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-repeat=${1:-20}
+repeat=${1:-50}
 messages=${2:-1000}
 work=target/bench-mail
 data=/usr/lib/python3.11/test/test_email/data
 [ -d "$data" ] || { echo "install libpython3.11-testsuite first (./scripts/test.sh does)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is needed" >&2; exit 1; }
 
-cargo build --release --locked -p pushdetect -p pushdetect-client --example mail_baseline
+cargo build --release --locked -p pushdetect
+cargo build --release --locked -p pushdetect-client --example mail_baseline
 bin=target/release/pushdetect
 baseline=target/release/examples/mail_baseline
 resources=$(cargo metadata --format-version 1 --locked --offline |

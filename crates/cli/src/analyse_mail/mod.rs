@@ -187,13 +187,9 @@ impl Now {
     }
 }
 
-/// Most messages, and most bytes, read ahead by `--extract-only` on several threads.
-const CHUNK_MESSAGES: usize = 64;
-const CHUNK_BYTES: usize = 64 * 1024 * 1024;
-
-/// `--extract-only`: messages read in chunks, each chunk extracted on up to `concurrency`
-/// threads and printed in input order. No runtime, channel or thread hop per message: on
-/// one thread this is a plain loop.
+/// `--extract-only`: messages extracted on up to `concurrency` threads and printed in
+/// input order. On one thread this is a plain loop, each message extracted as soon as it
+/// is read.
 fn extract_only(
     inputs: Vec<Input>,
     extractor: &Extractor,
@@ -219,64 +215,51 @@ fn extract_only(
         report.flush();
         return Ok(());
     }
-    let mut chunk: Vec<Item> = Vec::new();
-    let mut bytes = 0;
-    let flush = |chunk: &mut Vec<Item>, report: &mut Report| {
-        for outcome in extract_chunk(std::mem::take(chunk), extractor, envelope, threads) {
-            report.add(outcome);
-        }
-        report.flush();
-    };
-    for item in messages(inputs, limit, report.bar.clone()) {
-        bytes += item.captured.as_ref().map_or(0, |c| c.bytes.len());
-        chunk.push(item);
-        if chunk.len() >= CHUNK_MESSAGES || bytes >= CHUNK_BYTES {
-            flush(&mut chunk, report);
-            bytes = 0;
-        }
-    }
-    flush(&mut chunk, report);
-    Ok(())
-}
-
-/// Extracts a chunk of messages on `threads` threads, results in the chunk's order.
-fn extract_chunk(
-    chunk: Vec<Item>,
-    extractor: &Extractor,
-    envelope: &Envelope,
-    threads: usize,
-) -> Vec<Outcome> {
-    // The receiving time of messages without a dated Received header: once per chunk.
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let one = |item: &Item| Outcome {
-        name: item.name.clone(),
-        result: extract_one(extractor, envelope, item, &now).map(report::Done::Extracted),
-    };
-    if threads <= 1 || chunk.len() <= 1 {
-        return chunk.iter().map(one).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = chunk.get(i) else { break };
-                        mine.push((i, one(item)));
+    // Several threads: one reads, `threads` extract, this one prints in input order. The
+    // queues are bounded, so at most a few messages per thread are held at once.
+    let (to_extract, work) = std::sync::mpsc::sync_channel::<(usize, Item)>(threads * 4);
+    let (to_print, done) = std::sync::mpsc::sync_channel::<(usize, Outcome)>(threads * 4);
+    let work = std::sync::Mutex::new(work);
+    let bar = report.bar.clone();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (seq, item) in messages(inputs, limit, bar).enumerate() {
+                if to_extract.send((seq, item)).is_err() {
+                    return;
+                }
+            }
+        });
+        for _ in 0..threads {
+            let (work, to_print) = (&work, to_print.clone());
+            scope.spawn(move || {
+                let mut now = Now::default();
+                loop {
+                    let next = work.lock().map(|w| w.recv());
+                    let Ok(Ok((seq, item))) = next else { return };
+                    let result = extract_one(extractor, envelope, &item, now.get());
+                    let outcome = Outcome {
+                        name: item.name,
+                        result: result.map(report::Done::Extracted),
+                    };
+                    if to_print.send((seq, outcome)).is_err() {
+                        return;
                     }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+                }
+            });
+        }
+        drop(to_print);
+        let mut waiting: std::collections::BTreeMap<usize, Outcome> = Default::default();
+        let mut next = 0;
+        for (seq, outcome) in done {
+            waiting.insert(seq, outcome);
+            while let Some(outcome) = waiting.remove(&next) {
+                report.add(outcome);
+                next += 1;
+            }
+        }
     });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, o)| o).collect()
+    report.flush();
+    Ok(())
 }
 
 /// Every message of every input, in order; the bar's length grows as an mbox turns out to

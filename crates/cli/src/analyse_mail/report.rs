@@ -133,6 +133,8 @@ impl Report {
             }
             Ok(Done::Extracted(x)) => {
                 self.counts.extracted += 1;
+                self.counts.attachments += x.attachments.len() as u64;
+                self.counts.urls += x.urls.len() as u64;
                 self.details(&name, &x);
                 let line = ExtractedLine {
                     file: &name,
@@ -245,8 +247,9 @@ impl Report {
             let _ = self.stdout.flush();
         } else if self.extract_only {
             eprintln!(
-                "{} message(s) in {seconds:.1} s ({rate:.0}/s): {} read, {} refused",
-                c.messages, c.extracted, c.failed
+                "{} message(s) in {seconds:.1} s ({rate:.0}/s): {} read, {} refused; \
+                 {} attachment(s), {} URL(s)",
+                c.messages, c.extracted, c.failed, c.attachments, c.urls
             );
         } else {
             let pushed = if self.dry_run {
