@@ -25,11 +25,14 @@ use pushdetect_model::{FormParams, Format};
 use pushdetect_store::{Principal, Task, TaskKind};
 use serde_json::{json, Value};
 
+/// What every call answers: its data, or an Analyst API error.
 pub(super) type Result<T> = std::result::Result<T, AnalystError>;
 
 /// The licensed caller of an Analyst API request.
 pub(super) struct Licensed {
+    /// The license (key_id) the caller holds.
     pub license_id: i64,
+    /// Its account.
     pub account_id: i64,
 }
 
@@ -65,7 +68,9 @@ fn respond(format: Format, result: Result<Value>, cookie: Option<String>) -> Res
 
 /// A request's fields and, for multipart uploads, the received `file` part.
 pub(super) struct Input {
+    /// Every field, query string first.
     pub params: FormParams,
+    /// The content of the part `file`, streamed to disk and hashed.
     pub file: Option<Received>,
 }
 
