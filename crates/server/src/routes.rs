@@ -160,6 +160,16 @@ pub fn router(state: AppState) -> Router {
             app = app.route(&format!("/{path}{suffix}"), route.clone());
         }
     }
+    // The public client's get_result also asks for `pdf` and `rtf` reports: refused with
+    // HTTP 415 and why, which the client shows (a 404 would read as an unknown task).
+    for call in pushdetect_model::analyst::CALLS {
+        for format in ["pdf", "rtf"] {
+            let route = on(MethodFilter::GET.or(MethodFilter::POST), move || {
+                crate::analyst::api::format_not_offered(format)
+            });
+            app = app.route(&format!("/{}.{format}", call.path), route);
+        }
+    }
     for (path, why) in pushdetect_model::analyst::NOT_OFFERED {
         let route = on(MethodFilter::GET.or(MethodFilter::POST), move |r| {
             crate::analyst::api::not_offered(path, why, r)

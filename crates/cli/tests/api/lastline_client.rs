@@ -588,6 +588,24 @@ async fn results_summaries_activities_tags_metadata_and_the_subject_artifact() {
         progress,
         serde_json::json!({"completed": 1, "progress": 100})
     );
+    // get_result(requested_format='pdf'): HTTP 415 with why, which the client shows as
+    // the FailedRequestError it raises (not a 404, which it would call an unknown uuid).
+    let r = c
+        .http
+        .get(format!("{}/analysis/get.pdf", c.base))
+        .query(&[
+            ("uuid", uuid.as_str()),
+            ("include_scoring_components", ZERO),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("pdf reports are not offered"));
     // get_result of an unknown task: HTTP 404, which the client maps to InvalidUUIDError.
     match c.get_result(&"0".repeat(32)).await {
         Err(Failure::Http(404, _)) => {}

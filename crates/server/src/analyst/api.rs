@@ -300,6 +300,20 @@ pub async fn not_offered(path: &'static str, why: &'static str, req: Request) ->
     )
 }
 
+/// Answers a request for a report format pushdetect does not produce (`pdf`, `rtf`).
+pub async fn format_not_offered(format: &'static str) -> Response {
+    let mut response = respond(
+        Format::Json,
+        Err(AnalystError::new(
+            AnalystCode::InvalidMetadata,
+            format!("{format} reports are not offered by pushdetect; ask for json or xml"),
+        )),
+        None,
+    );
+    *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    response
+}
+
 async fn login(app: &AppState, input: &Input, format: Format) -> Response {
     let result = async {
         let key = input.require("key", "the license's access key")?;
