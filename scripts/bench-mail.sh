@@ -27,7 +27,7 @@ cargo build --release --locked -p pushdetect
 cargo build --release --locked -p pushdetect-client --example mail_baseline
 bin=target/release/pushdetect
 baseline=target/release/examples/mail_baseline
-resources=$(cargo metadata --format-version 1 --locked --offline |
+resources=$(cargo metadata --format-version 1 --locked |
     python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(os.path.dirname(next(p["manifest_path"] for p in m["packages"] if p["name"]=="mail-parser")))')/resources
 
 # The corpus, REPEAT times over.
