@@ -134,7 +134,7 @@ impl AnalystClient {
             fields.extend(self.credentials());
         }
         tracing::debug!(target: "pushdetect_client::http", "-> {method} {url} {}", http::masked(&fields));
-        let mut request = match body {
+        let content = match body {
             Body::File { path, .. } => {
                 let file = tokio::fs::File::open(path)
                     .await
@@ -144,25 +144,25 @@ impl AnalystClient {
                     })?;
                 let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
                 let stream = tokio_util::io::ReaderStream::new(file);
-                let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
-                    .file_name("file");
-                let form = fields
-                    .into_iter()
-                    .fold(Form::new(), |f, (k, v)| f.text(k, v))
-                    .part("file", part);
-                self.http.post(&url).multipart(form)
+                Some(Part::stream_with_length(
+                    reqwest::Body::wrap_stream(stream),
+                    size,
+                ))
             }
-            Body::Bytes { content, .. } => {
+            Body::Bytes { content, .. } => Some(Part::bytes(content.to_vec())),
+            Body::Form(_) => None,
+        };
+        let mut request = match content {
+            Some(part) => {
                 // The client's dummy part name; the real one is the `filename` field.
-                let part = Part::bytes(content.to_vec()).file_name("file");
                 let form = fields
                     .into_iter()
                     .fold(Form::new(), |f, (k, v)| f.text(k, v))
-                    .part("file", part);
+                    .part("file", part.file_name("file"));
                 self.http.post(&url).multipart(form)
             }
-            Body::Form(_) if method == Method::GET => self.http.get(&url).query(&fields),
-            Body::Form(_) => self.http.request(method, &url).form(&fields),
+            None if method == Method::GET => self.http.get(&url).query(&fields),
+            None => self.http.request(method, &url).form(&fields),
         };
         if let Session::Cookie(c) = &session {
             request = request.header(COOKIE, c);
@@ -331,14 +331,7 @@ impl AnalystClient {
 
     /// The server's clock, as `completed` echoes it in `before`: poll from it.
     pub async fn server_clock(&self) -> Result<String, ClientError> {
-        let q = [("after".to_owned(), CLOCK_PROBE.to_owned())];
-        let data = self
-            .call(Method::GET, "analysis/completed.json", Body::Form(&q))
-            .await?;
-        data.get("before")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| ClientError::Communication("completed did not echo 'before'".into()))
+        Ok(self.completed(CLOCK_PROBE).await?.before)
     }
 }
 

@@ -114,8 +114,9 @@ async fn poll(
             .waiting
             .is_empty();
         if idle {
-            // Nothing to wait for: sleep until a waiter comes (or look again in a while,
-            // to keep `after` recent and to notice the tracker was dropped).
+            // Nothing to wait for: sleep until a waiter comes (waking now and then to
+            // notice the tracker was dropped). The next poll continues from `after`, so
+            // what finished meanwhile is read then.
             drop(s);
             let _ = tokio::time::timeout(Duration::from_secs(1), wake.notified()).await;
             pause = PAUSE_MIN;

@@ -244,13 +244,14 @@ impl Context {
         let object = self.mail_object(&extracted, &items);
         let mut params = self.params.clone();
         params.push("mail_json_str", object.to_string());
+        // Checked here for every message, pushed or not; the push sends it as checked.
         PushDetection::check(EventKind::Mail, &params)
             .map_err(|e| format!("the mail object: {e}"))?;
         let above = top > self.threshold;
         let pushed = match (&self.papi, above) {
             (Some(papi), true) => {
                 PushDetection::new(papi)
-                    .push_mail(&params)
+                    .call(EventKind::Mail.method(), &params)
                     .await
                     .map_err(|e| format!("push: {e}"))?;
                 true

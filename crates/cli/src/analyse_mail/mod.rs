@@ -272,46 +272,36 @@ fn messages(
     inputs.into_iter().flat_map(move |input| {
         let name = input.name();
         let bar = bar.clone();
-        let (opened, failed) = match input.messages(limit) {
-            Ok(m) => (Some(m), None),
-            Err(e) => (
-                None,
-                Some(Item {
-                    name: name.clone(),
-                    captured: Err(format!("cannot read: {e}")),
-                }),
-            ),
-        };
+        // An input that cannot be opened reads as one failed message.
+        let read = input
+            .messages(limit)
+            .unwrap_or_else(|e| Box::new(std::iter::once(Err(e))));
         let mut stop = false;
-        let read = opened
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map_while(move |(i, message)| {
-                if stop {
-                    return None;
-                }
-                if i > 0 {
-                    bar.inc_length(1);
-                }
-                Some(match message {
-                    Ok(m) => Item {
-                        name: match m.index {
-                            Some(n) => format!("{name}#{n}"),
-                            None => name.clone(),
-                        },
-                        captured: Ok(m),
+        read.enumerate().map_while(move |(i, message)| {
+            if stop {
+                return None;
+            }
+            if i > 0 {
+                bar.inc_length(1);
+            }
+            Some(match message {
+                Ok(m) => Item {
+                    name: match m.index {
+                        Some(n) => format!("{name}#{n}"),
+                        None => name.clone(),
                     },
-                    Err(e) => {
-                        stop = true;
-                        Item {
-                            name: name.clone(),
-                            captured: Err(format!("cannot read: {e}")),
-                        }
+                    captured: Ok(m),
+                },
+                Err(e) => {
+                    // A read error ends this input: its remaining messages are unknown.
+                    stop = true;
+                    Item {
+                        name: name.clone(),
+                        captured: Err(format!("cannot read: {e}")),
                     }
-                })
-            });
-        failed.into_iter().chain(read)
+                }
+            })
+        })
     })
 }
 

@@ -27,24 +27,20 @@ const WHOLE_FILE: u64 = 64 * 1024 * 1024;
 
 /// The messages of one file. A file of a single message is read whole into a buffer of its
 /// size and handed over as it is (one larger than `limit` is not read); an mbox is split
-/// from memory when small, streamed when large.
+/// from memory when small, streamed when larger than the limit or [`WHOLE_FILE`].
 pub fn file(
     path: &Path,
     limit: u64,
 ) -> std::io::Result<Box<dyn Iterator<Item = std::io::Result<Captured>> + Send>> {
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
-    if len <= WHOLE_FILE {
+    if len <= WHOLE_FILE.min(limit) {
         let mut bytes = Vec::with_capacity(len as usize);
         f.read_to_end(&mut bytes)?;
         if bytes.starts_with(b"From ") {
             return Ok(Box::new(Messages::new(std::io::Cursor::new(bytes), limit)));
         }
-        let oversize = bytes.len() as u64 > limit;
-        if oversize {
-            bytes = Vec::new();
-        }
-        return Ok(Box::new(std::iter::once(Ok(single(bytes, oversize)))));
+        return Ok(Box::new(std::iter::once(Ok(single(bytes, limit)))));
     }
     let mut head = Vec::with_capacity(5);
     (&mut f).take(5).read_to_end(&mut head)?;
@@ -54,22 +50,26 @@ pub fn file(
         return Ok(Box::new(Messages::new(reader, limit)));
     }
     if len > limit {
-        return Ok(Box::new(std::iter::once(Ok(single(Vec::new(), true)))));
+        // Not read at all.
+        let too_large = Captured {
+            oversize: true,
+            ..single(Vec::new(), limit)
+        };
+        return Ok(Box::new(std::iter::once(Ok(too_large))));
     }
     let mut bytes = head;
     bytes.reserve(len as usize);
     f.take(limit.saturating_add(1) - 5)
         .read_to_end(&mut bytes)?;
-    let oversize = bytes.len() as u64 > limit;
-    if oversize {
-        bytes = Vec::new();
-    }
-    Ok(Box::new(std::iter::once(Ok(single(bytes, oversize)))))
+    Ok(Box::new(std::iter::once(Ok(single(bytes, limit)))))
 }
 
-fn single(bytes: Vec<u8>, oversize: bool) -> Captured {
+/// A single message as read (at most `limit` + 1 bytes): empty and marked oversize when
+/// it is larger than `limit`.
+fn single(bytes: Vec<u8>, limit: u64) -> Captured {
+    let oversize = bytes.len() as u64 > limit;
     Captured {
-        bytes,
+        bytes: if oversize { Vec::new() } else { bytes },
         index: None,
         envelope_from: None,
         oversize,
@@ -106,16 +106,7 @@ impl<R: BufRead> Messages<R> {
         (&mut self.reader)
             .take(self.limit.saturating_add(1))
             .read_to_end(&mut bytes)?;
-        let oversize = bytes.len() as u64 > self.limit;
-        if oversize {
-            bytes = Vec::new();
-        }
-        Ok(Captured {
-            bytes,
-            index: None,
-            envelope_from: None,
-            oversize,
-        })
+        Ok(single(bytes, self.limit))
     }
 
     /// The next mbox message; its `From ` line has been read into `next_from`.

@@ -255,14 +255,8 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
         "analysis/submit/url" => submit::url(&app, &who, &input).await,
         "analysis/get" => results::get(&app, &who, &input).await,
         "analysis/get_result" => results::summary(&app, &who, &input).await,
-        "analysis/get_result_activities" => results::activities(&app, &who, &input, None).await,
-        "analysis/get_report_activities" => {
-            let report = input.require("report_uuid", "the report_uuid of a task's result");
-            match report {
-                Ok(r) => results::activities(&app, &who, &input, Some(r)).await,
-                Err(e) => Err(e),
-            }
-        }
+        "analysis/get_result_activities" => results::activities(&app, &who, &input, false).await,
+        "analysis/get_report_activities" => results::activities(&app, &who, &input, true).await,
         "analysis/get_task_metadata" => results::metadata(&app, &who, &input).await,
         "analysis/get_analysis_tags" => results::tags(&app, &who, &input).await,
         "analysis/query_task_artifact" => results::query_artifact(&app, &who, &input).await,

@@ -87,15 +87,19 @@ pub(super) async fn summary(app: &AppState, who: &Licensed, input: &Input) -> Re
     Ok(data)
 }
 
-/// `get_result_activities` and `get_report_activities`: what the analysis found.
+/// `get_result_activities` and `get_report_activities` (`of_report`: naming the report
+/// by `report_uuid`): what the analysis found.
 pub(super) async fn activities(
     app: &AppState,
     who: &Licensed,
     input: &Input,
-    report_uuid: Option<&str>,
+    of_report: bool,
 ) -> Result<Value> {
+    let report = of_report
+        .then(|| input.require("report_uuid", "the report_uuid of a task's result"))
+        .transpose()?;
     let task = finished(own_task(app, who, input).await?)?;
-    if let Some(report) = report_uuid {
+    if let Some(report) = report {
         if !report.eq_ignore_ascii_case(&task.uuid) {
             return Err(AnalystError::metadata(
                 "report_uuid",
