@@ -39,9 +39,23 @@ pub struct ServeArgs {
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 30)]
     request_timeout_secs: u64,
-    /// Most TCP connections served at once.
+    /// Most TCP connections served at once; at the limit the connection idle longest is
+    /// closed to make room (bounded by the process's open-file limit).
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Seconds a new connection has to send its first complete request head.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 30)]
+    keepalive_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_secs: u64,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For header names the
+    /// client, for login throttling and logs; repeatable. Without one the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "PUSHDETECT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Mark the session cookie Secure (when clients reach the server over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
@@ -75,8 +89,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         incident_window: Duration::from_secs(args.incident_window_secs),
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
-        max_connections: args.max_connections,
+        max_connections: connection_budget(args.max_connections),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        keepalive_timeout: Duration::from_secs(args.keepalive_timeout_secs),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         secure_cookies: args.secure_cookies,
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let engine = Engine::new(EngineConfig {
         rule_dirs: args.rule_dirs.clone(),
@@ -123,6 +141,44 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     served?;
     tracing::info!("pushdetect stopped");
     Ok(())
+}
+
+/// A `--trusted-proxy` value: a network, or one address.
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR network (10.0.0.0/8, ::1)"))
+}
+
+/// File descriptors kept for the database, content files and rule loading.
+const RESERVED_FILES: u64 = 128;
+
+/// Raises the open-file limit as far as the system allows and returns how many
+/// connections fit under it: a server that runs out of descriptors cannot accept anyone.
+fn connection_budget(wanted: usize) -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let limit = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-file limit");
+            return wanted;
+        }
+    };
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+    if fits < wanted {
+        tracing::warn!(
+            wanted,
+            fits,
+            open_file_limit = limit,
+            "--max-connections lowered to fit the open-file limit"
+        );
+    }
+    wanted.min(fits)
 }
 
 /// Reloads rules, hash list and blocklist on SIGHUP. Scans in progress finish with the set

@@ -16,6 +16,14 @@ pub struct AnalystCall {
     pub params: &'static [&'static str],
 }
 
+impl AnalystCall {
+    /// Whether the call changes state (a submission): accepted by POST only, so that a
+    /// page elsewhere cannot make a browser holding the session cookie submit by a GET.
+    pub fn changes_state(&self) -> bool {
+        self.path.starts_with("analysis/submit/")
+    }
+}
+
 /// Parameters every call accepts: the credentials sent with each request when the client
 /// does not keep a session, and `perfdata`, which the public client adds to every request
 /// when its `REQUEST_PERFDATA` switch is on (accepted and ignored: there is no performance
@@ -393,6 +401,17 @@ impl AnalystError {
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
         self
+    }
+
+    /// An authentication failure met at an upload's file part: says where the credentials
+    /// must come so the file is read.
+    pub fn before_upload(self) -> Self {
+        let message = format!(
+            "{}; an upload is read only from a caller already known: log in first, or send \
+             key and api_token in the query string or as form fields before the file part",
+            self.message
+        );
+        AnalystError { message, ..self }
     }
 
     /// A missing or malformed parameter (112), naming it.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod file_download;
 pub mod ioc;
+pub mod limits;
 pub mod mail;
 pub mod method;
 pub mod network;

@@ -4,6 +4,7 @@
 //! path and what is expected there, and unknown keys are refused like unknown parameters.
 
 use crate::error::ApiError;
+use crate::limits;
 use crate::params::ParamReader;
 use crate::reporter::Reporter;
 use crate::values::{ItemAction, MailAction, TaskUuid, Timestamp};
@@ -158,14 +159,16 @@ fn parse_mail_object(
     let mut root = Obj::new(root, "")?;
     root.only(&["message", "attachments", "urls", "action"])?;
     let message = parse_message(root.required("message")?, now)?;
-    let attachments = root
-        .list("attachments")?
+    let attachments = root.list("attachments")?;
+    at_most("attachments", attachments.len())?;
+    let attachments = attachments
         .into_iter()
         .enumerate()
         .map(|(i, v)| parse_attachment(v, &format!("attachments[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
-    let urls = root
-        .list("urls")?
+    let urls = root.list("urls")?;
+    at_most("urls", urls.len())?;
+    let urls = urls
         .into_iter()
         .enumerate()
         .map(|(i, v)| parse_url(v, &format!("urls[{i}]")))
@@ -195,6 +198,11 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
         "received_timestamp",
     ])?;
     let message_id = m.req_str("message_id")?;
+    bounded(
+        "message.message_id",
+        &message_id,
+        limits::MAX_MESSAGE_ID_BYTES,
+    )?;
     if !message_id.is_ascii() || message_id.chars().any(|c| c.is_control()) {
         return Err(ApiError::mail(
             "message.message_id",
@@ -204,6 +212,7 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
     let (date, date_utc) = match m.opt_str("date")? {
         None => (None, None),
         Some(d) => {
+            bounded("message.date", &d, limits::MAX_DATE_BYTES)?;
             let t = Timestamp::parse_rfc2822(&d).ok_or_else(|| {
                 ApiError::mail(
                     "message.date",
@@ -213,7 +222,9 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
             (Some(d), Some(t))
         }
     };
-    let sender = EmailAddress::parse(&m.req_str("sender")?)
+    let sender = m.req_str("sender")?;
+    bounded("message.sender", &sender, limits::MAX_ADDRESS_BYTES)?;
+    let sender = EmailAddress::parse(&sender)
         .map_err(|e| ApiError::mail("message.sender", &format!("must be {e}")))?;
     let recipients_value = m.required("recipients")?;
     let Value::Array(items) = recipients_value else {
@@ -228,6 +239,7 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
             "must list at least one address",
         ));
     }
+    at_most("message.recipients", items.len())?;
     let recipients = items
         .iter()
         .enumerate()
@@ -236,6 +248,7 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
             let s = v
                 .as_str()
                 .ok_or_else(|| ApiError::mail(&path, "must be a string"))?;
+            bounded(&path, s, limits::MAX_ADDRESS_BYTES)?;
             EmailAddress::parse(s).map_err(|e| ApiError::mail(&path, &format!("must be {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -243,6 +256,7 @@ fn parse_message(v: Value, now: Timestamp) -> Result<MailMessage, ApiError> {
         Value::String(s) => s,
         _ => return Err(ApiError::mail("message.subject", "must be a string")),
     };
+    bounded("message.subject", &subject, limits::MAX_SUBJECT_BYTES)?;
     let received_timestamp = match m.opt_str("received_timestamp")? {
         None => now,
         Some(t) => Timestamp::parse_utc_seconds(&t).ok_or_else(|| {
@@ -267,6 +281,11 @@ fn parse_attachment(v: Value, path: &str) -> Result<Attachment, ApiError> {
     let mut a = Obj::new(v, path)?;
     a.only(&["filename", "size", "task_uuid", "action"])?;
     let filename = a.req_str("filename")?;
+    bounded(
+        &format!("{path}.filename"),
+        &filename,
+        limits::MAX_FILENAME_BYTES,
+    )?;
     if filename.chars().any(|c| c.is_control()) {
         return Err(ApiError::mail(
             &format!("{path}.filename"),
@@ -295,6 +314,7 @@ fn parse_url(v: Value, path: &str) -> Result<MailUrl, ApiError> {
     let mut u = Obj::new(v, path)?;
     u.only(&["url", "task_uuid", "action"])?;
     let url = u.req_str("url")?;
+    bounded(&format!("{path}.url"), &url, limits::MAX_URL_BYTES)?;
     let parsed_ok = url::Url::parse(url.trim()).is_ok()
         && url.is_ascii()
         && !url.trim().contains(char::is_whitespace);
@@ -309,6 +329,31 @@ fn parse_url(v: Value, path: &str) -> Result<MailUrl, ApiError> {
         task_uuid: u.task_uuid()?,
         action: u.item_action()?,
     })
+}
+
+/// Refuses a string of the mail object longer than its limit.
+fn bounded(path: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.len() > max {
+        return Err(ApiError::mail(
+            path,
+            &format!("must be at most {max} bytes long (it is {})", value.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a list of the mail object longer than the limit.
+fn at_most(path: &str, len: usize) -> Result<(), ApiError> {
+    if len > limits::MAX_MAIL_ITEMS {
+        return Err(ApiError::mail(
+            path,
+            &format!(
+                "must list at most {} items (it lists {len})",
+                limits::MAX_MAIL_ITEMS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A JSON object being taken apart, with the path used in error messages.

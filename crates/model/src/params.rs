@@ -5,6 +5,7 @@
 //! given twice with different values is refused (which one would be meant is unknowable).
 
 use crate::error::{ApiError, ErrorCode};
+use crate::limits::{max_value_bytes, MAX_FIELDS, MAX_NAME_BYTES};
 use crate::method::MethodSpec;
 use std::collections::BTreeMap;
 
@@ -35,12 +36,56 @@ impl FormParams {
         self.pairs.push((name.into(), value.into()));
     }
 
-    /// Adds the pairs of an `application/x-www-form-urlencoded` text (a body or a query
-    /// string), percent-decoded.
-    pub fn push_urlencoded(&mut self, encoded: &[u8]) {
-        for (k, v) in url::form_urlencoded::parse(encoded) {
-            self.push(k, v);
+    /// Adds one pair received from a caller, within the limits of [`crate::limits`]: at
+    /// most [`MAX_FIELDS`] pairs, names of at most [`MAX_NAME_BYTES`] (no method has a
+    /// longer one; refusing them early keeps the did-you-mean search cheap).
+    pub fn push_received(&mut self, name: String, value: String) -> Result<(), ApiError> {
+        if self.pairs.len() >= MAX_FIELDS {
+            return Err(ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("more than {MAX_FIELDS} parameters in one request"),
+            ));
         }
+        if name.len() > MAX_NAME_BYTES {
+            let shown: String = name.chars().take(MAX_NAME_BYTES).collect();
+            return Err(ApiError::new(
+                ErrorCode::UnknownParameter,
+                format!(
+                    "unknown parameter '{shown}…': longer than any parameter name \
+                     ({MAX_NAME_BYTES} bytes at most)"
+                ),
+            ));
+        }
+        self.pairs.push((name, value));
+        Ok(())
+    }
+
+    /// Adds the pairs of an `application/x-www-form-urlencoded` text (a body or a query
+    /// string), percent-decoded. Values must be UTF-8: the raw parameters are kept exactly
+    /// as received, so bytes that are not UTF-8 are refused (naming the field) rather than
+    /// replaced.
+    pub fn push_urlencoded(&mut self, encoded: &[u8]) -> Result<(), ApiError> {
+        for piece in encoded.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match piece.iter().position(|b| *b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &b""[..]),
+            };
+            let name = String::from_utf8(form_decode(name)).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    "a parameter name is not valid UTF-8; expected UTF-8 text",
+                )
+            })?;
+            let value = match String::from_utf8(form_decode(value)) {
+                Ok(v) => v,
+                Err(_) => {
+                    let shown: String = name.chars().take(MAX_NAME_BYTES).collect();
+                    return Err(not_utf8(&shown));
+                }
+            };
+            self.push_received(name, value)?;
+        }
+        Ok(())
     }
 
     /// The pairs, as received.
@@ -75,8 +120,9 @@ impl FormParams {
         serde_json::Value::Object(map)
     }
 
-    /// A canonical form (sorted pairs, empty and blank values dropped, as the parser drops
-    /// them) used to recognise a resent push.
+    /// A canonical form (sorted pairs, empty and blank values dropped and a pair repeated
+    /// with the same value taken once, as the parser reads them) used to recognise a resent
+    /// push.
     pub fn canonical(&self) -> String {
         let mut pairs: Vec<&(String, String)> = self
             .pairs
@@ -84,6 +130,7 @@ impl FormParams {
             .filter(|(_, v)| !v.trim().is_empty())
             .collect();
         pairs.sort();
+        pairs.dedup();
         let mut out = String::new();
         for (k, v) in pairs {
             out.push_str(&k.len().to_string());
@@ -108,8 +155,15 @@ impl<'a> ParamReader<'a> {
     pub fn new(spec: &MethodSpec, params: &'a FormParams) -> Result<Self, ApiError> {
         let mut values: BTreeMap<&'a str, &'a str> = BTreeMap::new();
         for (name, value) in params.pairs() {
-            if spec.param(name).is_none() {
+            let Some(param) = spec.param(name) else {
                 return Err(unknown_parameter(spec, name));
+            };
+            let max = max_value_bytes(param.kind);
+            if value.len() > max {
+                return Err(ApiError::invalid(
+                    name,
+                    &format!("at most {max} bytes (the value has {})", value.len()),
+                ));
             }
             let value = value.as_str();
             if value.trim().is_empty() {
@@ -175,8 +229,28 @@ pub(crate) fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> O
         .map(|(_, k)| k)
 }
 
+/// The refusal of a value that is not UTF-8.
+pub fn not_utf8(name: &str) -> ApiError {
+    ApiError::invalid(
+        name,
+        "UTF-8 text (the value holds bytes that are not UTF-8; they are refused, not replaced)",
+    )
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value: `+` is a space.
+fn form_decode(raw: &[u8]) -> Vec<u8> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced).collect()
+}
+
 fn unknown_parameter(spec: &MethodSpec, name: &str) -> ApiError {
-    let suggestion = closest(spec.params.iter().map(|p| p.name), name)
+    // A name much longer than every known one is no typo of one: no search.
+    let suggestion = (name.len() <= MAX_NAME_BYTES)
+        .then(|| closest(spec.params.iter().map(|p| p.name), name))
+        .flatten()
         .map(|n| format!(" (did you mean '{n}'?)"))
         .unwrap_or_default();
     let shown: String = name.chars().take(64).collect();
@@ -234,5 +308,58 @@ mod tests {
         let c = FormParams::from_pairs([("a", "12"), ("b", "")]);
         let d = FormParams::from_pairs([("a", "1"), ("b", "2")]);
         assert_ne!(c.canonical(), d.canonical());
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_are_refused_naming_the_field() {
+        let mut p = FormParams::default();
+        let e = p
+            .push_urlencoded(b"sensor=a&subject=caf%E9&x=1")
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(e.message.contains("'subject'"), "{}", e.message);
+        let mut p = FormParams::default();
+        p.push_urlencoded(b"a=caf%C3%A9+au+lait&b&&c=%2B").unwrap();
+        assert_eq!(
+            p.pairs(),
+            [
+                ("a".to_owned(), "café au lait".to_owned()),
+                ("b".to_owned(), String::new()),
+                ("c".to_owned(), "+".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn field_counts_and_name_lengths_are_bounded() {
+        let mut p = FormParams::default();
+        let many = "a=1&".repeat(MAX_FIELDS + 1);
+        let e = p.push_urlencoded(many.as_bytes()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedRequest);
+        let mut p = FormParams::default();
+        let long = format!("{}=1", "n".repeat(3_000_000));
+        let e = p.push_urlencoded(long.as_bytes()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownParameter);
+        assert!(e.message.len() < 200, "{}", e.message);
+    }
+
+    #[test]
+    fn values_longer_than_their_kind_allows_are_refused_naming_the_field() {
+        let spec = &crate::method::PUSH_MAIL;
+        let big = "x".repeat(crate::limits::max_value_bytes(crate::method::ParamKind::Json) + 1);
+        let p = FormParams::from_pairs([("mail_json_str", big.as_str())]);
+        let e = ParamReader::new(spec, &p).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameter);
+        assert!(e.message.contains("'mail_json_str'"), "{}", e.message);
+        assert!(e.message.contains("at most 1048576 bytes"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_pair_repeated_with_the_same_value_is_the_same_push() {
+        let once = FormParams::from_pairs([("a", "1"), ("b", "2")]);
+        let twice = FormParams::from_pairs([("b", "2"), ("a", "1"), ("a", "1")]);
+        assert_eq!(once.canonical(), twice.canonical());
+        let other = FormParams::from_pairs([("a", "1"), ("a", "3"), ("b", "2")]);
+        assert_ne!(once.canonical(), other.canonical());
     }
 }

@@ -2,7 +2,7 @@
 //! construction; each parser names the parameter and what it expects when it refuses.
 
 use crate::error::ApiError;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -272,6 +272,24 @@ impl Timestamp {
     /// Parses epoch seconds (decimals allowed), "YYYY-MM-DD HH:MM:SS[.fff]" (UTC),
     /// "YYYY-MM-DD" (midnight UTC) or RFC 3339.
     pub fn parse(name: &str, value: &str) -> Result<Self, ApiError> {
+        let t = Self::parse_any(name, value)?;
+        if !t.in_range() {
+            return Err(ApiError::invalid(
+                name,
+                "a time between 1970-01-01 and 9999-12-31 (UTC)",
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Whether the time lies within the years every reader can show and sort: 1970 (the
+    /// epoch; before it is a sensor's unset clock read backwards) to 9999.
+    pub fn in_range(self) -> bool {
+        let y = self.0.year();
+        (1970..=9999).contains(&y)
+    }
+
+    fn parse_any(name: &str, value: &str) -> Result<Self, ApiError> {
         let v = value.trim();
         let err = || ApiError::invalid(name, TIME_EXPECTED);
         if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -302,6 +320,7 @@ impl Timestamp {
         NaiveDateTime::parse_from_str(value.trim(), "%Y-%m-%d %H:%M:%S")
             .ok()
             .map(|t| Timestamp(t.and_utc()))
+            .filter(|t| t.in_range())
     }
 
     /// Parses an RFC 2822 date as found in a mail's Date header; a trailing comment such as
@@ -317,6 +336,7 @@ impl Timestamp {
         DateTime::parse_from_rfc2822(v)
             .ok()
             .map(|t| Timestamp(t.with_timezone(&Utc)))
+            .filter(|t| t.in_range())
     }
 
     /// Milliseconds since the epoch, as stored.
@@ -557,5 +577,20 @@ mod tests {
         assert!(parse_port("p", "-1").is_err());
         assert!(parse_percent("c", "100").is_ok());
         assert!(parse_percent("c", "100.5").is_err());
+    }
+
+    #[test]
+    fn times_outside_the_years_1970_to_9999_are_refused() {
+        for bad in ["253402300800", "-1", "10000-01-01", "1969-12-31 23:59:59"] {
+            let e = Timestamp::parse("check_time_start", bad).unwrap_err();
+            assert!(
+                e.message.contains("'check_time_start'"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        assert!(Timestamp::parse("t", "253402300799").is_ok());
+        assert!(Timestamp::parse("t", "0").is_ok());
+        assert!(Timestamp::parse_utc_seconds("1969-12-31 23:59:59").is_none());
     }
 }

@@ -15,8 +15,17 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request taking longer is answered HTTP 408.
     pub request_timeout: Duration,
-    /// Concurrent TCP connections; further ones wait to be accepted.
+    /// Connections served at once; at the limit the connection idle longest is closed to
+    /// make room, and when none is idle a new one is answered 503.
     pub max_connections: usize,
+    /// Time a new connection has to send its first complete request head.
+    pub header_timeout: Duration,
+    /// Time a connection may stay open with no request in flight after its first request.
+    pub keepalive_timeout: Duration,
+    /// Time busy connections get to finish their requests once shutdown begins.
+    pub shutdown_grace: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for throttling and logs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Mark the session cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
     pub secure_cookies: bool,
 }
@@ -30,12 +39,28 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
             secure_cookies: false,
         }
     }
 }
 
 impl Config {
+    /// The bounds of each connection.
+    pub fn connection_limits(&self) -> crate::listener::ConnectionLimits {
+        crate::listener::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_timeout: self.header_timeout,
+            keepalive_timeout: self.keepalive_timeout,
+            // Longer than the request timeout, so a slow handler answers 408 first.
+            stall_timeout: self.request_timeout.saturating_mul(2),
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+
     /// The incident window in milliseconds, as the store takes it.
     pub fn incident_window_ms(&self) -> i64 {
         i64::try_from(self.incident_window.as_millis()).unwrap_or(i64::MAX)

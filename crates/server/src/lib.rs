@@ -4,6 +4,7 @@
 //! runs it on a listener until the shutdown signal, finishing in-flight requests.
 
 pub mod analyst;
+pub mod client_addr;
 pub mod config;
 pub mod console;
 pub mod credentials;
@@ -38,7 +39,7 @@ fn abandoned_before() -> i64 {
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves the application on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish and closes the store.
+/// requests finish (within the configured grace period) and closes the store.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -74,13 +75,7 @@ pub async fn serve(
         })
         .collect();
     let app = routes::router(state.clone());
-    let limited = listener::LimitedListener::new(listener, state.config.max_connections);
-    let result = axum::serve(
-        limited,
-        app.into_make_service_with_connect_info::<listener::PeerAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let result = listener::serve(listener, app, state.config.connection_limits(), shutdown).await;
     purge.abort();
     backlog.abort();
     for w in workers {

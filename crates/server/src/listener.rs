@@ -1,83 +1,382 @@
-//! A TCP listener that holds at most a fixed number of connections open: further clients
-//! wait in the kernel's accept queue until one closes.
+//! The accept loop and the life of each connection.
+//!
+//! A server that holds a socket open for every client that connects can be taken down by
+//! clients that connect and say nothing. Here every connection is bounded in time and in
+//! number:
+//! - a connection must send its first complete request head within the header timeout,
+//!   and a keep-alive connection with no request in flight is closed after the keep-alive
+//!   timeout (both counted from the moment it became idle, so a head sent one byte at a
+//!   time is cut off too);
+//! - a connection with a request in flight that neither reads nor writes for the stall
+//!   timeout is closed;
+//! - at the connection limit a new connection is served by closing the connection that
+//!   has been idle longest; only when every connection is busy is the new one refused
+//!   with a 503, at once, never queued;
+//! - on shutdown the listener closes, idle connections close at once, and busy ones get
+//!   the grace period to finish before they are closed.
 
-use axum::serve::Listener;
+use axum::body::Body;
+use axum::extract::connect_info::ConnectInfo;
+use axum::http::Request;
+use axum::Router;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::collections::HashMap;
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-/// A listener with a connection limit.
-pub struct LimitedListener {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
+/// The client address of a connection, as handlers receive it through `ConnectInfo`.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The bounds every connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time a new connection has to send its first complete request head.
+    pub header_timeout: Duration,
+    /// Time a connection may stay open with no request in flight after its first.
+    pub keepalive_timeout: Duration,
+    /// Time a connection with a request in flight may go without reading or writing.
+    pub stall_timeout: Duration,
+    /// Time busy connections get to finish once shutdown begins.
+    pub shutdown_grace: Duration,
 }
 
-impl LimitedListener {
-    /// Wraps a bound listener.
-    pub fn new(inner: TcpListener, max_connections: usize) -> Self {
-        LimitedListener {
-            inner,
-            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+/// The answer to a connection that arrives while every slot is busy with a request.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\nretry-after: 1\r\nconnection: close\r\n\
+content-length: 45\r\n\r\nserver busy: every connection slot is in use\n";
+
+/// How long to wait before accepting again when the process is out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What the accept loop and the connections share about each connection.
+struct Conn {
+    /// Requests in flight (a response counts until its body has been sent or dropped).
+    active: AtomicU32,
+    /// Requests begun on this connection.
+    begun: AtomicU32,
+    /// When the connection last became idle, ms since the registry's epoch.
+    idle_since: AtomicU64,
+    /// When the connection last read or wrote a byte, ms since the registry's epoch.
+    last_io: AtomicU64,
+    /// Wakes the connection's watchdog: its state changed or it is to close.
+    wake: Notify,
+    /// Set when the accept loop closes the connection to make room.
+    evicted: std::sync::atomic::AtomicBool,
+}
+
+/// The open connections, for eviction at the limit.
+struct Registry {
+    epoch: Instant,
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+}
+
+impl Registry {
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn open(&self) -> (u64, Arc<Conn>) {
+        let now = self.now();
+        let conn = Arc::new(Conn {
+            active: AtomicU32::new(0),
+            begun: AtomicU32::new(0),
+            idle_since: AtomicU64::new(now),
+            last_io: AtomicU64::new(now),
+            wake: Notify::new(),
+            evicted: false.into(),
+        });
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, conn.clone());
+        (id, conn)
+    }
+
+    fn close(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Closes the connection idle longest; false when every connection is busy.
+    fn evict_oldest_idle(&self) -> bool {
+        let mut conns = self.lock();
+        let oldest = conns
+            .iter()
+            .filter(|(_, c)| c.active.load(Ordering::Acquire) == 0)
+            .min_by_key(|(_, c)| c.idle_since.load(Ordering::Acquire))
+            .map(|(id, _)| *id);
+        let Some(id) = oldest else { return false };
+        if let Some(conn) = conns.remove(&id) {
+            conn.evicted.store(true, Ordering::Release);
+            conn.wake.notify_one();
+        }
+        true
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes, then closes idle
+/// connections, gives busy ones the grace period, and returns once all are closed.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let registry = Arc::new(Registry {
+        epoch: Instant::now(),
+        next_id: AtomicU64::new(0),
+        conns: Mutex::new(HashMap::new()),
+    });
+    let stopping = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(true);
+    let builder = Arc::new(builder);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors (or memory): make room and try again shortly.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    registry.evict_oldest_idle();
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        if registry.len() >= limits.max_connections.max(1) && !registry.evict_oldest_idle() {
+            // Every connection is busy with a request: say so at once instead of queueing.
+            let _ = stream.try_write(BUSY);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let (id, conn) = registry.open();
+        tasks.spawn(connection(
+            stream,
+            peer,
+            app.clone(),
+            builder.clone(),
+            registry.clone(),
+            id,
+            conn,
+            limits,
+            stopping.clone(),
+        ));
+    }
+    drop(listener);
+    stopping.cancel();
+    tasks.close();
+    tasks.wait().await;
+    Ok(())
+}
+
+/// Errors that concern one connection only (it was reset before it was accepted).
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves one connection until it ends, times out, is evicted, or shutdown ends it.
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    registry: Arc<Registry>,
+    id: u64,
+    conn: Arc<Conn>,
+    limits: ConnectionLimits,
+    stopping: CancellationToken,
+) {
+    let io = TokioIo::new(Tracked {
+        io: stream,
+        conn: conn.clone(),
+        registry: registry.clone(),
+    });
+    let service = {
+        let conn = conn.clone();
+        let registry = registry.clone();
+        hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            let guard = RequestGuard::begin(conn.clone(), registry.clone());
+            req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
+            let mut app = app.clone();
+            async move {
+                let response = tower::Service::call(&mut app, req).await?;
+                // The request stays in flight until its body has been sent (or dropped).
+                Ok::<_, Infallible>(response.map(|body| {
+                    Body::new(body.map_frame(move |frame| {
+                        let _in_flight = &guard;
+                        frame
+                    }))
+                }))
+            }
+        })
+    };
+    let served = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(served);
+    let mut grace_ends: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = match grace_ends {
+            Some(end) => end,
+            None => watchdog_deadline(&conn, &registry, &limits),
+        };
+        tokio::select! {
+            _ = served.as_mut() => break,
+            () = conn.wake.notified() => {
+                if conn.evicted.load(Ordering::Acquire) {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                if grace_ends.is_some() || expired(&conn, &registry, &limits) {
+                    break;
+                }
+            }
+            () = stopping.cancelled(), if grace_ends.is_none() => {
+                if conn.active.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                served.as_mut().graceful_shutdown();
+                grace_ends = Some(tokio::time::Instant::now() + limits.shutdown_grace);
+            }
         }
     }
+    registry.close(id);
 }
 
-/// A connection holding one of the listener's permits until it is dropped.
-pub struct LimitedStream {
-    io: TcpStream,
-    _permit: OwnedSemaphorePermit,
+/// When the connection's current state next calls for a look.
+fn watchdog_deadline(
+    conn: &Conn,
+    registry: &Registry,
+    limits: &ConnectionLimits,
+) -> tokio::time::Instant {
+    let (since, limit) = current_limit(conn, limits);
+    let elapsed = Duration::from_millis(registry.now().saturating_sub(since));
+    tokio::time::Instant::now() + limit.saturating_sub(elapsed)
 }
 
-impl Listener for LimitedListener {
-    type Io = LimitedStream;
-    type Addr = SocketAddr;
+/// Whether the connection has outlived what its current state allows.
+fn expired(conn: &Conn, registry: &Registry, limits: &ConnectionLimits) -> bool {
+    let (since, limit) = current_limit(conn, limits);
+    Duration::from_millis(registry.now().saturating_sub(since)) >= limit
+}
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let permit = loop {
-            match self.permits.clone().acquire_owned().await {
-                Ok(p) => break p,
-                // The semaphore is never closed; wait and retry should it ever be.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        };
-        let (io, addr) = Listener::accept(&mut self.inner).await;
-        let _ = io.set_nodelay(true);
+/// The moment the current state's clock started, and how long that state may last.
+fn current_limit(conn: &Conn, limits: &ConnectionLimits) -> (u64, Duration) {
+    if conn.active.load(Ordering::Acquire) > 0 {
+        (conn.last_io.load(Ordering::Acquire), limits.stall_timeout)
+    } else if conn.begun.load(Ordering::Acquire) == 0 {
         (
-            LimitedStream {
-                io,
-                _permit: permit,
-            },
-            addr,
+            conn.idle_since.load(Ordering::Acquire),
+            limits.header_timeout,
+        )
+    } else {
+        (
+            conn.idle_since.load(Ordering::Acquire),
+            limits.keepalive_timeout,
         )
     }
+}
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
+/// Marks a request in flight on its connection for as long as it lives.
+struct RequestGuard {
+    conn: Arc<Conn>,
+    registry: Arc<Registry>,
+}
+
+impl RequestGuard {
+    fn begin(conn: Arc<Conn>, registry: Arc<Registry>) -> Self {
+        conn.begun.fetch_add(1, Ordering::AcqRel);
+        conn.active.fetch_add(1, Ordering::AcqRel);
+        conn.wake.notify_one();
+        RequestGuard { conn, registry }
     }
 }
 
-impl AsyncRead for LimitedStream {
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.conn
+            .idle_since
+            .store(self.registry.now(), Ordering::Release);
+        self.conn.active.fetch_sub(1, Ordering::AcqRel);
+        self.conn.wake.notify_one();
+    }
+}
+
+/// A stream that notes when it last moved a byte, for the stall timeout.
+struct Tracked {
+    io: TcpStream,
+    conn: Arc<Conn>,
+    registry: Arc<Registry>,
+}
+
+impl Tracked {
+    fn moved(&self) {
+        self.conn
+            .last_io
+            .store(self.registry.now(), Ordering::Release);
+    }
+}
+
+impl AsyncRead for Tracked {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.moved();
+        }
+        polled
     }
 }
 
-impl AsyncWrite for LimitedStream {
+impl AsyncWrite for Tracked {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.moved();
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -93,22 +392,14 @@ impl AsyncWrite for LimitedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.moved();
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
-    }
-}
-
-/// The client address of a connection, as handlers receive it through `ConnectInfo`.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, LimitedListener>>
-    for PeerAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, LimitedListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
     }
 }

@@ -94,7 +94,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let start = Instant::now();
     let response = next.run(request).await;
     metrics
@@ -116,6 +116,22 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
             .inc();
     }
     response
+}
+
+/// The method label: the standard methods by name, anything else as `other`, so that a
+/// client inventing method names cannot create one series per name.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// `GET /metrics`.

@@ -75,7 +75,7 @@ fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
         .map(|n| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}}))
         .collect();
     query.retain(|p| p["name"] != "file");
-    json!({
+    let mut item = json!({
         "parameters": [format],
         "get": {"operationId": format!("analyst_{id}_get"), "summary": call.summary,
                 "tags": ["Analyst API"], "parameters": query, "responses": responses},
@@ -85,7 +85,13 @@ fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
                      "application/x-www-form-urlencoded": {"schema": body},
                      "multipart/form-data": {"schema": body}}},
                  "responses": responses},
-    })
+    });
+    if call.changes_state() {
+        if let Some(ops) = item.as_object_mut() {
+            ops.remove("get");
+        }
+    }
+    item
 }
 
 /// The document served at `/papi/openapi.json`.

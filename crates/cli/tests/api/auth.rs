@@ -222,18 +222,31 @@ async fn disabled_sensors_and_rotated_tokens_are_refused() {
 async fn repeated_failed_logins_are_slowed_down() {
     let app = TestApp::start().await;
     let c = Client::new(&app.base);
-    for _ in 0..4 {
-        c.post(
-            "/papi/login",
-            &[("username", "admin"), ("password", "wrong")],
-        )
-        .await;
+    let guess = || async {
+        let v = c
+            .post(
+                "/papi/login",
+                &[("username", "admin"), ("password", "wrong")],
+            )
+            .await;
+        assert_error(&v, 3004, "login failed: wrong credentials");
+    };
+    for _ in 0..3 {
+        guess().await;
     }
-    // After the free attempts each further one waits; the wait is observable in the
-    // throttle, and the right password still logs in (no lock-out).
+    // After three free failures, turns are 0.25, 0.5, 1 and 2 s apart: the fourth to the
+    // eighth guess cannot finish sooner than 3.75 s after the fourth began.
     let started = std::time::Instant::now();
+    for _ in 0..5 {
+        guess().await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(3750),
+        "{:?}",
+        started.elapsed()
+    );
+    // The right password still logs in (no lock-out).
     c.login_user(&app.creds.username, &app.creds.password).await;
-    assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
 #[tokio::test]

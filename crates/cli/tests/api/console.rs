@@ -890,3 +890,61 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
     );
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn after_login_only_a_same_origin_path_is_followed() {
+    let app = TestApp::start().await;
+    for (next, location) in [
+        ("/\t/evil.example/", "/"),
+        ("/\n/evil.example/", "/"),
+        ("/incidents", "/incidents"),
+    ] {
+        let http = console_http();
+        let token = login_token(&http, &app).await;
+        let r = http
+            .post(app.url("/login"))
+            .form(&[
+                ("username", app.creds.username.as_str()),
+                ("password", app.creds.password.as_str()),
+                ("csrf", token.as_str()),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{next:?}");
+        assert_eq!(r.headers()["location"], location, "{next:?}");
+    }
+}
+
+#[tokio::test]
+async fn direction_overrides_and_byte_order_marks_are_shown_escaped() {
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let sensor = app.license_client().await;
+    let download = with(
+        &download_form(&app.creds.sensor_key),
+        "filename",
+        Some("\u{FEFF}invoice\u{202E}gpj.exe"),
+    );
+    assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&download)).await);
+    let http = console_http();
+    let token = login_token(&http, &app).await;
+    let form = [
+        ("username", app.creds.username.as_str()),
+        ("password", app.creds.password.as_str()),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(post(&http, &app, "/login", &form).await, 303);
+    for page in ["/events", "/events/1"] {
+        let html = body(&http, &app, page).await;
+        assert!(
+            html.contains("&lt;U+FEFF&gt;invoice&lt;U+202E&gt;gpj.exe"),
+            "{page}"
+        );
+        assert!(
+            !html.contains('\u{202E}') && !html.contains('\u{FEFF}'),
+            "{page}"
+        );
+    }
+}

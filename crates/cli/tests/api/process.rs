@@ -346,15 +346,17 @@ async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
         let base = server.base.clone();
         let auth = auth.clone();
         async move {
-            let mut form = reqwest::multipart::Form::new()
+            // The credentials come before the file, as the public client sends them.
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in &auth {
+                form = form.text(*k, v.clone());
+            }
+            let form = form
                 .part(
                     "file",
                     reqwest::multipart::Part::bytes(content).file_name("x"),
                 )
                 .text("bypass_cache", "1");
-            for (k, v) in &auth {
-                form = form.text(*k, v.clone());
-            }
             let v: Value = c
                 .post(format!("{base}/analysis/submit/file.json"))
                 .multipart(form)

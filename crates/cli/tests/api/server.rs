@@ -192,31 +192,6 @@ fn the_docs_name_every_parameter_and_error_code() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_limit_wait_until_one_closes() {
-    use std::time::Duration;
-    let app = TestApp::start_with(Config {
-        max_connections: 1,
-        ..Config::default()
-    })
-    .await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let holder = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    // Give the server the moment it needs to accept the first connection.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let waiting = tokio::spawn({
-        let url = app.url("/healthz");
-        async move { reqwest::get(url).await.unwrap().status() }
-    });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        !waiting.is_finished(),
-        "a second connection was served beyond the limit"
-    );
-    drop(holder);
-    assert_eq!(waiting.await.unwrap(), 200);
-}
-
-#[tokio::test]
 async fn a_request_that_does_not_finish_in_time_answers_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::start_with(Config {
@@ -242,4 +217,27 @@ async fn a_request_that_does_not_finish_in_time_answers_408() {
         .unwrap();
     let head = String::from_utf8_lossy(&answer[..n]).into_owned();
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+}
+
+#[tokio::test]
+async fn invented_http_methods_do_not_create_metric_series() {
+    let app = TestApp::start().await;
+    let http = reqwest::Client::new();
+    for i in 0..50 {
+        let m = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        http.request(m, app.url("/healthz")).send().await.unwrap();
+    }
+    let m = http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!m.contains("INVENTED"), "{m}");
+    assert!(
+        m.contains("endpoint=\"/healthz\",method=\"other\",status=\"405\"} 50"),
+        "{m}"
+    );
 }

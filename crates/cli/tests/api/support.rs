@@ -98,6 +98,23 @@ impl TestApp {
         self.stop_in_place().await;
     }
 
+    /// Signals the server to stop without waiting for it; `stop` then waits.
+    pub fn signal_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    /// The data dir (database, content).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The server's `host:port`.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     async fn stop_in_place(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());

@@ -8,13 +8,16 @@
 //! exactly like an unknown one (105), so task uuids of other tenants cannot be probed.
 
 use super::content::Received;
+use super::content::Refused;
 use super::{results, submit};
+use crate::client_addr::ClientAddr;
 use crate::credentials::{new_session_id, session_id_hash};
 use crate::papi::auth::license_with_token;
 use crate::papi::caller::{live_session, new_session_cookie, session_cookie};
-use crate::papi::form::{content_type, query_params};
+use crate::papi::form::{content_type, query_params, utf8_field};
 use crate::papi::reply::Fmt;
 use crate::state::AppState;
+use crate::throttle::Credential;
 use axum::extract::{Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +27,7 @@ use pushdetect_model::values::{parse_bool, Timestamp};
 use pushdetect_model::{FormParams, Format};
 use pushdetect_store::{Principal, Task, TaskKind};
 use serde_json::{json, Value};
+use std::net::IpAddr;
 
 /// What every call answers: its data, or an Analyst API error.
 pub(super) type Result<T> = std::result::Result<T, AnalystError>;
@@ -100,8 +104,36 @@ impl Input {
     }
 }
 
-async fn read_input(app: &AppState, req: Request) -> Result<Input> {
-    let mut params = query_params(&req);
+/// Who is calling, as far as is known before the body is read, and what is needed to
+/// find out: uploads are only read from a caller that has proven who they are.
+struct Gate {
+    headers: HeaderMap,
+    addr: IpAddr,
+    who: Option<Licensed>,
+}
+
+impl Gate {
+    /// Authenticates with the cookie, the query string and the fields read so far.
+    async fn require(&mut self, app: &AppState, params: &FormParams) -> Result<()> {
+        if self.who.is_none() {
+            let so_far = Input {
+                params: params.clone(),
+                file: None,
+            };
+            self.who = Some(authenticate(app, &self.headers, self.addr, &so_far).await?);
+        }
+        Ok(())
+    }
+}
+
+/// Longest value of a text field of an Analyst API request, in bytes.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Longest urlencoded Analyst API body, in bytes.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+async fn read_input(app: &AppState, req: Request, gate: &mut Gate) -> Result<Input> {
+    let mut params = query_params(&req)?;
     let content_type = content_type(&req);
     let malformed = |e: &dyn std::fmt::Display| {
         AnalystError::new(
@@ -115,6 +147,11 @@ async fn read_input(app: &AppState, req: Request) -> Result<Input> {
         while let Some(mut field) = multipart.next_field().await.map_err(|e| malformed(&e))? {
             let name = field.name().unwrap_or_default().to_owned();
             if name == "file" {
+                // The credentials come before the file (in the query string or as earlier
+                // fields): a caller who has not shown them gets nothing written to disk.
+                gate.require(app, &params)
+                    .await
+                    .map_err(|e| e.before_upload())?;
                 let analysis = &app.analysis;
                 let mut upload = analysis
                     .content
@@ -123,7 +160,7 @@ async fn read_input(app: &AppState, req: Request) -> Result<Input> {
                 while let Some(chunk) = field.chunk().await.map_err(|e| malformed(&e))? {
                     match upload.write(&chunk) {
                         Ok(()) => {}
-                        Err(Ok(_too_large)) => {
+                        Err(Refused::TooLarge) => {
                             return Err(AnalystError::new(
                                 AnalystCode::FileTooLarge,
                                 format!(
@@ -132,23 +169,44 @@ async fn read_input(app: &AppState, req: Request) -> Result<Input> {
                                 ),
                             ))
                         }
-                        Err(Err(e)) => return Err(unavailable(e)),
+                        Err(Refused::Busy) => {
+                            return Err(AnalystError::new(
+                                AnalystCode::TemporarilyUnavailable,
+                                format!(
+                                    "uploads in progress on this server already hold its \
+                                     budget of {} bytes; retry later",
+                                    analysis.content.upload_budget()
+                                ),
+                            )
+                            .with_status(503))
+                        }
+                        Err(Refused::Io(e)) => return Err(unavailable(e)),
                     }
                 }
                 file = Some(upload.finish().map_err(unavailable)?);
             } else {
                 // Free-text context (download_host, …) arrives as file parts too: their
                 // content is the value, whatever part file name the client gave.
-                let text = field.text().await.map_err(|e| malformed(&e))?;
-                params.push(name, text);
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| malformed(&e))? {
+                    if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+                        return Err(AnalystError::metadata(
+                            &name,
+                            &format!("at most {MAX_FIELD_BYTES} bytes"),
+                        ));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                let text = utf8_field(&name, bytes.into())?;
+                params.push_received(name, text)?;
             }
         }
         return Ok(Input { params, file });
     }
-    let body = axum::body::to_bytes(req.into_body(), 1024 * 1024)
+    let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
         .await
         .map_err(|e| malformed(&e))?;
-    params.push_urlencoded(&body);
+    params.push_urlencoded(&body)?;
     Ok(Input { params, file: None })
 }
 
@@ -166,18 +224,42 @@ impl MultipartExt for Multipart {
     }
 }
 
-async fn check_license(app: &AppState, key: &str, token: &str) -> Result<Option<Licensed>> {
+/// The license with this key and token, checked under the login throttle.
+async fn check_license(app: &AppState, addr: IpAddr, key: &str, token: &str) -> Result<Licensed> {
+    let attempt = app
+        .throttle
+        .begin(Credential::License, key, addr)
+        .await
+        .map_err(|refused| AnalystError::new(AnalystCode::InvalidCredentials, refused.message()))?;
     let license = license_with_token(app, key, token)
         .await
         .map_err(unavailable)?;
-    Ok(license.map(|l| Licensed {
-        license_id: l.id,
-        account_id: l.account_id,
-    }))
+    match license {
+        Some(l) => {
+            attempt.succeeded();
+            Ok(Licensed {
+                license_id: l.id,
+                account_id: l.account_id,
+            })
+        }
+        None => {
+            attempt.failed();
+            tracing::info!(peer = %addr, "Analyst API key check failed");
+            Err(AnalystError::new(
+                AnalystCode::InvalidCredentials,
+                "invalid key or api_token",
+            ))
+        }
+    }
 }
 
 /// The caller: a license session cookie, or `key` + `api_token` sent with the request.
-async fn authenticate(app: &AppState, headers: &HeaderMap, input: &Input) -> Result<Licensed> {
+async fn authenticate(
+    app: &AppState,
+    headers: &HeaderMap,
+    addr: IpAddr,
+    input: &Input,
+) -> Result<Licensed> {
     if let Some(id) = session_cookie(headers) {
         if let Some(s) = live_session(app, &id).await.map_err(unavailable)? {
             if let Principal::License(license_id) = s.principal {
@@ -189,9 +271,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap, input: &Input) -> Res
         }
     }
     match (input.get("key"), input.get("api_token")) {
-        (Some(key), Some(token)) => check_license(app, key, token).await?.ok_or_else(|| {
-            AnalystError::new(AnalystCode::InvalidCredentials, "invalid key or api_token")
-        }),
+        (Some(key), Some(token)) => check_license(app, addr, key, token).await,
         _ => Err(AnalystError::new(
             AnalystCode::AuthenticationRequired,
             "authentication required: log in with key and api_token, or send them with the request",
@@ -221,7 +301,27 @@ pub(super) async fn own_task(app: &AppState, who: &Licensed, input: &Input) -> R
 pub async fn handle(path: &'static str, State(app): State<AppState>, req: Request) -> Response {
     let format = Fmt::of_path(req.uri().path());
     let headers = req.headers().clone();
-    let input = match read_input(&app, req).await {
+    let addr = ClientAddr::of(req.extensions(), &headers, &app).0;
+    // A submission changes state: only by POST, never by a GET that a page elsewhere could
+    // make the browser send with the session cookie.
+    let changes_state = AnalystCall::find(path).is_some_and(|c| c.changes_state());
+    if changes_state && req.method() != axum::http::Method::POST {
+        return respond(
+            format,
+            Err(AnalystError::new(
+                AnalystCode::InvalidMetadata,
+                format!("{path} accepts POST only: a submission changes state"),
+            )
+            .with_status(405)),
+            None,
+        );
+    }
+    let mut gate = Gate {
+        headers: headers.clone(),
+        addr,
+        who: None,
+    };
+    let input = match read_input(&app, req, &mut gate).await {
         Ok(i) => i,
         Err(e) => return respond(format, Err(e), None),
     };
@@ -232,15 +332,18 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
         }
     }
     if path == "authentication/login" {
-        return login(&app, &input, format).await;
+        return login(&app, addr, &input, format).await;
     }
     if path == "management/get_status" {
         let ok = app.store.has_accounts().await.is_ok();
         return respond(format, Ok(json!({"all_ok": u8::from(ok)})), None);
     }
-    let who = match authenticate(&app, &headers, &input).await {
-        Ok(w) => w,
-        Err(e) => return respond(format, Err(e), None),
+    let who = match gate.who.take() {
+        Some(w) => w,
+        None => match authenticate(&app, &headers, addr, &input).await {
+            Ok(w) => w,
+            Err(e) => return respond(format, Err(e), None),
+        },
     };
     let result = match path {
         "authentication/logout" => {
@@ -308,13 +411,11 @@ pub async fn format_not_offered(format: &'static str) -> Response {
     response
 }
 
-async fn login(app: &AppState, input: &Input, format: Format) -> Response {
+async fn login(app: &AppState, addr: IpAddr, input: &Input, format: Format) -> Response {
     let result = async {
         let key = input.require("key", "the license's access key")?;
         let token = input.require("api_token", "the license's API token")?;
-        let who = check_license(app, key, token).await?.ok_or_else(|| {
-            AnalystError::new(AnalystCode::InvalidCredentials, "invalid key or api_token")
-        })?;
+        let who = check_license(app, addr, key, token).await?;
         let id = new_session_id();
         let now = chrono::Utc::now().timestamp_millis();
         app.store

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod escape;
 pub mod incidents;
 pub mod pages;
 pub mod session;

@@ -2,11 +2,12 @@
 //! event's detail, an analysis task, and the live stream of new events.
 
 use super::session::{self, ConsoleUser, Nav, CONSOLE_COOKIE};
+use crate::client_addr::ClientAddr;
 use crate::credentials::session_id_hash;
-use crate::listener::PeerAddr;
 use crate::state::AppState;
+use crate::throttle::Credential;
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -82,10 +83,35 @@ struct LoginPage {
 }
 
 /// Where to go after login: a local path only, never another site.
+/// Where to go after logging in: a path of this site, parsed and normalised, or `/`.
+///
+/// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so `/\t/evil.example/`
+/// is `//evil.example/`: anything with such characters, or that resolves to another
+/// origin, goes to `/`.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/events")
-        .to_owned()
+    let Some(next) = next.filter(|n| !n.is_empty()) else {
+        return "/events".to_owned();
+    };
+    let suspicious = next
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if suspicious || !next.starts_with('/') || next.starts_with("//") {
+        return "/".to_owned();
+    }
+    let Ok(base) = url::Url::parse("http://console.invalid/") else {
+        return "/".to_owned();
+    };
+    match base.join(next) {
+        Ok(url) if url.origin() == base.origin() => {
+            let mut path = url.path().to_owned();
+            if let Some(q) = url.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            path
+        }
+        _ => "/".to_owned(),
+    }
 }
 
 /// `GET /login`.
@@ -113,7 +139,7 @@ pub async fn login_form(
 /// `POST /login`: the account's users, with the PAPI's failed-login slowdown.
 pub async fn login(
     State(app): State<AppState>,
-    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ClientAddr(peer): ClientAddr,
     headers: HeaderMap,
     axum::Form(form): axum::Form<BTreeMap<String, String>>,
 ) -> Response {
@@ -122,16 +148,29 @@ pub async fn login(
         return session::csrf_refused();
     }
     let username = field("username").trim();
-    let [user_key, ip_key] = crate::throttle::login_keys(username, peer.ip());
-    let keys = [user_key.as_str(), ip_key.as_str()];
-    app.throttle.pause(&keys).await;
+    let attempt = match app.throttle.begin(Credential::User, username, peer).await {
+        Ok(attempt) => attempt,
+        Err(refused) => {
+            let page = LoginPage {
+                nav: Nav {
+                    csrf: field("csrf").to_owned(),
+                    ..Nav::default()
+                },
+                next: safe_next(Some(field("next"))),
+                error: Some(refused.message()),
+            };
+            let mut response = render(&page);
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return response;
+        }
+    };
     let user = match crate::papi::auth::user_with_password(&app, username, field("password")).await
     {
         Ok(u) => u,
         Err(e) => return unavailable(e),
     };
     let Some(user) = user else {
-        app.throttle.failed(&keys);
+        attempt.failed();
         let page = LoginPage {
             nav: Nav {
                 csrf: field("csrf").to_owned(),
@@ -144,7 +183,7 @@ pub async fn login(
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return response;
     };
-    app.throttle.succeeded(&user_key);
+    attempt.succeeded();
     match session::start(&app, user.account_id, user.id).await {
         Ok(cookie) => (
             [(header::SET_COOKIE, cookie)],
@@ -620,7 +659,8 @@ fn export(
 /// A CSV cell: quoted when needed, and a leading `=`, `+`, `-` or `@` neutralised so a
 /// spreadsheet does not run pushed text as a formula.
 fn csv_cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@']) {
+    // Spreadsheets read a cell starting with one of these as a formula.
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{v}")
     } else {
         v.to_owned()
@@ -825,4 +865,39 @@ pub async fn task(
         findings,
     };
     render(&page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_same_origin_paths_are_followed_after_login() {
+        for (next, to) in [
+            (None, "/events"),
+            (Some("/incidents?status=new"), "/incidents?status=new"),
+            (Some("/a/../tasks"), "/tasks"),
+            (Some("/\t/evil.example/"), "/"),
+            (Some("/\n/evil.example/"), "/"),
+            (Some("//evil.example/"), "/"),
+            (Some("/\\evil.example/"), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("/x\r\nSet-Cookie: a=b"), "/"),
+        ] {
+            assert_eq!(safe_next(next), to, "{next:?}");
+        }
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert!(
+                csv_cell(formula).trim_start_matches('"').starts_with('\''),
+                "{formula:?}"
+            );
+        }
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+    }
 }

@@ -3,17 +3,18 @@
 use super::caller::{new_session_cookie, session_cookie, Caller, SESSION_COOKIE};
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
+use crate::client_addr::ClientAddr;
 use crate::credentials::{new_session_id, session_id_hash, verify_secret};
-use crate::listener::PeerAddr;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, State};
+use crate::throttle::Credential;
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use pushdetect_model::method::{MethodSpec, ParamKind, ParamSpec, Requirement};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::ApiError;
 use pushdetect_store::{License, Principal, StoreError};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 const fn login_param(name: &'static str, doc: &'static str) -> ParamSpec {
     ParamSpec {
@@ -67,7 +68,7 @@ struct Verified {
 /// `POST /papi/login`.
 pub async fn login(
     State(app): State<AppState>,
-    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    ClientAddr(peer): ClientAddr,
     Fmt(format): Fmt,
     Form(params): Form,
 ) -> Reply {
@@ -80,7 +81,7 @@ pub async fn login(
 
 async fn do_login(
     app: &AppState,
-    peer: SocketAddr,
+    peer: IpAddr,
     params: &pushdetect_model::FormParams,
 ) -> Result<(String, Value), Failure> {
     let r = ParamReader::new(&LOGIN, params)?;
@@ -102,20 +103,27 @@ async fn do_login(
             .into())
         }
     };
-    let [user_key, ip_key] = crate::throttle::login_keys(login_name, peer.ip());
-    let keys = [user_key.as_str(), ip_key.as_str()];
-    app.throttle.pause(&keys).await;
+    let credential = if is_user {
+        Credential::User
+    } else {
+        Credential::License
+    };
+    let attempt = app
+        .throttle
+        .begin(credential, login_name, peer)
+        .await
+        .map_err(|refused| ApiError::authentication(&refused.message()))?;
     let verified = if is_user {
         verify_user(app, login_name, secret).await?
     } else {
         verify_license(app, login_name, secret).await?
     };
     let Some(v) = verified else {
-        app.throttle.failed(&keys);
-        tracing::info!(peer = %peer.ip(), "login failed");
+        attempt.failed();
+        tracing::info!(%peer, "login failed");
         return Err(ApiError::authentication("login failed: wrong credentials").into());
     };
-    app.throttle.succeeded(&user_key);
+    attempt.succeeded();
     let session_id = new_session_id();
     let now = chrono::Utc::now().timestamp_millis();
     app.store

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use pushdetect_model::params::not_utf8;
 use pushdetect_model::{ApiError, ErrorCode, FormParams};
 
 /// The form fields of a request, in the order received.
@@ -23,12 +24,17 @@ fn malformed(path: &str, detail: &str) -> Response {
 }
 
 /// The fields of a request's query string.
-pub fn query_params(req: &Request) -> FormParams {
+pub fn query_params(req: &Request) -> Result<FormParams, ApiError> {
     let mut params = FormParams::default();
     if let Some(query) = req.uri().query() {
-        params.push_urlencoded(query.as_bytes());
+        params.push_urlencoded(query.as_bytes())?;
     }
-    params
+    Ok(params)
+}
+
+/// A multipart text field's value: UTF-8, refused naming the field otherwise.
+pub fn utf8_field(name: &str, bytes: Bytes) -> Result<String, ApiError> {
+    String::from_utf8(bytes.into()).map_err(|_| not_utf8(name))
 }
 
 /// A request's Content-Type, lower case ("" when absent).
@@ -45,7 +51,8 @@ impl<S: Send + Sync> FromRequest<S> for Form {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let path = req.uri().path().to_owned();
-        let mut params = query_params(&req);
+        let refuse = |e: ApiError| Reply::error(Fmt::of_path(&path), e).into_response();
+        let mut params = query_params(&req).map_err(refuse)?;
         let content_type = content_type(&req);
         if content_type.starts_with("multipart/form-data") {
             let mut multipart = Multipart::from_request(req, state)
@@ -56,8 +63,11 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                     Ok(None) => break,
                     Ok(Some(field)) => {
                         let name = field.name().unwrap_or_default().to_owned();
-                        match field.text().await {
-                            Ok(text) => params.push(name, text),
+                        match field.bytes().await {
+                            Ok(bytes) => {
+                                let text = utf8_field(&name, bytes).map_err(refuse)?;
+                                params.push_received(name, text).map_err(refuse)?;
+                            }
                             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                                 return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response())
                             }
@@ -84,7 +94,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                     "expected Content-Type application/x-www-form-urlencoded or multipart/form-data",
                 ));
             }
-            params.push_urlencoded(&body);
+            params.push_urlencoded(&body).map_err(refuse)?;
         }
         Ok(Form(params))
     }

@@ -1,0 +1,100 @@
+//! Sizes, encodings and repeats of what a caller sends: each bounded, each refusal naming
+//! the field.
+
+use crate::support::*;
+use serde_json::Value;
+
+/// POSTs raw urlencoded bytes with the client's session; the envelope.
+async fn post_raw(app: &TestApp, c: &Client, path: &str, body: Vec<u8>) -> Value {
+    let r = c
+        .http
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+fn urlencoded(form: &[(&'static str, String)]) -> Vec<u8> {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form {
+        s.append_pair(k, v);
+    }
+    s.finish().into_bytes()
+}
+
+#[tokio::test]
+async fn a_value_that_is_not_utf8_is_refused_naming_the_field() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let mut body = urlencoded(&ioc_form(&app.creds.sensor_key));
+    body.extend_from_slice(b"&ioc_source=caf%E9");
+    let v = post_raw(&app, &c, IOC, body).await;
+    assert_error(&v, 2002, "'ioc_source'");
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn text_fields_have_a_maximum_length() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let long = "x".repeat(8 * 1024 + 1);
+    let form = with(&ioc_form(&app.creds.sensor_key), "ioc_source", Some(&long));
+    assert_error(&c.post(IOC, &pairs(&form)).await, 2002, "'ioc_source'");
+    // Inside the mail object, each field has its own limit.
+    let mail = SPEC_SAMPLE_MAIL.replace("Mail subject", &"s".repeat(4097));
+    let form = mail_form(&app.creds.sensor_key, &mail);
+    assert_error(
+        &c.post(MAIL, &pairs(&form)).await,
+        2005,
+        "'message.subject' must be at most 4096 bytes",
+    );
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_huge_unknown_parameter_name_is_refused_without_a_search() {
+    let app = TestApp::start().await;
+    let c = Client::new(&app.base);
+    let name = "n".repeat(3 * 1024 * 1024);
+    let body = format!("{name}=1&username=x&password=y").into_bytes();
+    let v = post_raw(&app, &c, "/papi/login.json", body).await;
+    assert_error(&v, 2003, "longer than any parameter name");
+    assert!(v["error"].as_str().unwrap().len() < 300, "{v}");
+}
+
+#[tokio::test]
+async fn times_beyond_year_9999_are_refused() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let form = with(
+        &ioc_form(&app.creds.sensor_key),
+        "check_time_start",
+        Some("253402300800"),
+    );
+    assert_error(
+        &c.post(IOC, &pairs(&form)).await,
+        2002,
+        "'check_time_start'",
+    );
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_parameter_repeated_with_the_same_value_is_the_same_push() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let form = ioc_form(&app.creds.sensor_key);
+    assert_ok(&c.post(IOC, &pairs(&form)).await);
+    let mut repeated = form.clone();
+    repeated.push(("hostname", "WS-09".to_owned()));
+    assert_ok(&c.post(IOC, &pairs(&repeated)).await);
+    assert_eq!(app.event_count().await, 1);
+    // With another value the repeat is refused: which one was meant is unknowable.
+    let mut conflicting = form.clone();
+    conflicting.push(("hostname", "WS-10".to_owned()));
+    assert_error(&c.post(IOC, &pairs(&conflicting)).await, 2004, "'hostname'");
+}
