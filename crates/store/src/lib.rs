@@ -187,9 +187,11 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the license submitted content with this SHA-256 before (content is shared
     /// on disk, but a license may only refer by hash to what it submitted itself).
     async fn license_has_content(&self, license_id: i64, sha256: &str) -> StoreResult<bool>;
-    /// Whether any task other than those in `except` still waits to analyse this content
-    /// (queued or running): such content must not be deleted yet.
-    async fn content_awaited(&self, sha256: &str, except: &[String]) -> StoreResult<bool>;
+    /// Whether content that a task asked to delete after analysis must stay: a task other
+    /// than those in `except` still waits to analyse it (queued or running), or a license's
+    /// latest submission of it did not ask for deletion (content is shared on disk, so one
+    /// license's deletion must not take away what another license keeps).
+    async fn content_kept(&self, sha256: &str, except: &[String]) -> StoreResult<bool>;
     /// Finds recorded content by one of its hashes: `algorithm` is md5, sha1 or sha256.
     async fn find_content(&self, algorithm: &str, hash: &str) -> StoreResult<Option<Content>>;
     /// Finds a task by uuid.

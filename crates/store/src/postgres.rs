@@ -108,6 +108,11 @@ async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i
     Ok(ids)
 }
 
+/// Whether the task row `t` asked for its content to be deleted after analysis.
+fn delete_asked(t: &str) -> String {
+    format!("COALESCE(({t}.options::jsonb ->> 'delete_after_analysis') = 'true', FALSE)")
+}
+
 /// The database clock in milliseconds since the epoch, read when evaluated.
 const DB_NOW_MS: &str = "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)";
 

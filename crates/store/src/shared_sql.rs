@@ -872,15 +872,21 @@ impl Store for ThisStore {
         Ok(row.try_get("found")?)
     }
 
-    async fn content_awaited(&self, sha256: &str, except: &[String]) -> StoreResult<bool> {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN ('queued', 'running') AND sha256 = ",
-        );
+    async fn content_kept(&self, sha256: &str, except: &[String]) -> StoreResult<bool> {
+        let mut q: QueryBuilder<Db> =
+            QueryBuilder::new("SELECT EXISTS (SELECT 1 FROM tasks t WHERE t.sha256 = ");
         q.push_bind(sha256.to_owned());
+        q.push(" AND ((t.state IN ('queued', 'running')");
         for uuid in except {
-            q.push(" AND uuid <> ").push_bind(uuid.clone());
+            q.push(" AND t.uuid <> ").push_bind(uuid.clone());
         }
-        q.push(") AS found");
+        q.push(&format!(
+            ") OR (NOT {asked} AND NOT EXISTS (SELECT 1 FROM tasks later \
+             WHERE later.sha256 = t.sha256 AND later.license_id = t.license_id \
+             AND later.created_at_ms > t.created_at_ms AND {later_asked})))) AS found",
+            asked = delete_asked("t"),
+            later_asked = delete_asked("later"),
+        ));
         let row = q.build().fetch_one(&self.writer).await?;
         Ok(row.try_get("found")?)
     }

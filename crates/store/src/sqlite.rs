@@ -113,6 +113,11 @@ async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i
     Ok((1..=n as i64).map(|k| last + k).collect())
 }
 
+/// Whether the task row `t` asked for its content to be deleted after analysis.
+fn delete_asked(t: &str) -> String {
+    format!("COALESCE(json_extract({t}.options, '$.delete_after_analysis'), 0) = 1")
+}
+
 /// The database clock in milliseconds since the epoch, read when evaluated.
 const DB_NOW_MS: &str = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
 

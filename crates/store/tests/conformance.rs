@@ -918,6 +918,38 @@ async fn a_poller_continuing_from_the_horizon_misses_no_completion(backend: Back
 }
 
 /// Each test above, once per backend.
+async fn shared_content_stays_while_a_task_awaits_it_or_a_license_keeps_it(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let a = tenant(store, "a").await;
+    let b = tenant(store, "b").await;
+    let deleting = |mut t: pushdetect_store::Task| {
+        t.options = json!({"delete_after_analysis": true});
+        t
+    };
+    // A asks to delete after analysis; nobody else has the content: it may go.
+    let a1 = deleting(queued("a1", a.0, a.1, 10, "c0"));
+    store.create_task(&a1).await.unwrap();
+    store.complete_task("a1", 0, &json!({})).await.unwrap();
+    assert!(!store.content_kept("c0", &["a1".into()]).await.unwrap());
+    // B submitted it too, without asking for deletion: it stays for B.
+    store
+        .create_task(&queued("b1", b.0, b.1, 5, "c0"))
+        .await
+        .unwrap();
+    store.complete_task("b1", 0, &json!({})).await.unwrap();
+    assert!(store.content_kept("c0", &["a1".into()]).await.unwrap());
+    // Until B's latest submission asks for deletion as well.
+    store
+        .create_task(&deleting(queued("b2", b.0, b.1, 20, "c0")))
+        .await
+        .unwrap();
+    // b2 still waits for its analysis.
+    assert!(store.content_kept("c0", &["a1".into()]).await.unwrap());
+    store.complete_task("b2", 0, &json!({})).await.unwrap();
+    assert!(!store.content_kept("c0", &["b2".into()]).await.unwrap());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -949,4 +981,5 @@ conformance!(
     cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl,
     a_poller_continuing_from_the_horizon_misses_no_completion,
     tasks_are_created_claimed_and_completed_in_batches,
+    shared_content_stays_while_a_task_awaits_it_or_a_license_keeps_it,
 );

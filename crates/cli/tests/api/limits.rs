@@ -98,3 +98,55 @@ async fn a_parameter_repeated_with_the_same_value_is_the_same_push() {
     conflicting.push(("hostname", "WS-10".to_owned()));
     assert_error(&c.post(IOC, &pairs(&conflicting)).await, 2004, "'hostname'");
 }
+
+#[tokio::test]
+async fn a_list_answer_is_bounded_in_bytes_and_continues_by_cursor() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    // Twelve mails of about a megabyte each: far more than one answer may hold.
+    let attachments: Vec<Value> = (0..900)
+        .map(|i| serde_json::json!({"filename": format!("{i:04}{}", "f".repeat(1000)), "size": 1}))
+        .collect();
+    for i in 0..12 {
+        let mail = serde_json::json!({
+            "message": {"message_id": format!("big-{i}"), "sender": "a@b.example",
+                        "recipients": ["c@d.example"], "subject": "big"},
+            "attachments": attachments,
+        });
+        let form = mail_form(&app.creds.sensor_key, &mail.to_string());
+        assert_ok(&c.post(MAIL, &pairs(&form)).await);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let r = c
+            .http
+            .get(app.url(LIST))
+            .query(&[("limit", "1000"), ("cursor", cursor.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        assert!(
+            text.len() < pushdetect_server::papi::events::MAX_ANSWER_BYTES + 64 * 1024,
+            "an answer of {} bytes",
+            text.len()
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        pages += 1;
+        for e in v["data"]["events"].as_array().unwrap() {
+            assert!(
+                seen.insert(e["event_id"].as_i64().unwrap()),
+                "{}",
+                e["event_id"]
+            );
+        }
+        if v["data"]["more_results_available"] == 0 {
+            break;
+        }
+        cursor = v["data"]["next_cursor"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(seen.len(), 12);
+    assert!(pages >= 2, "{pages} pages");
+}

@@ -93,13 +93,15 @@ async fn delete_content_asked_for(store: &dyn Store, analysis: &Analysis, tasks:
             .filter(|t| t.sha256.as_deref() == Some(sha256))
             .map(|t| t.uuid.clone())
             .collect();
-        match store.content_awaited(sha256, &batch).await {
+        match store.content_kept(sha256, &batch).await {
             Ok(false) => {
                 if let Err(e) = analysis.content.remove(sha256) {
                     tracing::warn!(error = %e, "cannot delete analysed content");
                 }
             }
-            Ok(true) => tracing::debug!(task = %task.uuid, "content kept: another task awaits it"),
+            Ok(true) => {
+                tracing::debug!(task = %task.uuid, "content kept: another task awaits it or another license keeps it")
+            }
             Err(e) => tracing::warn!(error = %e, "content kept: cannot tell whether it is awaited"),
         }
     }

@@ -87,24 +87,76 @@ async fn list_events(
         incident_id: r.parse_opt("incident_id", parse_id)?,
         order,
         cursor: r.parse_opt("cursor", |n, v| parse_event_cursor(n, v, order))?,
-        // One more than asked, to know whether another page exists.
-        limit: limit + 1,
+        limit,
     };
     if let Some(sensor) = r.get("sensor") {
         filter.sensor_id = Some(sensor_id(app, caller, sensor).await?);
     }
-    let mut events = app.store.list_events(caller.account_id, &filter).await?;
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
-    let next_cursor = match (more, events.last()) {
-        (true, Some(last)) => json!(event_cursor(&EventCursor::after(last), order)),
+    let page = fill_page(app, caller.account_id, filter, limit).await?;
+    let next_cursor = match (page.more, &page.last) {
+        (true, Some(last)) => json!(event_cursor(last, order)),
         _ => Value::Null,
     };
     Ok(json!({
-        "events": events.iter().map(event_json).collect::<Vec<_>>(),
-        "more_results_available": u8::from(more),
+        "events": page.events,
+        "more_results_available": u8::from(page.more),
         "next_cursor": next_cursor,
     }))
+}
+
+/// Bytes of event JSON one answer holds at most: a page ends early (with a cursor to the
+/// rest) rather than pass it, however large the events stored.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Events read from the store at once while a page is filled.
+const FETCH_BATCH: u32 = 100;
+
+/// A page of events as answered.
+struct Page {
+    events: Vec<Value>,
+    more: bool,
+    last: Option<EventCursor>,
+}
+
+/// Reads up to `limit` events in batches, stopping early at [`MAX_ANSWER_BYTES`], so one
+/// request never holds more than a batch of rows and one answer's worth of JSON.
+async fn fill_page(
+    app: &AppState,
+    account_id: i64,
+    mut filter: EventFilter,
+    limit: u32,
+) -> Result<Page, Failure> {
+    let limit = limit as usize;
+    let mut page = Page {
+        events: Vec::new(),
+        more: false,
+        last: None,
+    };
+    let mut bytes = 0;
+    loop {
+        // One more than still wanted, to know whether another page exists.
+        let want = (limit - page.events.len() + 1).min(FETCH_BATCH as usize);
+        filter.limit = u32::try_from(want).unwrap_or(FETCH_BATCH);
+        let batch = app.store.list_events(account_id, &filter).await?;
+        let exhausted = batch.len() < want;
+        for event in &batch {
+            let json = event_json(event);
+            let size = serde_json::to_string(&json).map(|s| s.len()).unwrap_or(0);
+            if page.events.len() == limit
+                || (!page.events.is_empty() && bytes + size > MAX_ANSWER_BYTES)
+            {
+                page.more = true;
+                return Ok(page);
+            }
+            bytes += size;
+            page.events.push(json);
+            page.last = Some(EventCursor::after(event));
+        }
+        if exhausted || batch.is_empty() {
+            return Ok(page);
+        }
+        filter.cursor = page.last.clone();
+    }
 }
 
 async fn get_event(
