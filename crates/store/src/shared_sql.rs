@@ -880,7 +880,7 @@ impl Store for ThisStore {
         for uuid in except {
             q.push(" AND t.uuid <> ").push_bind(uuid.clone());
         }
-        q.push(&format!(
+        q.push(format!(
             ") OR (NOT {asked} AND NOT EXISTS (SELECT 1 FROM tasks later \
              WHERE later.sha256 = t.sha256 AND later.license_id = t.license_id \
              AND later.created_at_ms > t.created_at_ms AND {later_asked})))) AS found",
