@@ -155,7 +155,7 @@ async fn fill_page(
         if exhausted || batch.is_empty() {
             return Ok(page);
         }
-        filter.cursor = page.last.clone();
+        filter.cursor = page.last;
     }
 }
 
