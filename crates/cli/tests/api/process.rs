@@ -674,3 +674,110 @@ async fn migrate_copies_an_embedded_installation_into_postgres_without_loss() {
     );
     server.kill9();
 }
+
+/// Pushes from `clients` concurrent sessions until the server dies; the hostnames of the
+/// pushes it acknowledged with "OK".
+async fn push_until_killed(server: Served, creds: &Value, clients: usize) -> Vec<String> {
+    let key = creds["sensor_key"].as_str().unwrap().to_owned();
+    let mut workers = Vec::new();
+    for w in 0..clients {
+        let c = server.user_client(creds).await;
+        let key = key.clone();
+        workers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0.. {
+                let host = format!("crash-{w}-{i}");
+                let form = with(&ioc_form(&key), "hostname", Some(&host));
+                let sent = c
+                    .http
+                    .post(format!("{}{IOC}", c.base()))
+                    .form(&pairs(&form))
+                    .timeout(std::time::Duration::from_secs(10))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { break };
+                let Ok(v) = response.json::<Value>().await else {
+                    break;
+                };
+                if v == serde_json::json!({"success": 1, "data": "OK"}) {
+                    acknowledged.push(host);
+                }
+            }
+            acknowledged
+        }));
+    }
+    // Kill while pushes are in flight: after some have been acknowledged.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.kill9();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all
+}
+
+/// Every event of the account, following cursors: hostname → how often stored.
+async fn stored_hosts(c: &Client) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut cursor = String::new();
+    loop {
+        let page = c
+            .get_ok(LIST, &[("limit", "1000"), ("cursor", cursor.as_str())])
+            .await;
+        for e in page["events"].as_array().unwrap() {
+            let host = e["raw_parameters"]["hostname"].as_str().unwrap().to_owned();
+            *seen.entry(host).or_insert(0) += 1;
+        }
+        if page["more_results_available"] == 0 {
+            return seen;
+        }
+        cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    }
+}
+
+/// kill -9 under 16 concurrent pushers, restart: every acknowledged push is there, once.
+async fn acknowledged_pushes_survive_kill_9(dir: &Path, flags: &[&str], creds: &Value) {
+    for round in 0..2 {
+        let server = Served::start_with(dir, flags);
+        let acknowledged = push_until_killed(server, creds, 16).await;
+        assert!(
+            !acknowledged.is_empty(),
+            "round {round}: nothing acknowledged"
+        );
+        let server = Served::start_with(dir, flags);
+        let c = server.user_client(creds).await;
+        let stored = stored_hosts(&c).await;
+        for host in &acknowledged {
+            assert_eq!(stored.get(host), Some(&1), "round {round}: {host}");
+        }
+        assert!(
+            stored.values().all(|n| *n == 1),
+            "round {round}: a push stored twice"
+        );
+        server.kill9();
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_pushes_survive_kill_9_under_load_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    acknowledged_pushes_survive_kill_9(dir.path(), &[], &creds).await;
+}
+
+#[tokio::test]
+async fn acknowledged_pushes_survive_kill_9_under_load_on_postgres() {
+    let db = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let creds = run_json(&[
+        "init",
+        "--data-dir",
+        data,
+        "--database-url",
+        &db.url,
+        "--json",
+    ]);
+    acknowledged_pushes_survive_kill_9(dir.path(), &["--database-url", db.url.as_str()], &creds)
+        .await;
+}

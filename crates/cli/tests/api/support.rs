@@ -209,6 +209,11 @@ impl Client {
         }
     }
 
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn login_user(&self, username: &str, password: &str) {
         let v = self
             .post(
