@@ -56,6 +56,22 @@ pub struct ServeArgs {
     /// client, for login throttling and logs; repeatable. Without one the header is ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR", env = "PUSHDETECT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. Read again on SIGHUP.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "PUSHDETECT_TLS_CERT"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "PUSHDETECT_TLS_KEY"
+    )]
+    tls_key: Option<PathBuf>,
     /// Mark the session cookie Secure (when clients reach the server over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
@@ -83,6 +99,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         let creds = create_first_account(store.as_ref()).await?;
         print_credentials(&creds, false, &args.db.describe());
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            pushdetect_server::tls::Tls::load(cert, key).context("cannot serve HTTPS")?,
+        )),
+        _ => None,
+    };
     let config = Config {
         session_idle: Duration::from_secs(args.session_idle_secs),
         dedup_window: Duration::from_secs(args.dedup_window_secs),
@@ -95,6 +117,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies.clone(),
+        tls: tls.clone(),
     };
     let engine = Engine::new(EngineConfig {
         rule_dirs: args.rule_dirs.clone(),
@@ -108,7 +131,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         rules = engine.snapshot().rules.len(),
         "analysis rules loaded"
     );
-    spawn_reload_on_sighup(engine.clone());
+    spawn_reload_on_sighup(engine.clone(), tls.clone());
     let analysis = Analysis {
         engine: engine.clone(),
         content: ContentStore::open(&args.db.data_dir.join("content")).with_context(|| {
@@ -130,7 +153,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %args.db.describe(), "pushdetect listening");
-    println!("pushdetect listening on http://{addr} (PAPI at http://{addr}/papi)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("pushdetect listening on {scheme}://{addr} (PAPI at {scheme}://{addr}/papi)");
     let state = AppState::new(store, config, analysis);
     // `pushdetect admin rules reload` finds the server through this file.
     let pid_file = args.db.data_dir.join(PID_FILE);
@@ -181,9 +205,10 @@ fn connection_budget(wanted: usize) -> usize {
     wanted.min(fits)
 }
 
-/// Reloads rules, hash list and blocklist on SIGHUP. Scans in progress finish with the set
-/// they started with; a set that fails to load is reported and the previous one stays.
-fn spawn_reload_on_sighup(engine: Arc<Engine>) {
+/// Reloads rules, hash list and blocklist, and the TLS certificate, on SIGHUP. Scans in
+/// progress finish with the set they started with, connections with the certificate they
+/// began with; what fails to load is reported and the previous one stays.
+fn spawn_reload_on_sighup(engine: Arc<Engine>, tls: Option<Arc<pushdetect_server::tls::Tls>>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -192,6 +217,14 @@ fn spawn_reload_on_sighup(engine: Arc<Engine>) {
             return;
         };
         while hup.recv().await.is_some() {
+            if let Some(tls) = &tls {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays")
+                    }
+                }
+            }
             let engine = engine.clone();
             match tokio::task::spawn_blocking(move || engine.reload()).await {
                 Ok(Ok(rules)) => tracing::info!(rules, "analysis rules reloaded"),
@@ -203,7 +236,7 @@ fn spawn_reload_on_sighup(engine: Arc<Engine>) {
         }
     });
     #[cfg(not(unix))]
-    let _ = engine;
+    let _ = (engine, tls);
 }
 
 async fn shutdown_signal() {

@@ -26,6 +26,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for throttling and logs).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTPS: the certificate and key served (cookies are then `Secure` and answers carry
+    /// HSTS).
+    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Mark the session cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
     pub secure_cookies: bool,
 }
@@ -43,12 +46,18 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            tls: None,
             secure_cookies: false,
         }
     }
 }
 
 impl Config {
+    /// Whether cookies are marked `Secure`: when asked, and always when serving HTTPS.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.tls.is_some()
+    }
+
     /// The bounds of each connection.
     pub fn connection_limits(&self) -> crate::listener::ConnectionLimits {
         crate::listener::ConnectionLimits {

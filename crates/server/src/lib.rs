@@ -16,6 +16,7 @@ pub mod provision;
 pub mod routes;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 pub mod triage;
 
 pub use config::Config;
@@ -75,7 +76,14 @@ pub async fn serve(
         })
         .collect();
     let app = routes::router(state.clone());
-    let result = listener::serve(listener, app, state.config.connection_limits(), shutdown).await;
+    let result = listener::serve(
+        listener,
+        app,
+        state.config.connection_limits(),
+        state.config.tls.clone(),
+        shutdown,
+    )
+    .await;
     purge.abort();
     backlog.abort();
     for w in workers {

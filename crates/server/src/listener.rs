@@ -15,6 +15,7 @@
 //! - on shutdown the listener closes, idle connections close at once, and busy ones get
 //!   the grace period to finish before they are closed.
 
+use crate::tls::Tls;
 use axum::body::Body;
 use axum::extract::connect_info::ConnectInfo;
 use axum::http::Request;
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -143,6 +144,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<Arc<Tls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let registry = Arc::new(Registry {
@@ -179,17 +181,43 @@ pub async fn serve(
         }
         let _ = stream.set_nodelay(true);
         let (id, conn) = registry.open();
-        tasks.spawn(connection(
-            stream,
+        let serving = Serving {
             peer,
-            app.clone(),
-            builder.clone(),
-            registry.clone(),
-            id,
+            app: app.clone(),
+            builder: builder.clone(),
+            registry: registry.clone(),
             conn,
             limits,
-            stopping.clone(),
-        ));
+            stopping: stopping.clone(),
+        };
+        let registry = registry.clone();
+        let tls = tls.clone();
+        tasks.spawn(async move {
+            match tls {
+                None => serving.run(stream).await,
+                Some(tls) => {
+                    // The handshake counts against the time to send a request head.
+                    let handshake = tls.acceptor().accept(stream);
+                    let stopped = serving.stopping.clone();
+                    let conn = serving.conn.clone();
+                    let evicted = async {
+                        while !conn.evicted.load(Ordering::Acquire) {
+                            conn.wake.notified().await;
+                        }
+                    };
+                    tokio::select! {
+                        done = tokio::time::timeout(limits.header_timeout, handshake) => {
+                            if let Ok(Ok(stream)) = done {
+                                serving.run(stream).await;
+                            }
+                        }
+                        () = stopped.cancelled() => {}
+                        () = evicted => {}
+                    }
+                }
+            }
+            registry.close(id);
+        });
     }
     drop(listener);
     stopping.cancel();
@@ -208,73 +236,86 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection until it ends, times out, is evicted, or shutdown ends it.
-#[allow(clippy::too_many_arguments)]
-async fn connection(
-    stream: TcpStream,
+/// What serving one connection needs.
+struct Serving {
     peer: SocketAddr,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     registry: Arc<Registry>,
-    id: u64,
     conn: Arc<Conn>,
     limits: ConnectionLimits,
     stopping: CancellationToken,
-) {
-    let io = TokioIo::new(Tracked {
-        io: stream,
-        conn: conn.clone(),
-        registry: registry.clone(),
-    });
-    let service = {
-        let conn = conn.clone();
-        let registry = registry.clone();
-        hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            let guard = RequestGuard::begin(conn.clone(), registry.clone());
-            req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
-            let mut app = app.clone();
-            async move {
-                let response = tower::Service::call(&mut app, req).await?;
-                // The request stays in flight until its body has been sent (or dropped).
-                Ok::<_, Infallible>(response.map(|body| {
-                    Body::new(body.map_frame(move |frame| {
-                        let _in_flight = &guard;
-                        frame
+}
+
+impl Serving {
+    /// Serves one connection until it ends, times out, is evicted, or shutdown ends it.
+    async fn run<IO>(self, stream: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Serving {
+            peer,
+            app,
+            builder,
+            registry,
+            conn,
+            limits,
+            stopping,
+        } = self;
+        let io = TokioIo::new(Tracked {
+            io: stream,
+            conn: conn.clone(),
+            registry: registry.clone(),
+        });
+        let service = {
+            let conn = conn.clone();
+            let registry = registry.clone();
+            hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                let guard = RequestGuard::begin(conn.clone(), registry.clone());
+                req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
+                let mut app = app.clone();
+                async move {
+                    let response = tower::Service::call(&mut app, req).await?;
+                    // The request stays in flight until its body has been sent (or dropped).
+                    Ok::<_, Infallible>(response.map(|body| {
+                        Body::new(body.map_frame(move |frame| {
+                            let _in_flight = &guard;
+                            frame
+                        }))
                     }))
-                }))
-            }
-        })
-    };
-    let served = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(served);
-    let mut grace_ends: Option<tokio::time::Instant> = None;
-    loop {
-        let deadline = match grace_ends {
-            Some(end) => end,
-            None => watchdog_deadline(&conn, &registry, &limits),
+                }
+            })
         };
-        tokio::select! {
-            _ = served.as_mut() => break,
-            () = conn.wake.notified() => {
-                if conn.evicted.load(Ordering::Acquire) {
-                    break;
+        let served = builder.serve_connection_with_upgrades(io, service);
+        tokio::pin!(served);
+        let mut grace_ends: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = match grace_ends {
+                Some(end) => end,
+                None => watchdog_deadline(&conn, &registry, &limits),
+            };
+            tokio::select! {
+                _ = served.as_mut() => break,
+                () = conn.wake.notified() => {
+                    if conn.evicted.load(Ordering::Acquire) {
+                        break;
+                    }
                 }
-            }
-            () = tokio::time::sleep_until(deadline) => {
-                if grace_ends.is_some() || expired(&conn, &registry, &limits) {
-                    break;
+                () = tokio::time::sleep_until(deadline) => {
+                    if grace_ends.is_some() || expired(&conn, &registry, &limits) {
+                        break;
+                    }
                 }
-            }
-            () = stopping.cancelled(), if grace_ends.is_none() => {
-                if conn.active.load(Ordering::Acquire) == 0 {
-                    break;
+                () = stopping.cancelled(), if grace_ends.is_none() => {
+                    if conn.active.load(Ordering::Acquire) == 0 {
+                        break;
+                    }
+                    served.as_mut().graceful_shutdown();
+                    grace_ends = Some(tokio::time::Instant::now() + limits.shutdown_grace);
                 }
-                served.as_mut().graceful_shutdown();
-                grace_ends = Some(tokio::time::Instant::now() + limits.shutdown_grace);
             }
         }
     }
-    registry.close(id);
 }
 
 /// When the connection's current state next calls for a look.
@@ -337,13 +378,13 @@ impl Drop for RequestGuard {
 }
 
 /// A stream that notes when it last moved a byte, for the stall timeout.
-struct Tracked {
-    io: TcpStream,
+struct Tracked<IO> {
+    io: IO,
     conn: Arc<Conn>,
     registry: Arc<Registry>,
 }
 
-impl Tracked {
+impl<IO> Tracked<IO> {
     fn moved(&self) {
         self.conn
             .last_io
@@ -351,7 +392,7 @@ impl Tracked {
     }
 }
 
-impl AsyncRead for Tracked {
+impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -366,7 +407,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

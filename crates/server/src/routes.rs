@@ -139,6 +139,15 @@ fn method_filter(methods: &[&str]) -> MethodFilter {
         .unwrap_or(MethodFilter::POST)
 }
 
+/// Strict-Transport-Security for a year, on every answer served over HTTPS.
+async fn hsts(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
 /// The whole application: PAPI, OpenAPI document, health and metrics, with the request
 /// limits, timeouts, logging and metrics layers.
 pub fn router(state: AppState) -> Router {
@@ -179,7 +188,8 @@ pub fn router(state: AppState) -> Router {
         }
     }
     let config = state.config.clone();
-    app.merge(crate::console::router())
+    let mut app = app
+        .merge(crate::console::router())
         .route(
             "/papi/openapi.json",
             get(|| async { Json(openapi::document()) }),
@@ -188,8 +198,12 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/metrics", get(metrics::render))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .route("/metrics", get(metrics::render));
+    if config.tls.is_some() {
+        // Served over HTTPS: browsers are told to keep to it.
+        app = app.layer(middleware::map_response(hsts));
+    }
+    app.layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

@@ -475,43 +475,32 @@ async fn a_dropped_connection_is_retried_once_and_stores_one_event() {
     assert_eq!(app.event_count().await, 1, "the resent push is recognised");
 }
 
-/// A TLS front for the server, with a self-signed certificate for `localhost`; returns
-/// its base URL and the certificate (PEM).
-async fn tls_front(upstream: String) -> (String, String) {
-    use tokio_rustls::rustls;
+/// A server serving HTTPS itself with a self-signed certificate for `localhost`: the
+/// app, its HTTPS base URL, the certificate (PEM), and the directory holding the files.
+async fn https_app() -> (TestApp, String, String, tempfile::TempDir) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let pem = cert.cert.pem();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let mut server = TcpStream::connect(upstream).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
-            });
-        }
-    });
-    (format!("https://localhost:{port}"), pem)
+    let files = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (files.path().join("c.pem"), files.path().join("k.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let tls = pushdetect_server::tls::Tls::load(&cert_file, &key_file).unwrap();
+    let app = TestApp::start_with(pushdetect_server::Config {
+        tls: Some(std::sync::Arc::new(tls)),
+        ..Default::default()
+    })
+    .await;
+    let port = app.addr().rsplit(':').next().unwrap().to_owned();
+    (
+        app,
+        format!("https://localhost:{port}"),
+        cert.cert.pem(),
+        files,
+    )
 }
 
 #[tokio::test]
 async fn tls_is_verified_unless_turned_off_and_a_ca_bundle_is_trusted() {
-    let app = TestApp::start().await;
-    let (base, pem) = tls_front(app.base.trim_start_matches("http://").to_owned()).await;
+    let (app, base, pem, _files) = https_app().await;
     let dir = tempfile::tempdir().unwrap();
     let ini = write_ini(dir.path(), &app, &base, "account");
     let ping = Some("push_detection.ping\n");
@@ -586,8 +575,7 @@ async fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>
 
 #[tokio::test]
 async fn requests_go_through_the_configured_https_proxy() {
-    let app = TestApp::start().await;
-    let (base, _) = tls_front(app.base.trim_start_matches("http://").to_owned()).await;
+    let (app, base, _, _files) = https_app().await;
     let (proxy, seen) = connect_proxy().await;
     let dir = tempfile::tempdir().unwrap();
     let ini = write_ini(dir.path(), &app, &base, "account");

@@ -781,3 +781,125 @@ async fn acknowledged_pushes_survive_kill_9_under_load_on_postgres() {
     acknowledged_pushes_survive_kill_9(dir.path(), &["--database-url", db.url.as_str()], &creds)
         .await;
 }
+
+/// A self-signed certificate for localhost and 127.0.0.1, written as `name.pem` and
+/// `name.key`; the certificate's PEM.
+fn write_certificate(dir: &Path, name: &str) -> String {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.cert.pem()).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.key")),
+        cert.key_pair.serialize_pem(),
+    )
+    .unwrap();
+    cert.cert.pem()
+}
+
+fn trusting(pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn https_is_built_in_with_http2_hsts_secure_cookies_and_reload_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let certs = tempfile::tempdir().unwrap();
+    let first = write_certificate(certs.path(), "served");
+    let cert = certs.path().join("served.pem");
+    let key = certs.path().join("served.key");
+    let server = Served::start_with(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let http = trusting(&first);
+    let health = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(
+        health.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let login = http
+        .post(format!("{}/papi/login.json", server.base))
+        .form(&[
+            ("username", creds["username"].as_str().unwrap()),
+            ("password", creds["password"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP on the HTTPS port gets nothing.
+    let plain = server.base.replace("https://", "http://");
+    assert!(reqwest::get(format!("{plain}/healthz")).await.is_err());
+
+    // curl, trusting the certificate, speaks HTTP/2 (ALPN) and HTTP/1.1.
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+            ])
+            .args(["--cacert", cert.to_str().unwrap(), flag])
+            .arg(format!("{}/healthz", server.base))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{version} 200")
+        );
+    }
+
+    // A renewed certificate is served after SIGHUP, without a restart.
+    let renewed = write_certificate(certs.path(), "served");
+    server.hangup();
+    let mut served_renewed = false;
+    for _ in 0..100 {
+        if trusting(&renewed)
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_ok()
+        {
+            served_renewed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served_renewed, "the renewed certificate was not served");
+    assert!(trusting(&first)
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .is_err());
+    // A broken file on SIGHUP keeps the certificate in use.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    server.hangup();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health = trusting(&renewed)
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(server.terminate());
+}

@@ -28,7 +28,7 @@ pub fn set_cookie(app: &AppState, name: &str, value: &str, max_age: Option<u32>)
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
     }
-    if app.config.secure_cookies {
+    if app.config.cookies_secure() {
         c.push_str("; Secure");
     }
     c

@@ -65,7 +65,7 @@ pub async fn live_session(app: &AppState, id: &str) -> Result<Option<Session>, S
 /// The Set-Cookie value that hands a new session id to the client.
 pub fn new_session_cookie(app: &AppState, id: &str) -> String {
     let mut cookie = format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-    if app.config.secure_cookies {
+    if app.config.cookies_secure() {
         cookie.push_str("; Secure");
     }
     cookie
