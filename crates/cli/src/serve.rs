@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Largest file accepted by the Analyst API, in bytes (larger answers error 109).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_upload_bytes: u64,
+    /// Bytes all Analyst API uploads in flight on this node may hold together; beyond it
+    /// an upload answers 107 (retry later) instead of filling the disk.
+    #[arg(long, default_value_t = pushdetect_server::analyst::content::DEFAULT_UPLOAD_BUDGET)]
+    upload_budget_bytes: u64,
     /// Analysis workers (default: one per core; 0 only queues, for API-only nodes).
     #[arg(long)]
     workers: Option<usize>,
@@ -134,12 +138,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     spawn_reload_on_sighup(engine.clone(), tls.clone());
     let analysis = Analysis {
         engine: engine.clone(),
-        content: ContentStore::open(&args.db.data_dir.join("content")).with_context(|| {
-            format!(
-                "cannot create {}",
-                args.db.data_dir.join("content").display()
-            )
-        })?,
+        content: ContentStore::open(&args.db.data_dir.join("content"))
+            .with_context(|| {
+                format!(
+                    "cannot create {}",
+                    args.db.data_dir.join("content").display()
+                )
+            })?
+            .with_upload_budget(args.upload_budget_bytes),
         wake: Notify::new(),
         max_upload_bytes: args.max_upload_bytes,
         workers: args.workers.unwrap_or_else(|| {

@@ -216,7 +216,10 @@ impl IocUuid {
             )
         };
         let mut v = value.trim();
-        if v.len() > 9 && v[..9].eq_ignore_ascii_case("urn:uuid:") {
+        if v.get(..9)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:uuid:"))
+            && v.len() > 9
+        {
             v = &v[9..];
         } else if let Some((kind, uuid)) = v.split_once("--") {
             // STIX 2.1 object types: 3 to 250 of a-z, 0-9 and '-' (section 2.9).
@@ -592,5 +595,14 @@ mod tests {
         assert!(Timestamp::parse("t", "253402300799").is_ok());
         assert!(Timestamp::parse("t", "0").is_ok());
         assert!(Timestamp::parse_utc_seconds("1969-12-31 23:59:59").is_none());
+    }
+
+    #[test]
+    fn a_multibyte_character_where_a_prefix_would_end_is_refused_not_a_panic() {
+        assert!(IocUuid::parse(
+            "ioc_uuid",
+            "abcdefgh\u{202E}0b3c7e8a2f554d3e9a512d1f7c9e6b10"
+        )
+        .is_err());
     }
 }

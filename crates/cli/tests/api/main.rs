@@ -6,6 +6,7 @@ mod commands;
 mod connections;
 mod console;
 mod file_download;
+mod fuzz_smoke;
 mod guessing;
 mod incidents;
 mod ioc;

@@ -318,7 +318,10 @@ pub fn repair(raw: &str) -> Result<(EmailAddress, Option<&'static str>), &'stati
     if v.len() != before.len() && !in_angles {
         repaired = Some("characters around the address removed");
     }
-    if v.len() > 7 && v[..7].eq_ignore_ascii_case("mailto:") {
+    if v.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+        && v.len() > 7
+    {
         v = &v[7..];
     }
     // Obsolete route (RFC 5322 4.4): @relay1,@relay2:user@host.
@@ -379,6 +382,17 @@ pub fn repair(raw: &str) -> Result<(EmailAddress, Option<&'static str>), &'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_character_where_mailto_would_end_is_no_panic() {
+        assert_eq!(
+            repair("doug@\u{202E}example.com")
+                .map(|(a, _)| a.to_string())
+                .ok(),
+            None
+        );
+        assert!(repair("mailto:a@b.example").is_ok());
+    }
     use mail_parser::MessageParser;
 
     fn parse(headers: &str) -> Message<'static> {

@@ -13,7 +13,9 @@ pub mod links;
 pub mod mailbox;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use pushdetect_model::limits;
 use pushdetect_model::mail::EmailAddress;
+use pushdetect_model::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -248,10 +250,17 @@ impl Extractor {
             address::recipients(&message, &envelope.rcpt).map_err(Unusable::NoRecipients)?;
         let fields = MailFields {
             message_id: message_id(&message, raw),
-            date: message.date().map(|d| d.to_rfc822()),
+            // A Date the server would not read (day 97, year 0) is left out, not sent.
+            date: message
+                .date()
+                .map(|d| d.to_rfc822())
+                .filter(|d| Timestamp::parse_rfc2822(d).is_some()),
             sender: sender.address,
             recipients: recipients.iter().map(|r| r.address.clone()).collect(),
-            subject: message.subject().unwrap_or_default().to_owned(),
+            subject: fit(
+                message.subject().unwrap_or_default(),
+                limits::MAX_SUBJECT_BYTES,
+            ),
             received_timestamp: received(&message).unwrap_or_else(|| now.to_owned()),
         };
         let mut walk = Walk {
@@ -309,7 +318,22 @@ fn check_header_start(raw: &[u8]) -> Result<(), Unusable> {
     Ok(())
 }
 
-/// The Message-ID; a message without one gets a stable id: `pushdetect-` and 32 hex
+/// `text` cut to at most `max` bytes at a character boundary, ending in `…` when cut: the
+/// server refuses longer fields, and a mail is worth pushing with its subject shortened.
+fn fit(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let ellipsis = '…';
+    let mut end = max - ellipsis.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ellipsis}", &text[..end])
+}
+
+/// The Message-ID (one too long for the server, too, counts as none); a message without
+/// one gets a stable id: `pushdetect-` and 32 hex
 /// digits of the SHA-256 of its header block and its size (the header block holds the
 /// Received trace, Date and addresses that tell messages apart; hashing it alone keeps
 /// the cost independent of the attachments).
@@ -321,7 +345,7 @@ fn message_id(message: &Message<'_>, raw: &[u8]) -> String {
                 .filter(char::is_ascii_graphic)
                 .collect::<String>()
         })
-        .filter(|id| !id.is_empty())
+        .filter(|id| !id.is_empty() && id.len() <= limits::MAX_MESSAGE_ID_BYTES)
         .unwrap_or_else(|| {
             let head_end = message.root_part().offset_body as usize;
             let mut hasher = Sha256::new();
@@ -411,7 +435,7 @@ impl Walk<'_> {
                 .map(str::to_owned)
                 .or_else(|| nested.and_then(|m| m.subject()).map(|s| format!("{s}.eml")))
                 .unwrap_or_else(|| format!("attachment-{}", i + 1));
-            self.attachment(&name, part.contents());
+            self.attachment(&fit(&name, limits::MAX_FILENAME_BYTES), part.contents());
             if let Some(nested) = nested {
                 if depth < self.extractor.limits.max_depth {
                     self.message(nested, depth + 1);
@@ -462,6 +486,14 @@ fn file_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_longer_than_the_server_takes_are_shortened_at_a_character() {
+        let subject = "é".repeat(limits::MAX_SUBJECT_BYTES);
+        let cut = fit(&subject, limits::MAX_SUBJECT_BYTES);
+        assert!(cut.len() <= limits::MAX_SUBJECT_BYTES && cut.ends_with('…'));
+        assert_eq!(fit("short", 10), "short");
+    }
 
     fn extract(raw: &str) -> Result<Extracted, Unusable> {
         Extractor {
