@@ -156,6 +156,8 @@ pub async fn serve(
     let tasks = TaskTracker::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().keep_alive(true);
+    // One HTTP/2 connection may not carry more requests at once than a busy client needs.
+    builder.http2().max_concurrent_streams(64);
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {

@@ -472,19 +472,23 @@ impl Drop for PgDatabase {
     }
 }
 
+/// `init --json` of a data dir on the PostgreSQL database `db`: the first credentials.
+fn init_postgres(dir: &Path, db: &PgDatabase) -> Value {
+    run_json(&[
+        "init",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+        "--json",
+    ])
+}
+
 #[tokio::test]
 async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses() {
     let db = PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().to_str().unwrap();
-    let creds = run_json(&[
-        "init",
-        "--data-dir",
-        data,
-        "--database-url",
-        &db.url,
-        "--json",
-    ]);
+    let creds = init_postgres(dir.path(), &db);
     let flags = ["--database-url", db.url.as_str()];
     // Both nodes see the same data dir, where analysed content lives.
     let a = Served::start_with(dir.path(), &flags);
@@ -769,15 +773,7 @@ async fn acknowledged_pushes_survive_kill_9_under_load_on_sqlite() {
 async fn acknowledged_pushes_survive_kill_9_under_load_on_postgres() {
     let db = PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().to_str().unwrap();
-    let creds = run_json(&[
-        "init",
-        "--data-dir",
-        data,
-        "--database-url",
-        &db.url,
-        "--json",
-    ]);
+    let creds = init_postgres(dir.path(), &db);
     acknowledged_pushes_survive_kill_9(dir.path(), &["--database-url", db.url.as_str()], &creds)
         .await;
 }
