@@ -106,6 +106,10 @@ pub fn xml(data: &[u8]) {
     };
     let envelope = success(value);
     let written = render(&envelope, Format::Xml);
+    assert!(
+        written.chars().all(pushdetect_model::envelope::is_xml_char),
+        "a character XML cannot hold: {written:?}"
+    );
     let mut reader = quick_xml::Reader::from_str(&written);
     loop {
         match reader.read_event() {

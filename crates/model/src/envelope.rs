@@ -76,7 +76,7 @@ fn write_element(w: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
             let _ = w.write_event(Event::Text(BytesText::new(&n.to_string())));
         }
         Value::String(s) => {
-            let _ = w.write_event(Event::Text(BytesText::new(s)));
+            let _ = w.write_event(Event::Text(BytesText::new(&xml_chars(s))));
         }
         Value::Array(items) => {
             for item in items {
@@ -90,6 +90,25 @@ fn write_element(w: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
         }
     }
     let _ = w.write_event(Event::End(BytesEnd::new(name.as_str())));
+}
+
+/// Whether XML 1.0 can hold the character at all (not even as a character reference).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Text with the characters XML cannot hold (C0 controls but tab and line ends, U+FFFE,
+/// U+FFFF) replaced by U+FFFD: the XML answer stays well-formed; the JSON answer carries
+/// the text exactly.
+fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+            .collect(),
+    )
 }
 
 /// Makes a key usable as an element name (keys here are identifiers, but raw parameter
@@ -134,5 +153,14 @@ mod tests {
         let x = to_xml(&json!({"a": [1, 2], "9 x": null}));
         assert!(x.contains("<a><item>1</item><item>2</item></a>"), "{x}");
         assert!(x.contains("<_9_x></_9_x>"), "{x}");
+    }
+
+    #[test]
+    fn characters_xml_cannot_hold_are_replaced_in_xml_only() {
+        let v = serde_json::json!({"s": "a\u{1}b\u{FFFE}\tc"});
+        let xml = render(&success(v.clone()), Format::Xml);
+        assert!(xml.contains("<s>a\u{FFFD}b\u{FFFD}\tc</s>"), "{xml}");
+        let json = render(&success(v), Format::Json);
+        assert!(json.contains("a\\u0001b"), "{json}");
     }
 }
