@@ -9,6 +9,10 @@ use crate::method::ParamKind;
 /// Form fields one request may carry (query string and body together).
 pub const MAX_FIELDS: usize = 256;
 
+/// Largest body of a login (PAPI or console), read before anyone is known: credentials
+/// are short, and a thousand connections must not make the server buffer gigabytes.
+pub const MAX_LOGIN_BODY_BYTES: usize = 16 * 1024;
+
 /// Longest field name, in bytes (the longest name of any method is far shorter).
 pub const MAX_NAME_BYTES: usize = 64;
 

@@ -117,7 +117,9 @@ pub const SUFFIXES: [&str; 3] = ["", ".json", ".xml"];
 
 fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
     match action {
-        Action::Login => on(filter, auth::login),
+        Action::Login => on(filter, auth::login).layer(DefaultBodyLimit::max(
+            pushdetect_model::limits::MAX_LOGIN_BODY_BYTES,
+        )),
         Action::Logout => on(filter, auth::logout),
         Action::Ping => on(filter, auth::ping),
         Action::Push(kind) => on(filter, move |s, c, f, form| push::push(kind, s, c, f, form)),

@@ -58,10 +58,11 @@ async fn text_fields_have_a_maximum_length() {
 #[tokio::test]
 async fn a_huge_unknown_parameter_name_is_refused_without_a_search() {
     let app = TestApp::start().await;
-    let c = Client::new(&app.base);
+    let c = app.user_client().await;
     let name = "n".repeat(3 * 1024 * 1024);
-    let body = format!("{name}=1&username=x&password=y").into_bytes();
-    let v = post_raw(&app, &c, "/papi/login.json", body).await;
+    let mut body = urlencoded(&ioc_form(&app.creds.sensor_key));
+    body.extend_from_slice(format!("&{name}=1").as_bytes());
+    let v = post_raw(&app, &c, IOC, body).await;
     assert_error(&v, 2003, "longer than any parameter name");
     assert!(v["error"].as_str().unwrap().len() < 300, "{v}");
 }
@@ -149,4 +150,19 @@ async fn a_list_answer_is_bounded_in_bytes_and_continues_by_cursor() {
     }
     assert_eq!(seen.len(), 12);
     assert!(pages >= 2, "{pages} pages");
+}
+
+#[tokio::test]
+async fn login_bodies_are_small_before_anyone_is_known() {
+    let app = TestApp::start().await;
+    let padding = "x".repeat(pushdetect_model::limits::MAX_LOGIN_BODY_BYTES);
+    for path in ["/papi/login.json", "/login"] {
+        let r = reqwest::Client::new()
+            .post(app.url(path))
+            .form(&[("username", "admin"), ("password", padding.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{path}");
+    }
 }

@@ -129,8 +129,9 @@ impl Gate {
 /// Longest value of a text field of an Analyst API request, in bytes.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
-/// Longest urlencoded Analyst API body, in bytes.
-const MAX_FORM_BYTES: usize = 1024 * 1024;
+/// Longest urlencoded Analyst API body, in bytes (read before the caller is known; the
+/// public client's forms are far smaller).
+const MAX_FORM_BYTES: usize = 256 * 1024;
 
 async fn read_input(app: &AppState, req: Request, gate: &mut Gate) -> Result<Input> {
     let mut params = query_params(&req)?;

@@ -64,7 +64,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard::dashboard))
         .route("/hosts/{host}", get(dashboard::host))
-        .route("/login", get(pages::login_form).post(pages::login))
+        .route(
+            "/login",
+            get(pages::login_form)
+                .post(pages::login)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    pushdetect_model::limits::MAX_LOGIN_BODY_BYTES,
+                )),
+        )
         .route("/logout", post(pages::logout))
         .route("/events", get(pages::events))
         .route("/events/live", get(pages::live))
