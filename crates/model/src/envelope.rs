@@ -57,11 +57,84 @@ pub fn render(envelope: &Value, format: Format) -> String {
 
 /// Renders a JSON value as an XML document with root element `response`.
 pub fn to_xml(value: &Value) -> String {
+    let mut out = xml_declaration();
+    out.push_str(&xml_element("response", value));
+    out
+}
+
+fn xml_declaration() -> String {
     let mut w = Writer::new(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-    write_element(&mut w, "response", value);
     String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+/// One element holding `value`, as `to_xml` writes it inside a document.
+fn xml_element(name: &str, value: &Value) -> String {
+    let mut w = Writer::new(Vec::new());
+    write_element(&mut w, name, value);
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+/// A successful answer whose data is an object that starts with one long list, written in
+/// pieces so that it can be sent while its items are still being read: [`head`], one
+/// [`item`] per element, then [`tail`] with the data's other fields. The pieces together
+/// are exactly what [`render`] writes for the whole envelope.
+///
+/// [`head`]: ListEnvelope::head
+/// [`item`]: ListEnvelope::item
+/// [`tail`]: ListEnvelope::tail
+#[derive(Debug, Clone, Copy)]
+pub struct ListEnvelope {
+    /// The format written.
+    pub format: Format,
+    /// The list's key in the data object.
+    pub list: &'static str,
+}
+
+impl ListEnvelope {
+    /// Everything before the first item.
+    pub fn head(&self) -> String {
+        match self.format {
+            Format::Json => format!("{{\"success\":1,\"data\":{{{}:[", Value::from(self.list)),
+            Format::Xml => format!(
+                "{}<response><success>1</success><data><{}>",
+                xml_declaration(),
+                xml_name(self.list)
+            ),
+        }
+    }
+
+    /// The item at `index` (0 for the first).
+    pub fn item(&self, index: usize, value: &Value) -> String {
+        match self.format {
+            Format::Json if index == 0 => value.to_string(),
+            Format::Json => format!(",{value}"),
+            Format::Xml => xml_element("item", value),
+        }
+    }
+
+    /// Everything after the last item: the data's other fields, in order.
+    pub fn tail(&self, rest: &serde_json::Map<String, Value>) -> String {
+        match self.format {
+            Format::Json => {
+                let mut out = String::from("]");
+                for (k, v) in rest {
+                    out.push_str(&format!(",{}:{v}", Value::from(k.as_str())));
+                }
+                out.push_str("}}");
+                out
+            }
+            Format::Xml => {
+                let mut out = format!("</{}>", xml_name(self.list));
+                for (k, v) in rest {
+                    out.push_str(&xml_element(k, v));
+                }
+                out.push_str("</data></response>");
+                out
+            }
+        }
+    }
 }
 
 fn write_element(w: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
@@ -162,5 +235,30 @@ mod tests {
         assert!(xml.contains("<s>a\u{FFFD}b\u{FFFD}\tc</s>"), "{xml}");
         let json = render(&success(v), Format::Json);
         assert!(json.contains("a\\u0001b"), "{json}");
+    }
+
+    #[test]
+    fn a_list_written_in_pieces_is_the_whole_answer() {
+        let items = [json!({"event_id": 1, "a b": "x<y"}), json!({"event_id": 2})];
+        let mut rest = serde_json::Map::new();
+        rest.insert("more_results_available".into(), json!(1));
+        rest.insert("next_cursor".into(), Value::Null);
+        for format in [Format::Json, Format::Xml] {
+            for items in [&items[..], &items[..0]] {
+                let list = ListEnvelope {
+                    format,
+                    list: "events",
+                };
+                let mut pieces = list.head();
+                for (i, item) in items.iter().enumerate() {
+                    pieces.push_str(&list.item(i, item));
+                }
+                pieces.push_str(&list.tail(&rest));
+                let mut data = serde_json::Map::new();
+                data.insert("events".into(), Value::Array(items.to_vec()));
+                data.extend(rest.clone());
+                assert_eq!(pieces, render(&success(Value::Object(data)), format));
+            }
+        }
     }
 }

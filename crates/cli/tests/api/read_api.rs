@@ -188,3 +188,39 @@ async fn get_returns_every_stored_field_raw_parameters_and_origin() {
         "{xml}"
     );
 }
+
+#[tokio::test]
+async fn an_event_list_in_xml_is_one_well_formed_document() {
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    for host in ["WS-1", "WS-2"] {
+        let form = with(&ioc_form(&app.creds.sensor_key), "hostname", Some(host));
+        assert_ok(&c.post(IOC, &pairs(&form)).await);
+    }
+    let xml = c
+        .http
+        .get(app.url("/papi/push_detection/event/list.xml"))
+        .query(&[("limit", "1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut items = 0;
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"event_id" => items += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(items, 1, "{xml}");
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><response><success>1</success><data><events><item>"), "{xml}");
+    assert!(
+        xml.contains("</events><more_results_available>1</more_results_available><next_cursor>"),
+        "{xml}"
+    );
+    assert!(xml.ends_with("</next_cursor></data></response>"), "{xml}");
+}

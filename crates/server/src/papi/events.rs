@@ -4,11 +4,16 @@ use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::state::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use pushdetect_model::envelope::ListEnvelope;
 use pushdetect_model::method::{EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::triage::HostKind;
 use pushdetect_model::values::{parse_id, parse_percent, Hostname, Text};
+use pushdetect_model::Format;
 use pushdetect_model::{ApiError, ErrorCode, EventKind, NetworkSelection, Timestamp};
 use pushdetect_store::{
     EventCursor, EventFilter, EventOrder, Incident, IncidentFilter, Principal, StoredEvent,
@@ -20,14 +25,19 @@ const DEFAULT_LIMIT: u32 = 100;
 /// Largest page size.
 const MAX_LIMIT: u32 = 1000;
 
-/// `GET /papi/push_detection/event/list`.
+/// `GET /papi/push_detection/event/list`: the page is sent while it is read from the store,
+/// a batch at a time.
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Fmt(format): Fmt,
     Form(params): Form,
-) -> Reply {
-    Reply::new(format, list_events(&app, &caller, &params).await)
+) -> Response {
+    let query = match list_query(&app, &caller, &params).await {
+        Ok(q) => q,
+        Err(f) => return Reply::new(format, Err(f)).into_response(),
+    };
+    stream_page(app, caller.account_id, query, format).await
 }
 
 /// `GET /papi/push_detection/event/get`.
@@ -40,11 +50,18 @@ pub async fn get(
     Reply::new(format, get_event(&app, &caller, &params).await)
 }
 
-async fn list_events(
+/// What a list request asks for.
+struct ListQuery {
+    filter: EventFilter,
+    limit: u32,
+    order: EventOrder,
+}
+
+async fn list_query(
     app: &AppState,
     caller: &Caller,
     params: &pushdetect_model::FormParams,
-) -> Result<Value, Failure> {
+) -> Result<ListQuery, Failure> {
     let r = ParamReader::new(&EVENT_LIST, params)?;
     let limit = page_size(&r)?;
     let order = r
@@ -87,76 +104,95 @@ async fn list_events(
         incident_id: r.parse_opt("incident_id", parse_id)?,
         order,
         cursor: r.parse_opt("cursor", |n, v| parse_event_cursor(n, v, order))?,
+        // Set per batch while the page is sent.
         limit,
     };
     if let Some(sensor) = r.get("sensor") {
         filter.sensor_id = Some(sensor_id(app, caller, sensor).await?);
     }
-    let page = fill_page(app, caller.account_id, filter, limit).await?;
-    let next_cursor = match (page.more, &page.last) {
-        (true, Some(last)) => json!(event_cursor(last, order)),
-        _ => Value::Null,
-    };
-    Ok(json!({
-        "events": page.events,
-        "more_results_available": u8::from(page.more),
-        "next_cursor": next_cursor,
-    }))
+    Ok(ListQuery {
+        filter,
+        limit,
+        order,
+    })
 }
 
-/// Bytes of event JSON one answer holds at most: a page ends early (with a cursor to the
-/// rest) rather than pass it, however large the events stored.
+/// Bytes of events one answer holds at most: a page ends early (with a cursor to the rest)
+/// rather than pass it, however large the events stored.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
-/// Events read from the store at once while a page is filled.
-const FETCH_BATCH: u32 = 100;
+/// Events read from the store at once while a page is sent.
+const FETCH_BATCH: usize = 100;
 
-/// A page of events as answered.
-struct Page {
-    events: Vec<Value>,
-    more: bool,
-    last: Option<EventCursor>,
-}
-
-/// Reads up to `limit` events in batches, stopping early at [`MAX_ANSWER_BYTES`], so one
-/// request never holds more than a batch of rows and one answer's worth of JSON.
-async fn fill_page(
-    app: &AppState,
-    account_id: i64,
-    mut filter: EventFilter,
-    limit: u32,
-) -> Result<Page, Failure> {
+/// Sends up to `limit` events as they are read, a batch at a time, ending early at
+/// [`MAX_ANSWER_BYTES`]: a request holds one batch of rows, never the whole page. The first
+/// batch is read before anything is sent, so that a store that cannot be reached still
+/// answers 503; a later failure cuts the answer short (the client sees a broken answer
+/// and retries).
+async fn stream_page(app: AppState, account_id: i64, query: ListQuery, format: Format) -> Response {
+    let ListQuery {
+        mut filter,
+        limit,
+        order,
+    } = query;
     let limit = limit as usize;
-    let mut page = Page {
-        events: Vec::new(),
-        more: false,
-        last: None,
+    // One more than still wanted, to know whether another page exists.
+    let want = move |sent: usize| (limit - sent + 1).min(FETCH_BATCH);
+    filter.limit = u32::try_from(want(0)).unwrap_or(u32::MAX);
+    let first = match app.store.list_events(account_id, &filter).await {
+        Ok(batch) => batch,
+        Err(e) => return Reply::new(format, Err(Failure::from(e))).into_response(),
     };
-    let mut bytes = 0;
-    loop {
-        // One more than still wanted, to know whether another page exists.
-        let want = (limit - page.events.len() + 1).min(FETCH_BATCH as usize);
-        filter.limit = u32::try_from(want).unwrap_or(FETCH_BATCH);
-        let batch = app.store.list_events(account_id, &filter).await?;
-        let exhausted = batch.len() < want;
-        for event in &batch {
-            let json = event_json(event);
-            let size = serde_json::to_string(&json).map(|s| s.len()).unwrap_or(0);
-            if page.events.len() == limit
-                || (!page.events.is_empty() && bytes + size > MAX_ANSWER_BYTES)
-            {
-                page.more = true;
-                return Ok(page);
+    let envelope = ListEnvelope {
+        format,
+        list: "events",
+    };
+    let body = async_stream::stream! {
+        yield Ok::<_, std::io::Error>(Bytes::from(envelope.head()));
+        let (mut batch, mut sent, mut bytes) = (first, 0usize, 0usize);
+        let mut last: Option<EventCursor> = None;
+        let mut more = false;
+        'pages: loop {
+            let exhausted = batch.len() < filter.limit as usize;
+            for event in &batch {
+                let piece = envelope.item(sent, &event_json(event));
+                if sent == limit || (sent > 0 && bytes + piece.len() > MAX_ANSWER_BYTES) {
+                    more = true;
+                    break 'pages;
+                }
+                bytes += piece.len();
+                sent += 1;
+                last = Some(EventCursor::after(event));
+                yield Ok(Bytes::from(piece));
             }
-            bytes += size;
-            page.events.push(json);
-            page.last = Some(EventCursor::after(event));
+            if exhausted || batch.is_empty() {
+                break;
+            }
+            filter.cursor = last;
+            filter.limit = u32::try_from(want(sent)).unwrap_or(u32::MAX);
+            batch = match app.store.list_events(account_id, &filter).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "store failed while an event list was sent");
+                    yield Err(std::io::Error::other("the store failed; the answer is incomplete"));
+                    return;
+                }
+            };
         }
-        if exhausted || batch.is_empty() {
-            return Ok(page);
-        }
-        filter.cursor = page.last;
-    }
+        let mut rest = serde_json::Map::new();
+        rest.insert("more_results_available".into(), json!(u8::from(more)));
+        let next_cursor = match (more, &last) {
+            (true, Some(last)) => json!(event_cursor(last, order)),
+            _ => Value::Null,
+        };
+        rest.insert("next_cursor".into(), next_cursor);
+        yield Ok(Bytes::from(envelope.tail(&rest)));
+    };
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 async fn get_event(
