@@ -76,7 +76,7 @@ struct Conn {
     idle_since: AtomicU64,
     /// When the connection last read or wrote a byte, ms since the registry's epoch.
     last_io: AtomicU64,
-    /// Wakes the connection's watchdog: its state changed or it is to close.
+    /// Wakes the connection's watchdog when it is to close to make room.
     wake: Notify,
     /// Set when the accept loop closes the connection to make room.
     evicted: std::sync::atomic::AtomicBool,
@@ -320,7 +320,11 @@ impl Serving {
     }
 }
 
-/// When the connection's current state next calls for a look.
+/// When the connection next calls for a look: when its current state's time runs out, and
+/// at the latest after the shortest of the limits. Requests do not wake the watchdog (that
+/// would cost every request a wake-up); a state that changes after a look starts a clock
+/// at least the shortest limit long, so the next look, at most that far away, comes before
+/// the new state can expire.
 fn watchdog_deadline(
     conn: &Conn,
     registry: &Registry,
@@ -328,7 +332,11 @@ fn watchdog_deadline(
 ) -> tokio::time::Instant {
     let (since, limit) = current_limit(conn, limits);
     let elapsed = Duration::from_millis(registry.now().saturating_sub(since));
-    tokio::time::Instant::now() + limit.saturating_sub(elapsed)
+    let shortest = limits
+        .header_timeout
+        .min(limits.keepalive_timeout)
+        .min(limits.stall_timeout);
+    tokio::time::Instant::now() + limit.saturating_sub(elapsed).min(shortest)
 }
 
 /// Whether the connection has outlived what its current state allows.
@@ -364,7 +372,6 @@ impl RequestGuard {
     fn begin(conn: Arc<Conn>, registry: Arc<Registry>) -> Self {
         conn.begun.fetch_add(1, Ordering::AcqRel);
         conn.active.fetch_add(1, Ordering::AcqRel);
-        conn.wake.notify_one();
         RequestGuard { conn, registry }
     }
 }
@@ -375,7 +382,6 @@ impl Drop for RequestGuard {
             .idle_since
             .store(self.registry.now(), Ordering::Release);
         self.conn.active.fetch_sub(1, Ordering::AcqRel);
-        self.conn.wake.notify_one();
     }
 }
 

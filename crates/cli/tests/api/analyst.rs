@@ -568,3 +568,22 @@ async fn content_every_task_asked_to_delete_is_deleted_once_all_are_analysed() {
     let v = resubmit_by_sha256(&app, &c, &content).await;
     assert_eq!(v["error_code"], 101, "the content is gone: {v}");
 }
+
+#[tokio::test]
+async fn a_submission_by_get_is_refused_and_creates_no_task() {
+    let app = TestApp::start_without_workers().await;
+    let c = analyst(&app).await;
+    // What a page elsewhere could make a logged-in browser send with the Lax cookie.
+    let (status, v) = call(
+        &app,
+        &c,
+        "/analysis/submit/url.json",
+        &[("url", "http://evil.example/")],
+    )
+    .await;
+    assert_eq!(status, 405, "{v}");
+    assert_eq!(v["error_code"], 112, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("POST only"), "{v}");
+    let (_, pending) = call(&app, &c, "/analysis/get_pending.json", &[]).await;
+    assert_eq!(pending["data"]["tasks"], serde_json::json!([]), "{pending}");
+}
