@@ -16,11 +16,14 @@ pub const MAX_LOGIN_BODY_BYTES: usize = 16 * 1024;
 /// Longest field name, in bytes (the longest name of any method is far shorter).
 pub const MAX_NAME_BYTES: usize = 64;
 
+/// Longest free text (file names, user agents, referers, names), in bytes.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
 /// Longest value of a field of this kind, in bytes.
 pub const fn max_value_bytes(kind: ParamKind) -> usize {
     match kind {
-        // Free text: URLs, user agents, file names, descriptions.
-        ParamKind::Text => 8 * 1024,
+        // Free text: file names, user agents, referers, names.
+        ParamKind::Text => MAX_TEXT_BYTES,
         // The mail object: its own fields are bounded again inside.
         ParamKind::Json => 1024 * 1024,
         // A DNS name is at most 253 characters.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Longest free text accepted in a parameter (filenames, user agents, names).
-pub const MAX_TEXT_LEN: usize = 4096;
+pub const MAX_TEXT_LEN: usize = crate::limits::MAX_TEXT_BYTES;
 
 /// Free text: non-empty after trimming, at most [`MAX_TEXT_LEN`] bytes, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -41,7 +41,7 @@ async fn a_value_that_is_not_utf8_is_refused_naming_the_field() {
 async fn text_fields_have_a_maximum_length() {
     let app = TestApp::start().await;
     let c = app.user_client().await;
-    let long = "x".repeat(8 * 1024 + 1);
+    let long = "x".repeat(pushdetect_model::limits::MAX_TEXT_BYTES + 1);
     let form = with(&ioc_form(&app.creds.sensor_key), "ioc_source", Some(&long));
     assert_error(&c.post(IOC, &pairs(&form)).await, 2002, "'ioc_source'");
     // Inside the mail object, each field has its own limit.
