@@ -82,7 +82,6 @@ struct LoginPage {
     error: Option<String>,
 }
 
-/// Where to go after login: a local path only, never another site.
 /// Where to go after logging in: a path of this site, parsed and normalised, or `/`.
 ///
 /// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so `/\t/evil.example/`
@@ -151,17 +150,12 @@ pub async fn login(
     let attempt = match app.throttle.begin(Credential::User, username, peer).await {
         Ok(attempt) => attempt,
         Err(refused) => {
-            let page = LoginPage {
-                nav: Nav {
-                    csrf: field("csrf").to_owned(),
-                    ..Nav::default()
-                },
-                next: safe_next(Some(field("next"))),
-                error: Some(refused.message()),
-            };
-            let mut response = render(&page);
-            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            return response;
+            return login_again(
+                field("csrf"),
+                field("next"),
+                refused.message(),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
         }
     };
     let user = match crate::papi::auth::user_with_password(&app, username, field("password")).await
@@ -171,17 +165,12 @@ pub async fn login(
     };
     let Some(user) = user else {
         attempt.failed();
-        let page = LoginPage {
-            nav: Nav {
-                csrf: field("csrf").to_owned(),
-                ..Nav::default()
-            },
-            next: safe_next(Some(field("next"))),
-            error: Some("Wrong username or password.".into()),
-        };
-        let mut response = render(&page);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
+        return login_again(
+            field("csrf"),
+            field("next"),
+            "Wrong username or password.".into(),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     attempt.succeeded();
     match session::start(&app, user.account_id, user.id).await {
@@ -192,6 +181,21 @@ pub async fn login(
             .into_response(),
         Err(e) => unavailable(e),
     }
+}
+
+/// The login form again, with why the last attempt did not log in.
+fn login_again(csrf: &str, next: &str, error: String, status: StatusCode) -> Response {
+    let page = LoginPage {
+        nav: Nav {
+            csrf: csrf.to_owned(),
+            ..Nav::default()
+        },
+        next: safe_next(Some(next)),
+        error: Some(error),
+    };
+    let mut response = render(&page);
+    *response.status_mut() = status;
+    response
 }
 
 /// `POST /logout`.
