@@ -29,7 +29,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ struct Conn {
     /// Wakes the connection's watchdog when it is to close to make room.
     wake: Notify,
     /// Set when the accept loop closes the connection to make room.
-    evicted: std::sync::atomic::AtomicBool,
+    evicted: AtomicBool,
 }
 
 /// The open connections, for eviction at the limit.

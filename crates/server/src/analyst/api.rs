@@ -120,9 +120,17 @@ impl Gate {
                 params: params.clone(),
                 file: None,
             };
-            self.who = Some(authenticate(app, &self.headers, self.addr, &so_far).await?);
+            self.who = Some(self.caller(app, &so_far).await?);
         }
         Ok(())
+    }
+
+    /// The caller: the one already proven, or found from the cookie and `input`.
+    async fn caller(&mut self, app: &AppState, input: &Input) -> Result<Licensed> {
+        match self.who.take() {
+            Some(who) => Ok(who),
+            None => authenticate(app, &self.headers, self.addr, input).await,
+        }
     }
 }
 
@@ -318,7 +326,7 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
         );
     }
     let mut gate = Gate {
-        headers: headers.clone(),
+        headers,
         addr,
         who: None,
     };
@@ -339,16 +347,13 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
         let ok = app.store.has_accounts().await.is_ok();
         return respond(format, Ok(json!({"all_ok": u8::from(ok)})), None);
     }
-    let who = match gate.who.take() {
-        Some(w) => w,
-        None => match authenticate(&app, &headers, addr, &input).await {
-            Ok(w) => w,
-            Err(e) => return respond(format, Err(e), None),
-        },
+    let who = match gate.caller(&app, &input).await {
+        Ok(w) => w,
+        Err(e) => return respond(format, Err(e), None),
     };
     let result = match path {
         "authentication/logout" => {
-            if let Some(id) = session_cookie(&headers) {
+            if let Some(id) = session_cookie(&gate.headers) {
                 let _ = app.store.delete_session(&session_id_hash(&id)).await;
             }
             Ok(json!({}))

@@ -153,6 +153,7 @@ async fn stream_page(app: AppState, account_id: i64, query: ListQuery, format: F
         let mut last: Option<EventCursor> = None;
         let mut more = false;
         'pages: loop {
+            // Every batch asks for at least one row, so an empty one is exhausted too.
             let exhausted = batch.len() < filter.limit as usize;
             for event in &batch {
                 let piece = envelope.item(sent, &event_json(event));
@@ -165,7 +166,7 @@ async fn stream_page(app: AppState, account_id: i64, query: ListQuery, format: F
                 last = Some(EventCursor::after(event));
                 yield Ok(Bytes::from(piece));
             }
-            if exhausted || batch.is_empty() {
+            if exhausted {
                 break;
             }
             filter.cursor = last;
