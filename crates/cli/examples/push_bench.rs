@@ -209,6 +209,7 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
         .unwrap(),
         wake: tokio::sync::Notify::new(),
         max_upload_bytes: 1024 * 1024,
+        max_queued_per_license: pushdetect_server::analyst::DEFAULT_MAX_QUEUED_PER_LICENSE,
         workers: 0,
     };
     let state = AppState::new(store.clone(), Config::default(), analysis);

@@ -288,6 +288,12 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                     account: a,
                     admin,
                 } => {
+                    if username.contains('/') || username.trim().is_empty() {
+                        return Err(anyhow!(
+                            "the username must not be empty or hold '/': names with '/' are \
+                             those an account's admin makes on the console (account/name)"
+                        ));
+                    }
                     let acc = account(store, &a).await?;
                     let new = add_user(store, acc.id, &username, admin).await?;
                     json!({"user_id": new.user.id, "username": new.user.username,

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Largest file accepted by the Analyst API, in bytes (larger answers error 109).
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_upload_bytes: u64,
+    /// Tasks one license may have waiting for analysis; beyond it a submission answers
+    /// error 115 (submission limit exceeded) until the queue drains.
+    #[arg(long, default_value_t = pushdetect_server::analyst::DEFAULT_MAX_QUEUED_PER_LICENSE)]
+    max_queued_per_license: u32,
     /// Bytes all Analyst API uploads in flight on this node may hold together; beyond it
     /// an upload answers 107 (retry later) instead of filling the disk.
     #[arg(long, default_value_t = pushdetect_server::analyst::content::DEFAULT_UPLOAD_BUDGET)]
@@ -135,7 +139,6 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         rules = engine.snapshot().rules.len(),
         "analysis rules loaded"
     );
-    spawn_reload_on_sighup(engine.clone(), tls.clone());
     let analysis = Analysis {
         engine: engine.clone(),
         content: ContentStore::open(&args.db.data_dir.join("content"))
@@ -148,6 +151,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             .with_upload_budget(args.upload_budget_bytes),
         wake: Notify::new(),
         max_upload_bytes: args.max_upload_bytes,
+        max_queued_per_license: args.max_queued_per_license,
         workers: args.workers.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -162,6 +166,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("pushdetect listening on {scheme}://{addr} (PAPI at {scheme}://{addr}/papi)");
     let state = AppState::new(store, config, analysis);
+    spawn_reload_on_sighup(engine.clone(), tls.clone(), state.metrics.clone());
     // `pushdetect admin rules reload` finds the server through this file.
     let pid_file = args.db.data_dir.join(PID_FILE);
     std::fs::write(&pid_file, std::process::id().to_string())
@@ -214,7 +219,11 @@ fn connection_budget(wanted: usize) -> usize {
 /// Reloads rules, hash list and blocklist, and the TLS certificate, on SIGHUP. Scans in
 /// progress finish with the set they started with, connections with the certificate they
 /// began with; what fails to load is reported and the previous one stays.
-fn spawn_reload_on_sighup(engine: Arc<Engine>, tls: Option<Arc<pushdetect_server::tls::Tls>>) {
+fn spawn_reload_on_sighup(
+    engine: Arc<Engine>,
+    tls: Option<Arc<pushdetect_server::tls::Tls>>,
+    metrics: Arc<pushdetect_server::metrics::Metrics>,
+) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -224,7 +233,9 @@ fn spawn_reload_on_sighup(engine: Arc<Engine>, tls: Option<Arc<pushdetect_server
         };
         while hup.recv().await.is_some() {
             if let Some(tls) = &tls {
-                match tls.reload() {
+                let reloaded = tls.reload();
+                metrics.reloaded("tls", reloaded.is_ok());
+                match reloaded {
                     Ok(()) => tracing::info!("TLS certificate reloaded"),
                     Err(e) => {
                         tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays")
@@ -232,7 +243,9 @@ fn spawn_reload_on_sighup(engine: Arc<Engine>, tls: Option<Arc<pushdetect_server
                 }
             }
             let engine = engine.clone();
-            match tokio::task::spawn_blocking(move || engine.reload()).await {
+            let reloaded = tokio::task::spawn_blocking(move || engine.reload()).await;
+            metrics.reloaded("rules", matches!(reloaded, Ok(Ok(_))));
+            match reloaded {
                 Ok(Ok(rules)) => tracing::info!(rules, "analysis rules reloaded"),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "rules not reloaded; the previous set stays")
@@ -242,7 +255,7 @@ fn spawn_reload_on_sighup(engine: Arc<Engine>, tls: Option<Arc<pushdetect_server
         }
     });
     #[cfg(not(unix))]
-    let _ = (engine, tls);
+    let _ = (engine, tls, metrics);
 }
 
 async fn shutdown_signal() {

@@ -25,6 +25,7 @@ pub struct Metrics {
     latency: Family<Labels, Histogram>,
     events: Family<Labels, Counter>,
     errors: Family<Labels, Counter>,
+    reloads: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -40,6 +41,13 @@ impl Default for Metrics {
         );
         let events = Family::<Labels, Counter>::default();
         let errors = Family::<Labels, Counter>::default();
+        let reloads = Family::<Labels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Reloads on SIGHUP, by what (rules, tls) and result (ok, failed): a failed one \
+             leaves the previous set in force",
+            reloads.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by endpoint, method and status",
@@ -66,6 +74,7 @@ impl Default for Metrics {
             latency,
             events,
             errors,
+            reloads,
         }
     }
 }
@@ -75,6 +84,18 @@ impl Metrics {
     pub fn event_stored(&self, kind: &str) {
         self.events
             .get_or_create(&vec![("type", kind.to_owned())])
+            .inc();
+    }
+
+    /// Counts a reload of `what` (`rules`, `tls`) on SIGHUP, so that an operator can
+    /// alert on a failed one and a caller can tell when a reload has been tried.
+    pub fn reloaded(&self, what: &'static str, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.reloads
+            .get_or_create(&vec![
+                ("what", what.to_owned()),
+                ("result", result.to_owned()),
+            ])
             .inc();
     }
 

@@ -48,6 +48,15 @@ pub struct NewLicense {
     pub api_token: String,
 }
 
+/// The login name of a user made by an account's admin: the account's name, `/`, the
+/// name the admin chose. User names are unique across the server because a login names
+/// no account; qualifying them keeps one account's admin from learning, by a refused
+/// name, which names other accounts hold. Names made by the operator (`pushdetect admin
+/// user add`) hold no `/` and so never meet these.
+pub fn login_name(account: &str, name: &str) -> String {
+    format!("{account}/{name}")
+}
+
 /// Creates a user with a random password.
 pub async fn add_user(
     store: &dyn Store,

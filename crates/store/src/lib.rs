@@ -174,6 +174,10 @@ pub trait Store: Send + Sync + 'static {
         before_ms: i64,
         limit: u32,
     ) -> StoreResult<Vec<Task>>;
+    /// How many tasks of the license wait in the queue, counted up to `limit` (so the
+    /// count costs at most `limit` index entries): the Analyst API refuses submissions
+    /// beyond a per-license bound, so that one tenant cannot fill the queue for all.
+    async fn queued_tasks(&self, license_id: i64, limit: u32) -> StoreResult<u32>;
     /// Tasks of the license submitted in [after, before) and not completed, oldest first.
     async fn pending_tasks(
         &self,

@@ -824,6 +824,18 @@ impl Store for ThisStore {
         .collect()
     }
 
+    async fn queued_tasks(&self, license_id: i64, limit: u32) -> StoreResult<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE license_id = $1 \
+             AND state = 'queued' LIMIT $2) AS waiting",
+        )
+        .bind(license_id)
+        .bind(i64::from(limit))
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     async fn pending_tasks(
         &self,
         license_id: i64,

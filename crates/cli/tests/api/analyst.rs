@@ -15,18 +15,15 @@ pub(crate) async fn analyst(app: &TestApp) -> reqwest::Client {
         .cookie_store(true)
         .build()
         .unwrap();
-    let v: Value = c
-        .post(app.url("/authentication/login.json"))
-        .form(&[
+    let v: Value = post_form(
+        &c,
+        app.url("/authentication/login.json"),
+        &[
             ("key", &app.creds.access_key),
             ("api_token", &app.creds.api_token),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(v["success"], 1, "{v}");
     c
 }
@@ -70,6 +67,18 @@ async fn submit_fields(app: &TestApp, c: &reqwest::Client, fields: &[(&str, &str
     r.form(fields).send().await.unwrap().json().await.unwrap()
 }
 
+/// Posts a form to `url` and reads the JSON answer.
+async fn post_form(c: &reqwest::Client, url: String, form: &[(&str, &str)]) -> Value {
+    c.post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn call(app: &TestApp, c: &reqwest::Client, path: &str, q: &[(&str, &str)]) -> (u16, Value) {
     let r = c.get(app.url(path)).query(q).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
@@ -78,7 +87,10 @@ async fn call(app: &TestApp, c: &reqwest::Client, path: &str, q: &[(&str, &str)]
 /// Polls get_progress until the task completes (bounded), then returns `get`.
 pub(crate) async fn wait_result(app: &TestApp, c: &reqwest::Client, uuid: &str) -> Value {
     for _ in 0..200 {
-        let (_, p) = call(app, c, "/analysis/get_progress.json", &[("uuid", uuid)]).await;
+        // By POST, as the public client's get_progress sends it.
+        let p: Value =
+            post_form(c, app.url("/analysis/get_progress.json"), &[("uuid", uuid)]).await;
+        assert_eq!(p["success"], 1, "{p}");
         if p["data"]["completed"] == 1 {
             let (status, v) = call(app, c, "/analysis/get.json", &[("uuid", uuid)]).await;
             assert_eq!(status, 200, "{v}");
@@ -164,7 +176,10 @@ async fn submit_by_unknown_hash_answers_101_then_content_then_hash_reuses_the_re
         ],
     )
     .await;
-    assert_ne!(v["data"]["task_uuid"], uuid.as_str(), "{v}");
+    assert_eq!(v["success"], 1, "{v}");
+    let fresh = v["data"]["task_uuid"].as_str().expect("a task uuid");
+    assert_eq!(fresh.len(), 32, "{v}");
+    assert_ne!(fresh, uuid.as_str(), "{v}");
     // Another tenant cannot submit that content by hash: it never sent it.
     let other = app.other_tenant().await;
     let v: Value = submit_fields(
@@ -246,8 +261,8 @@ async fn other_licenses_and_unauthenticated_callers_are_refused() {
     let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
     let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
     wait_result(&app, &c, &uuid).await;
-    let (_, _, second_token) = app.second_license().await;
-    let second_key = app.store.find_license(2).await.unwrap().unwrap().access_key;
+    let (second_id, _, second_token) = app.second_license().await;
+    let second_key = app.access_key_of(second_id).await;
     // key + api_token with each request, the client's fallback.
     let other = reqwest::Client::new();
     let r = other
@@ -326,30 +341,24 @@ async fn a_queued_task_finishes_after_a_restart_and_pending_lists_it_before() {
 async fn urls_are_scored_by_heuristics() {
     let app = TestApp::start().await;
     let c = analyst(&app).await;
-    let v: Value = c
-        .post(app.url("/analysis/submit/url.json"))
-        .form(&[("url", "http://203.0.113.5:4444/setup.exe")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post_form(
+        &c,
+        app.url("/analysis/submit/url.json"),
+        &[("url", "http://203.0.113.5:4444/setup.exe")],
+    )
+    .await;
     let r = wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
     assert_eq!(r["score"], 60);
     assert_eq!(
         r["analysis_subject"]["url"],
         "http://203.0.113.5:4444/setup.exe"
     );
-    let v: Value = c
-        .post(app.url("/analysis/submit/url.json"))
-        .form(&[("url", "javascript:alert(1)")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = post_form(
+        &c,
+        app.url("/analysis/submit/url.json"),
+        &[("url", "javascript:alert(1)")],
+    )
+    .await;
     assert_eq!(v["error_code"], 117);
     let (_, v) = call(&app, &c, "/management/get_status.json", &[]).await;
     assert_eq!(v["data"]["all_ok"], 1);
@@ -378,17 +387,10 @@ async fn push_file_download_takes_a_task_of_this_api_and_refuses_another_license
     );
 }
 
-/// Submits content again by its SHA-256 only, bypassing the cache.
-async fn resubmit_by_sha256(app: &TestApp, c: &reqwest::Client, content: &[u8]) -> Value {
-    let (subject, _) = pushdetect_analysis::Engine::new(Default::default())
-        .unwrap()
-        .analyse_file(content, None);
-    submit_fields(
-        app,
-        c,
-        &[("sha256", subject.sha256.as_str()), ("bypass_cache", "1")],
-    )
-    .await
+/// Submits content again by its SHA-256 only (as `sha256sum` prints it), bypassing the
+/// cache.
+async fn resubmit_by_sha256(app: &TestApp, c: &reqwest::Client, sha256: &str) -> Value {
+    submit_fields(app, c, &[("sha256", sha256), ("bypass_cache", "1")]).await
 }
 
 #[tokio::test]
@@ -403,12 +405,22 @@ async fn delete_after_analysis_removes_the_content() {
         .text("delete_after_analysis", "1");
     let v: Value = submit_form(&app, &c, form).await;
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
-    let v = resubmit_by_sha256(&app, &c, b"to be forgotten").await;
+    let v = resubmit_by_sha256(
+        &app,
+        &c,
+        "7efd4b07bf1099860bc52a60ca33f8814cae545b14010e40097cce41a780f302",
+    )
+    .await;
     assert_eq!(v["error_code"], 101, "the content is gone: {v}");
     // Kept content (the default) can be submitted again by hash.
     let (_, v) = submit(&app, &c, b"to be kept", "keep.txt").await;
     wait_result(&app, &c, v["data"]["task_uuid"].as_str().unwrap()).await;
-    let v = resubmit_by_sha256(&app, &c, b"to be kept").await;
+    let v = resubmit_by_sha256(
+        &app,
+        &c,
+        "e455b622857ce307e6fd3384a43a17857a56e253bc971d8c897ed4591b49ab74",
+    )
+    .await;
     assert_eq!(v["success"], 1, "{v}");
 }
 
@@ -423,9 +435,25 @@ async fn content_another_queued_task_awaits_is_deleted_only_after_it() {
             .text("delete_after_analysis", delete)
             .text("bypass_cache", "1");
         let v: Value = submit_form(&app, &c, form).await;
-        uuids.push(v["data"]["task_uuid"].as_str().unwrap().to_owned());
-        // Distinct submission times fix the order in which the queue hands them out.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+        // Distinct submission times fix the order in which the queue hands them out:
+        // wait (bounded) until the clock has passed this task's submission time.
+        let created = app
+            .store
+            .find_task(&uuid)
+            .await
+            .unwrap()
+            .unwrap()
+            .created_at_ms;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while chrono::Utc::now().timestamp_millis() <= created {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the clock stands still"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        uuids.push(uuid);
     }
     // One worker: the task asking for deletion runs first, while the other still waits.
     let app = app.restart(1).await;
@@ -435,6 +463,23 @@ async fn content_another_queued_task_awaits_is_deleted_only_after_it() {
         assert_eq!(r["score"], 100, "both tasks read the content: {r}");
         assert!(r.get("error").is_none(), "{r}");
     }
+    let mut tasks = Vec::new();
+    for uuid in &uuids {
+        tasks.push(app.store.find_task(uuid).await.unwrap().unwrap());
+    }
+    assert!(
+        tasks[0].created_at_ms < tasks[1].created_at_ms,
+        "submitted in this order"
+    );
+    assert!(
+        tasks[0].completed_at_ms <= tasks[1].completed_at_ms,
+        "the task asking for deletion was analysed first: {:?} {:?}",
+        tasks[0].completed_at_ms,
+        tasks[1].completed_at_ms
+    );
+    // Only the second task kept the content: it can still be submitted by hash.
+    let v = resubmit_by_sha256(&app, &c, crate::mail_commands::EICAR_SHA256).await;
+    assert_eq!(v["success"], 1, "{v}");
 }
 
 #[tokio::test]
@@ -487,6 +532,105 @@ async fn unknown_and_malformed_parameters_are_refused_by_name() {
         .text("analysis_env", "win10");
     let v: Value = submit_form(&app, &c, form).await;
     assert_eq!(v["success"], 1, "{v}");
+    // And kept with the task: get_task_metadata shows them as its context.
+    let uuid = v["data"]["task_uuid"].as_str().unwrap();
+    let (_, meta) = call(
+        &app,
+        &c,
+        "/analysis/get_task_metadata.json",
+        &[("uuid", uuid)],
+    )
+    .await;
+    let context = &meta["data"]["context"];
+    for (key, value) in [
+        ("download_ip", serde_json::json!("192.0.2.7")),
+        ("download_port", serde_json::json!(8080)),
+        ("is_download", serde_json::json!(true)),
+        ("protocol", serde_json::json!("http")),
+        (
+            "download_url",
+            serde_json::json!("http://192.0.2.7:8080/context.txt"),
+        ),
+        ("full_report_score", serde_json::json!(-1)),
+        ("priority", serde_json::json!(5)),
+    ] {
+        assert_eq!(context[key], value, "{key}: {meta}");
+    }
+    assert!(
+        context.get("password_candidates").is_none(),
+        "passwords are not kept: {meta}"
+    );
+}
+
+/// `full_report_score` decides whether `get` and a cached submission send the findings;
+/// `report_uuid` must name the task's report.
+#[tokio::test]
+async fn full_report_score_and_report_uuid_are_honoured() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, s) = submit(&app, &c, EICAR, "eicar.com").await;
+    let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
+    let full = wait_result(&app, &c, &uuid).await;
+    assert_eq!(full["score"], 100);
+    assert!(
+        full["findings"].as_array().is_some_and(|f| !f.is_empty()),
+        "{full}"
+    );
+    let get = |q: Vec<(&'static str, String)>| {
+        let (app, c) = (&app, &c);
+        async move {
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(app, c, "/analysis/get.json", &q).await.1
+        }
+    };
+    for (threshold, findings) in [
+        ("-1", false),
+        ("101", false),
+        ("0", true),
+        ("100", true),
+        ("50", true),
+    ] {
+        let v = get(vec![
+            ("uuid", uuid.clone()),
+            ("full_report_score", threshold.into()),
+        ])
+        .await;
+        assert_eq!(v["success"], 1, "{v}");
+        assert_eq!(v["data"]["score"], 100);
+        assert_eq!(v["data"]["malicious_activity"], full["malicious_activity"]);
+        assert_eq!(
+            v["data"].get("findings").is_some(),
+            findings,
+            "full_report_score={threshold}: {v}"
+        );
+    }
+    let v = get(vec![
+        ("uuid", uuid.clone()),
+        ("full_report_score", "102".into()),
+    ])
+    .await;
+    assert_eq!(v["error_code"], 112, "{v}");
+    // The report named by the result is accepted; another is refused by name.
+    let report = full["reports"][0]["report_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v = get(vec![("uuid", uuid.clone()), ("report_uuid", report)]).await;
+    assert_eq!(v["success"], 1, "{v}");
+    let v = get(vec![
+        ("uuid", uuid.clone()),
+        ("report_uuid", "f".repeat(32)),
+    ])
+    .await;
+    assert_eq!(v["error_code"], 112, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("report_uuid"), "{v}");
+    // A cached submission answers with the same rule, from the submission's own field.
+    let form = Form::new()
+        .part("file", Part::bytes(EICAR.to_vec()).file_name("dummy"))
+        .text("full_report_score", "-1");
+    let v = submit_form(&app, &c, form).await;
+    assert_eq!(v["data"]["task_uuid"], uuid.as_str(), "cached: {v}");
+    assert!(v["data"].get("findings").is_none(), "{v}");
 }
 
 #[tokio::test]
@@ -544,6 +688,10 @@ async fn xml_answers_for_lists_and_errors() {
     );
 }
 
+/// `printf 'delete me twice' | sha256sum`.
+const DELETE_ME_TWICE_SHA256: &str =
+    "516239864289bbc3457cd062f6e020d81e196d687acd5da704ed54a2cd87c3ad";
+
 #[tokio::test]
 async fn content_every_task_asked_to_delete_is_deleted_once_all_are_analysed() {
     let app = TestApp::start_without_workers().await;
@@ -565,7 +713,7 @@ async fn content_every_task_asked_to_delete_is_deleted_once_all_are_analysed() {
         let r = wait_result(&app, &c, uuid).await;
         assert!(r.get("error").is_none(), "{r}");
     }
-    let v = resubmit_by_sha256(&app, &c, &content).await;
+    let v = resubmit_by_sha256(&app, &c, DELETE_ME_TWICE_SHA256).await;
     assert_eq!(v["error_code"], 101, "the content is gone: {v}");
 }
 
@@ -586,4 +734,200 @@ async fn a_submission_by_get_is_refused_and_creates_no_task() {
     assert!(v["error"].as_str().unwrap().contains("POST only"), "{v}");
     let (_, pending) = call(&app, &c, "/analysis/get_pending.json", &[]).await;
     assert_eq!(pending["data"]["tasks"], serde_json::json!([]), "{pending}");
+}
+
+#[tokio::test]
+async fn an_empty_file_answers_113_and_a_cut_upload_119() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, v) = submit(&app, &c, b"", "empty.bin").await;
+    assert_eq!(v["error_code"], 113, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("empty"), "{v}");
+    // The upload ends inside the file part: the file cannot be extracted.
+    let body = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{}\r\n\
+         --B\r\nContent-Disposition: form-data; name=\"api_token\"\r\n\r\n{}\r\n\
+         --B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n\
+         the first bytes of a file",
+        app.creds.access_key, app.creds.api_token
+    );
+    let r = reqwest::Client::new()
+        .post(app.url("/analysis/submit/file.json"))
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], 119, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("could not be read"),
+        "{v}"
+    );
+    let tasks = app.store.list_tasks(1, &Default::default()).await.unwrap();
+    assert!(tasks.is_empty(), "{tasks:?}");
+}
+
+#[tokio::test]
+async fn a_license_with_its_queue_full_answers_115_until_it_drains() {
+    let app = TestApp::start_with_queue_limit(2).await;
+    let c = analyst(&app).await;
+    for i in 0..2 {
+        let (_, v) = submit(&app, &c, format!("content {i}").as_bytes(), "f").await;
+        assert_eq!(v["success"], 1, "{v}");
+    }
+    let (_, v) = submit(&app, &c, b"one too many", "f").await;
+    assert_eq!(v["error_code"], 115, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("2 tasks waiting"),
+        "{v}"
+    );
+    let v: Value = post_form(
+        &c,
+        app.url("/analysis/submit/url.json"),
+        &[("url", "http://203.0.113.9/x")],
+    )
+    .await;
+    assert_eq!(v["error_code"], 115, "URLs wait in the same queue: {v}");
+    // Another license of the same account has a queue of its own.
+    let (second_id, _, second_token) = app.second_license().await;
+    let second_key = app.access_key_of(second_id).await;
+    let v: Value = post_form(
+        &reqwest::Client::new(),
+        app.url("/analysis/submit/url.json"),
+        &[
+            ("key", second_key.as_str()),
+            ("api_token", second_token.as_str()),
+            ("url", "http://203.0.113.9/y"),
+        ],
+    )
+    .await;
+    assert_eq!(v["success"], 1, "{v}");
+    // Once analysed, the queue takes submissions again.
+    let app = app.restart(1).await;
+    let c = analyst(&app).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = submit(&app, &c, b"one too many", "f").await;
+        if v["success"] == 1 {
+            break;
+        }
+        assert_eq!(v["error_code"], 115, "{v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never drained"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_store_gone_the_analyst_api_answers_107_and_the_papi_5001_with_503() {
+    let app = TestApp::start().await;
+    let papi = app.user_client().await;
+    let c = analyst(&app).await;
+    app.store.close().await;
+    let r = c
+        .get(app.url("/analysis/get.json"))
+        .query(&[("uuid", "0".repeat(32))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_code"], 107, "{v}");
+    let r = papi
+        .http
+        .post(app.url(IOC))
+        .form(&pairs(&ioc_form(&app.creds.sensor_key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_error(&v, 5001, "");
+    assert!(
+        !v["error"].as_str().unwrap().contains("Permission denied"),
+        "{v}"
+    );
+}
+
+/// `completed` pages by 1,000: `more_results_available` is 1 and `before` echoes the
+/// completion time of the last task sent, from which the next poll goes on; a `before`
+/// the client gives bounds the answer and is echoed.
+#[tokio::test]
+async fn completed_pages_by_a_thousand_and_honours_an_explicit_before() {
+    use pushdetect_store::{TaskKind, TaskState};
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    // 1,001 tasks completed a millisecond apart, a minute ago.
+    let t0 = (chrono::Utc::now().timestamp_millis() - 60_000) / 1000 * 1000;
+    let account = app.account_id().await;
+    let tasks: Vec<pushdetect_store::Task> = (0..1001)
+        .map(|i| pushdetect_store::Task {
+            kind: TaskKind::File,
+            state: TaskState::Completed,
+            sha256: Some(format!("{i:064x}")),
+            score: Some(i % 101),
+            result: Some(serde_json::json!({})),
+            ..pushdetect_store::Task::external(
+                &format!("{i:032x}"),
+                account,
+                app.creds.key_id,
+                t0 + i,
+            )
+        })
+        .collect();
+    app.store
+        .create_tasks(&tasks.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string()
+    };
+    let page = |q: Vec<(&'static str, String)>| {
+        let (app, c) = (&app, &c);
+        async move {
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (_, v) = call(app, c, "/analysis/completed.json", &q).await;
+            assert_eq!(v["success"], 1, "{v}");
+            v["data"].clone()
+        }
+    };
+    let first = page(vec![("after", at(t0 - 1000))]).await;
+    assert_eq!(first["more_results_available"], 1);
+    let uuids = first["tasks"].as_array().unwrap();
+    assert_eq!(uuids.len(), 1000);
+    assert_eq!(uuids[0], format!("{:032x}", 0));
+    assert_eq!(uuids[999], format!("{:032x}", 999));
+    assert_eq!(first["before"], at(t0 + 999), "the last task's completion");
+    let second = page(vec![
+        ("after", first["before"].as_str().unwrap().to_owned()),
+        ("include_score", "1".into()),
+    ])
+    .await;
+    assert_eq!(second["more_results_available"], 0);
+    // The task sharing the last instant is sent again rather than lost; then the rest.
+    assert_eq!(
+        second["tasks"],
+        serde_json::json!({format!("{:032x}", 999): 90, format!("{:032x}", 1000): 91})
+    );
+    // An explicit `before` bounds the answer (exclusive) and is echoed as given.
+    let bounded = page(vec![
+        ("after", at(t0)),
+        ("before", at(t0 + 3)),
+        ("include_score", "1".into()),
+    ])
+    .await;
+    assert_eq!(bounded["more_results_available"], 0);
+    assert_eq!(bounded["before"], at(t0 + 3));
+    assert_eq!(
+        bounded["tasks"],
+        serde_json::json!({
+            format!("{:032x}", 0): 0, format!("{:032x}", 1): 1, format!("{:032x}", 2): 2
+        })
+    );
 }

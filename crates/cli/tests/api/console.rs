@@ -22,36 +22,43 @@ impl Drop for Driver {
 }
 
 /// Starts chromedriver (`$CHROMEDRIVER`, else /usr/bin/chromedriver). The test command
-/// installs Debian's chromium and chromium-driver when they are missing.
+/// installs Debian's chromium and chromium-driver when they are missing. The port is one
+/// the system just handed out; if another process takes it before chromedriver binds it,
+/// chromedriver exits and is started again on another (bounded).
 pub async fn driver() -> Driver {
     let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // Dropping the driver kills and reaps the process, on every path.
-    let driver = Driver {
-        child: std::process::Command::new(&path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {path} ({e}); run ./scripts/test.sh, which installs it")
-            }),
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return driver;
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Dropping the driver kills and reaps the process, on every path.
+        let mut driver = Driver {
+            child: std::process::Command::new(&path)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("cannot start {path} ({e}); run ./scripts/test.sh, which installs it")
+                }),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..100 {
+            if matches!(driver.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("chromedriver did not start on port {port}");
+    panic!("chromedriver did not start in five tries");
 }
 
 /// A headless Chromium at 1280x800.
@@ -742,14 +749,18 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         .unwrap();
     submit_form(&b, "#add-user button").await;
     let secret = wait_for(&b, "#secret").await.text().await.unwrap();
-    let password = secret
-        .lines()
-        .find_map(|l| l.strip_prefix("password"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let shown = |what: &str| {
+        secret
+            .lines()
+            .find_map(|l| l.strip_prefix(what))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let (login, password) = (shown("username"), shown("password"));
+    assert_eq!(login, "default/analyst1", "qualified by the account's name");
     let analyst = console_http();
-    let token = console_login(&analyst, &app, "analyst1", &password).await;
+    let token = console_login(&analyst, &app, &login, &password).await;
     let page = body(&analyst, &app, "/events").await;
     assert!(
         !page.contains("href=\"/admin\""),
@@ -773,7 +784,10 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         .await
         .unwrap());
     assert!(
-        b.source().await.unwrap().contains("data-user=\"analyst1\""),
+        b.source()
+            .await
+            .unwrap()
+            .contains("data-user=\"default/analyst1\""),
         "listed"
     );
 
@@ -889,6 +903,50 @@ async fn admins_manage_users_licenses_sensors_and_tokens_and_nobody_else_can() {
         "CSRF"
     );
     b.close().await.unwrap();
+}
+
+/// An admin's refused name must not tell which names other accounts hold: the names an
+/// admin makes are qualified by the account, so the same name is free in every account.
+#[tokio::test]
+async fn an_admin_learns_nothing_of_other_accounts_user_names() {
+    let app = TestApp::start().await;
+    let other = app.other_tenant().await;
+    let add = |http: reqwest::Client, token: String, name: &'static str| {
+        let app = &app;
+        async move {
+            let r = http
+                .post(app.url("/admin"))
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("op", "add_user"),
+                    ("username", name),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let mine = console_http();
+    let my_token = console_login(&mine, &app, &app.creds.username, &app.creds.password).await;
+    let theirs = console_http();
+    let their_token = console_login(&theirs, &app, &other.username, &other.password).await;
+
+    let (code, page) = add(theirs.clone(), their_token.clone(), "alice").await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("other/alice"), "{page}");
+    let (code, page) = add(mine.clone(), my_token.clone(), "alice").await;
+    assert_eq!(code, 200, "the other account's alice is not seen: {page}");
+    assert!(page.contains("default/alice"), "{page}");
+    assert!(!page.contains("other/alice"), "{page}");
+
+    // Within one account a name is taken once; '/' is the account separator.
+    let (code, page) = add(mine.clone(), my_token.clone(), "alice").await;
+    assert_eq!(code, 400);
+    assert!(page.contains("default/alice&#39; already exists"), "{page}");
+    let (code, page) = add(mine, my_token, "other/alice").await;
+    assert_eq!(code, 400);
+    assert!(page.contains("without spaces or &#39;/&#39;"), "{page}");
 }
 
 #[tokio::test]

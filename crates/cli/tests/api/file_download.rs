@@ -139,30 +139,7 @@ async fn each_enum_and_format_violation_is_named() {
         assert_error(&v, 2002, name);
         assert_error(&v, 2002, expected);
     }
-    // Protocol-specific parameters only with their protocol.
-    let http = form.clone();
-    for (name, value) in [
-        ("ftp_mode", "active"),
-        ("ftp_direction", "upload"),
-        ("smb_direction", "write"),
-        ("smb_mount_point", "/mnt"),
-    ] {
-        let v = c
-            .post(FILE_DOWNLOAD, &pairs(&with(&http, name, Some(value))))
-            .await;
-        assert_error(&v, 2004, name);
-    }
     let ftp = with(&form, "application_protocol", Some("FTP"));
-    for name in [
-        "http_user_agent",
-        "http_referer",
-        "http_content_disposition_filename",
-    ] {
-        let v = c
-            .post(FILE_DOWNLOAD, &pairs(&with(&ftp, name, Some("x"))))
-            .await;
-        assert_error(&v, 2004, name);
-    }
     let v = c
         .post(
             FILE_DOWNLOAD,
@@ -185,6 +162,85 @@ async fn each_enum_and_format_violation_is_named() {
         )
         .await;
     assert_error(&v, 2002, "read, write");
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn protocol_specific_parameters_only_with_their_protocol() {
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let c = app.user_client().await;
+    let form = download_form(&app.creds.sensor_key);
+    let http_params = [
+        ("http_user_agent", "x"),
+        ("http_referer", "http://example.com/"),
+        ("http_content_disposition_filename", "x.exe"),
+    ];
+    let ftp_params = [("ftp_mode", "active"), ("ftp_direction", "upload")];
+    let smb_params = [("smb_direction", "write"), ("smb_mount_point", "/mnt")];
+    for (protocol, refused) in [
+        ("HTTP", [&ftp_params[..], &smb_params[..]].concat()),
+        ("HTTPS", [&ftp_params[..], &smb_params[..]].concat()),
+        ("FTP", [&http_params[..], &smb_params[..]].concat()),
+        ("SMB", [&http_params[..], &ftp_params[..]].concat()),
+        (
+            "other",
+            [&http_params[..], &ftp_params[..], &smb_params[..]].concat(),
+        ),
+    ] {
+        let base = with(&form, "application_protocol", Some(protocol));
+        for (name, value) in refused {
+            let v = c
+                .post(FILE_DOWNLOAD, &pairs(&with(&base, name, Some(value))))
+                .await;
+            assert_error(&v, 2004, name);
+            assert_error(&v, 2004, "application_protocol");
+        }
+    }
+    assert_eq!(app.event_count().await, 0);
+}
+
+#[tokio::test]
+async fn https_udp_and_the_other_directions_are_accepted() {
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let c = app.user_client().await;
+    let base = download_form(&app.creds.sensor_key);
+    let mut https = with(&base, "application_protocol", Some("HTTPS"));
+    for (k, v) in [
+        ("transport_protocol", "UDP"),
+        ("http_user_agent", "curl/8.5"),
+        ("http_referer", "https://example.com/"),
+        ("http_content_disposition_filename", "setup.msi"),
+    ] {
+        https.push((k, v.to_owned()));
+    }
+    assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&https)).await);
+    let ftp = with(&base, "application_protocol", Some("FTP"));
+    let ftp = with(&ftp, "ftp_mode", Some("active"));
+    let ftp = with(&ftp, "ftp_direction", Some("upload"));
+    assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&ftp)).await);
+    let smb = with(&base, "application_protocol", Some("SMB"));
+    let smb = with(&smb, "smb_direction", Some("write"));
+    assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&smb)).await);
+    let events = c.get_ok(LIST, &[]).await["events"].clone();
+    assert_eq!(events[0]["fields"]["smb_direction"], "write");
+    assert_eq!(events[1]["fields"]["ftp_mode"], "active");
+    assert_eq!(events[1]["fields"]["ftp_direction"], "upload");
+    let https = &events[2]["fields"];
+    assert_eq!(https["application_protocol"], "HTTPS");
+    assert_eq!(https["transport_protocol"], "UDP");
+    assert_eq!(https["http_user_agent"], "curl/8.5");
+    assert_eq!(https["http_referer"], "https://example.com/");
+    assert_eq!(https["http_content_disposition_filename"], "setup.msi");
+}
+
+#[tokio::test]
+async fn unknown_repeated_and_conflicting_parameters_and_the_key_ids() {
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let c = app.user_client().await;
+    let form = download_form(&app.creds.sensor_key);
     // Unknown parameter names are refused, with a suggestion.
     let v = c
         .post(FILE_DOWNLOAD, &pairs(&with(&form, "scr_port", Some("1"))))
@@ -201,6 +257,28 @@ async fn each_enum_and_format_violation_is_named() {
     // key and key_id together.
     let both = with(&form, "key_id", Some("1"));
     assert_error(&c.post(FILE_DOWNLOAD, &pairs(&both)).await, 2004, "key_id");
+    // key_id and subkey_id are integers.
+    let by_ids = with(&form, "key", None);
+    let key_id = app.creds.key_id.to_string();
+    let subkey_id = app.creds.subkey_id.to_string();
+    for (key_id, subkey_id, bad) in [
+        ("one", subkey_id.as_str(), "key_id"),
+        (key_id.as_str(), "1.5", "subkey_id"),
+        (key_id.as_str(), "0x1", "subkey_id"),
+    ] {
+        let v = c
+            .post(
+                FILE_DOWNLOAD,
+                &pairs(&with(
+                    &with(&by_ids, "key_id", Some(key_id)),
+                    "subkey_id",
+                    Some(subkey_id),
+                )),
+            )
+            .await;
+        assert_error(&v, 2002, bad);
+        assert_error(&v, 2002, "integer");
+    }
     assert_eq!(app.event_count().await, 0);
 }
 
@@ -231,11 +309,12 @@ async fn key_id_with_subkey_id_selects_the_sensor() {
         .await;
     assert_error(&v, 2001, "key_id");
     // A subkey_id of another license does not match the key_id.
-    app.second_license().await;
+    let (_, second_sensor, _) = app.second_license().await;
+    let second_subkey_id = app.subkey_id_of(&second_sensor).await.to_string();
     let wrong = with(
         &with(&form, "key_id", Some(&key_id)),
         "subkey_id",
-        Some("2"),
+        Some(&second_subkey_id),
     );
     assert_error(
         &c.post(FILE_DOWNLOAD, &pairs(&wrong)).await,

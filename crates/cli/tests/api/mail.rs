@@ -91,6 +91,14 @@ async fn mail_object_violations_name_the_json_path() {
             "'message.message_id' is required",
         ),
         (
+            json!({"message": {"message_id": "<café@corp.com>", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s"}}),
+            "'message.message_id' must be an ASCII string",
+        ),
+        (
+            json!({"message": {"message_id": "<a\tb@corp.com>", "sender": "a@corp.com", "recipients": ["b@corp.com"], "subject": "s"}}),
+            "without control characters",
+        ),
+        (
             json!({"message": {"message_id": "m", "recipients": ["b@corp.com"], "subject": "s"}}),
             "'message.sender' is required",
         ),

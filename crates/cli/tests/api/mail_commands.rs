@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::path::Path;
 
 /// EICAR's SHA-256, as published.
-const EICAR_SHA256: &str = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
+pub(crate) const EICAR_SHA256: &str =
+    "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
 
 /// A multipart body with EICAR attached under `name`, and `text` as its text part.
 fn with_eicar(name: &str, text: &str) -> String {

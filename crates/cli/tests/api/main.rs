@@ -2,6 +2,7 @@
 
 mod analyst;
 mod auth;
+mod client_retry;
 mod commands;
 mod connections;
 mod console;
@@ -15,6 +16,7 @@ mod limits;
 mod mail;
 mod mail_commands;
 mod mail_corpus;
+mod network_selection;
 mod process;
 mod read_api;
 mod resend;

@@ -415,7 +415,26 @@ async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
     )
     .unwrap();
     server.hangup();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Wait (bounded) until the server has tried the reload and counted it as failed.
+    let failed = "pushdetect_reloads_total{what=\"rules\",result=\"failed\"} 1";
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(failed) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains(failed), "{metrics}");
+    assert!(
+        metrics.contains("pushdetect_reloads_total{what=\"rules\",result=\"ok\"} 1"),
+        "{metrics}"
+    );
     assert_eq!(score_of(b"ACME-CANARY-42").await, 55, "previous set stays");
 }
 
@@ -439,22 +458,22 @@ impl PgDatabase {
 
     fn new() -> PgDatabase {
         let admin = Self::admin_url();
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let name = format!(
             "pushdetect_nodes_{}_{}",
             std::process::id(),
-            chrono::Utc::now().timestamp_micros()
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        // A run killed before its cleanup may have left this name (the process id reused).
+        Self::drop_database(name.clone());
         PgDatabase {
             url: format!("{base}/{name}"),
             name,
         }
     }
-}
 
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
+    fn drop_database(name: String) {
         let _ = std::thread::spawn(move || {
             use sqlx::Connection;
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -469,6 +488,12 @@ impl Drop for PgDatabase {
             });
         })
         .join();
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        Self::drop_database(self.name.clone());
     }
 }
 
@@ -573,7 +598,7 @@ async fn analysed(base: &str, read: &str, creds: &Value) -> (String, Value) {
     .await;
     let uuid = submitted["data"]["task_uuid"].as_str().unwrap().to_owned();
     for _ in 0..200 {
-        let v = json(http.post(format!("{base}/analysis/get.json")).form(&[
+        let v = json(http.post(format!("{read}/analysis/get.json")).form(&[
             ("key", key),
             ("api_token", token),
             ("uuid", uuid.as_str()),

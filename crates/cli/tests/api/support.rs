@@ -1,5 +1,6 @@
 //! A real server on a random loopback port, over a fresh SQLite database, per test.
 
+use pushdetect_server::analyst::DEFAULT_MAX_QUEUED_PER_LICENSE;
 use pushdetect_server::provision::{add_license, add_sensor, init_account, InitialCredentials};
 use pushdetect_server::{AppState, Config};
 use pushdetect_store::sqlite::SqliteStore;
@@ -34,11 +35,23 @@ impl TestApp {
         let (_, creds) = init_account(store.as_ref(), "default", "admin")
             .await
             .unwrap();
-        Self::serve(dir, store, creds, config, 2).await
+        Self::serve(dir, store, creds, config, 2, DEFAULT_MAX_QUEUED_PER_LICENSE).await
     }
 
     /// Stops this server and starts another on the same data with `workers` workers.
-    pub async fn restart(mut self, workers: usize) -> TestApp {
+    pub async fn restart(self, workers: usize) -> TestApp {
+        self.restart_with(workers, DEFAULT_MAX_QUEUED_PER_LICENSE)
+            .await
+    }
+
+    /// A server with no analysis workers on which one license may queue `limit` tasks.
+    pub async fn start_with_queue_limit(limit: u32) -> TestApp {
+        Self::start().await.restart_with(0, limit).await
+    }
+
+    /// Stops this server and starts another on the same data with `workers` workers and
+    /// at most `queue_limit` queued tasks per license.
+    async fn restart_with(mut self, workers: usize, queue_limit: u32) -> TestApp {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
         let creds = self.creds.clone();
         self.stop_in_place().await;
@@ -47,7 +60,7 @@ impl TestApp {
                 .await
                 .unwrap(),
         );
-        Self::serve(dir, store, creds, Config::default(), workers).await
+        Self::serve(dir, store, creds, Config::default(), workers, queue_limit).await
     }
 
     /// Like `start`, with no analysis workers: submissions stay queued.
@@ -61,6 +74,7 @@ impl TestApp {
         creds: InitialCredentials,
         config: Config,
         workers: usize,
+        queue_limit: u32,
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -73,6 +87,7 @@ impl TestApp {
             .unwrap(),
             wake: tokio::sync::Notify::new(),
             max_upload_bytes: 1024 * 1024,
+            max_queued_per_license: queue_limit,
             workers,
         };
         let state = AppState::new(store.clone(), config, analysis);
@@ -155,6 +170,37 @@ impl TestApp {
             .create_task(&Task::external(uuid, license.account_id, license_id, 0))
             .await
             .unwrap();
+    }
+
+    /// The subkey_id of the sensor with `sensor_key` (`access_key:subkey`).
+    pub async fn subkey_id_of(&self, sensor_key: &str) -> i64 {
+        let (access, subkey) = sensor_key.split_once(':').unwrap();
+        self.store
+            .find_sensor_by_key(access, subkey)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
+    /// The access key of license `key_id`.
+    pub async fn access_key_of(&self, key_id: i64) -> String {
+        self.store
+            .find_license(key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_key
+    }
+
+    /// The id of the first account.
+    pub async fn account_id(&self) -> i64 {
+        self.store
+            .find_license(self.creds.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .account_id
     }
 
     /// A second license (with one sensor) in the first account: (key_id, sensor key).

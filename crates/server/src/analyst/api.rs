@@ -166,7 +166,13 @@ async fn read_input(app: &AppState, req: Request, gate: &mut Gate) -> Result<Inp
                     .content
                     .upload(analysis.max_upload_bytes)
                     .map_err(unavailable)?;
-                while let Some(chunk) = field.chunk().await.map_err(|e| malformed(&e))? {
+                let cut = |e: &dyn std::fmt::Display| {
+                    AnalystError::new(
+                        AnalystCode::FileExtractionFailed,
+                        format!("the file could not be read from the upload: {e}"),
+                    )
+                };
+                while let Some(chunk) = field.chunk().await.map_err(|e| cut(&e))? {
                     match upload.write(&chunk) {
                         Ok(()) => {}
                         Err(Refused::TooLarge) => {

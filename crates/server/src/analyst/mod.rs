@@ -12,6 +12,9 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// What the Analyst API and its workers share.
+/// The default of [`Analysis::max_queued_per_license`].
+pub const DEFAULT_MAX_QUEUED_PER_LICENSE: u32 = 10_000;
+
 pub struct Analysis {
     /// The scoring engine.
     pub engine: Arc<Engine>,
@@ -21,6 +24,9 @@ pub struct Analysis {
     pub wake: Notify,
     /// Largest accepted upload, in bytes (larger answers 109).
     pub max_upload_bytes: u64,
+    /// Most tasks one license may have waiting in the queue (more answers 115), so that
+    /// one tenant's burst cannot hold back every other tenant's analyses.
+    pub max_queued_per_license: u32,
     /// Number of workers (0: this node only queues; other nodes analyse).
     pub workers: usize,
 }

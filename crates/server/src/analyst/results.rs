@@ -24,9 +24,31 @@ const PAGE: u32 = 1000;
 /// The only artifact a task has: the content that was analysed.
 const SUBJECT_ARTIFACT: &str = "analysis_subject";
 
+/// The caller's `full_report_score`, as the public client sends it with `get` and with
+/// submissions: from which score on the full report (the findings) is sent. -1 and 101
+/// mean never, 0 always; absent, always.
+pub(super) fn full_report_score(input: &Input) -> Result<Option<i64>> {
+    input
+        .get("full_report_score")
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (-1..=101).contains(n))
+                .ok_or_else(|| {
+                    AnalystError::metadata(
+                        "full_report_score",
+                        "an integer from -1 (never a full report) to 101",
+                    )
+                })
+        })
+        .transpose()
+}
+
 /// The full result of a finished task, as `get` answers it and as a submission of known
-/// content answers at once.
-pub(super) fn result_data(task: &Task) -> Value {
+/// content answers at once; without the findings when the task's score is below the
+/// caller's `full_report_score` (see [`full_report_score`]).
+pub(super) fn result_data(task: &Task, full_report_score: Option<i64>) -> Value {
     let mut data = Map::new();
     data.insert("task_uuid".into(), json!(task.uuid));
     if let Some(Value::Object(result)) = &task.result {
@@ -43,6 +65,15 @@ pub(super) fn result_data(task: &Task) -> Value {
         "reports".into(),
         json!([{"report_uuid": task.uuid, "description": "pushdetect static analysis"}]),
     );
+    let score = task.score.unwrap_or(0);
+    let full = match full_report_score {
+        None => true,
+        Some(-1 | 101) => false,
+        Some(from) => score >= from,
+    };
+    if !full {
+        data.remove("findings");
+    }
     Value::Object(data)
 }
 
@@ -65,12 +96,27 @@ fn result_field(task: &Task, name: &str) -> Value {
 }
 
 /// `get`: HTTP 404 for an unknown task, 412 without result yet, as the client expects.
+/// A `report_uuid` must name the task's one report; `full_report_score` decides whether
+/// the findings are sent.
 pub(super) async fn get(app: &AppState, who: &Licensed, input: &Input) -> Result<Value> {
+    let threshold = full_report_score(input)?;
     let task = own_task(app, who, input)
         .await
         .map_err(|e| e.with_status(404))?;
     let task = finished(task).map_err(|e| e.with_status(412))?;
-    Ok(result_data(&task))
+    check_report_uuid(input.get("report_uuid"), &task)?;
+    Ok(result_data(&task, threshold))
+}
+
+/// A `report_uuid` given with a call must name the task's one report (its own uuid).
+fn check_report_uuid(report: Option<&str>, task: &Task) -> Result<()> {
+    match report {
+        Some(r) if !r.trim().eq_ignore_ascii_case(&task.uuid) => Err(AnalystError::metadata(
+            "report_uuid",
+            &format!("the report_uuid of this task's result ({})", task.uuid),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `get_result` (the client's `get_result_summary`): the score, subject and activity;
@@ -99,14 +145,7 @@ pub(super) async fn activities(
         .then(|| input.require("report_uuid", "the report_uuid of a task's result"))
         .transpose()?;
     let task = finished(own_task(app, who, input).await?)?;
-    if let Some(report) = report {
-        if !report.eq_ignore_ascii_case(&task.uuid) {
-            return Err(AnalystError::metadata(
-                "report_uuid",
-                &format!("the report_uuid of this task's result ({})", task.uuid),
-            ));
-        }
-    }
+    check_report_uuid(report, &task)?;
     Ok(json!({
         "task_uuid": task.uuid,
         "malicious_activity": result_field(&task, "malicious_activity"),

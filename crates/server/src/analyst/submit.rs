@@ -3,7 +3,7 @@
 //! of the same content when this license had it analysed before.
 
 use super::api::{unavailable, Input, Licensed, Result};
-use super::results::result_data;
+use super::results::{full_report_score, result_data};
 use crate::state::AppState;
 use pushdetect_model::analyst::{AnalystCode, AnalystError};
 use pushdetect_model::values::{parse_bool, parse_ip, parse_port};
@@ -50,13 +50,14 @@ fn options(input: &Input) -> Result<Value> {
     if let Some(v) = input.get("is_download") {
         options.insert("is_download".into(), json!(parse_bool("is_download", v)?));
     }
-    for name in ["full_report_score", "analysis_timeout"] {
-        if let Some(v) = input.get(name) {
-            let n: i64 = v
-                .parse()
-                .map_err(|_| AnalystError::metadata(name, "an integer"))?;
-            options.insert(name.into(), json!(n));
-        }
+    if let Some(n) = full_report_score(input)? {
+        options.insert("full_report_score".into(), json!(n));
+    }
+    if let Some(v) = input.get("analysis_timeout") {
+        let n: i64 = v
+            .parse()
+            .map_err(|_| AnalystError::metadata("analysis_timeout", "an integer"))?;
+        options.insert("analysis_timeout".into(), json!(n));
     }
     if let Some(v) = input.get("priority") {
         let n: u8 = v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
@@ -82,6 +83,21 @@ fn options(input: &Input) -> Result<Value> {
 }
 
 async fn queue(app: &AppState, task: &Task) -> Result<Value> {
+    let limit = app.analysis.max_queued_per_license;
+    let waiting = app
+        .store
+        .queued_tasks(task.license_id, limit)
+        .await
+        .map_err(unavailable)?;
+    if waiting >= limit {
+        return Err(AnalystError::new(
+            AnalystCode::SubmissionLimitExceeded,
+            format!(
+                "this license already has {limit} tasks waiting for analysis (the \
+                 server's --max-queued-per-license); submit again once some are done"
+            ),
+        ));
+    }
     app.tasks.write(task.clone()).await.map_err(unavailable)?;
     app.analysis.wake.notify_one();
     Ok(json!({"task_uuid": task.uuid}))
@@ -158,6 +174,12 @@ async fn content_by_hash(app: &AppState, who: &Licensed, input: &Input) -> Resul
 pub(super) async fn file(app: &AppState, who: &Licensed, mut input: Input) -> Result<Value> {
     let options = options(&input)?;
     let sha256 = match input.file.take() {
+        Some(received) if received.size == 0 => {
+            return Err(AnalystError::new(
+                AnalystCode::InvalidFileType,
+                "the file part 'file' is empty: there is nothing to analyse",
+            ))
+        }
         Some(received) => {
             let content = Content {
                 sha256: received.sha256.clone(),
@@ -211,7 +233,8 @@ async fn cached(
         .find_cached_result(who.license_id, subject)
         .await
         .map_err(unavailable)?;
-    Ok(found.as_ref().map(result_data))
+    let threshold = options["full_report_score"].as_i64();
+    Ok(found.as_ref().map(|t| result_data(t, threshold)))
 }
 
 /// `analysis/submit/download` (the client's deprecated `submit_file_metadata`): a download

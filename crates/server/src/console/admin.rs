@@ -25,6 +25,8 @@ struct Secret {
 struct AdminPage {
     nav: Nav,
     self_id: i64,
+    /// The account's name: the first part of the login names its admins make.
+    account: String,
     users: Vec<User>,
     licenses: Vec<License>,
     sensors: Vec<Sensor>,
@@ -43,6 +45,13 @@ fn forbidden() -> Response {
 
 async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreError> {
     let users = app.store.list_users(Some(user.account_id)).await?;
+    let account = app
+        .store
+        .find_account(&user.account_id.to_string())
+        .await?
+        .filter(|a| a.id == user.account_id)
+        .map(|a| a.name)
+        .unwrap_or_default();
     let licenses = app.store.list_licenses(Some(user.account_id)).await?;
     let mut sensors = Vec::new();
     for l in &licenses {
@@ -51,6 +60,7 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
     Ok(AdminPage {
         nav: user.nav(),
         self_id: user.user_id,
+        account,
         users,
         licenses,
         sensors,
@@ -159,13 +169,21 @@ async fn apply(
     Ok(match field("op") {
         "add_user" => {
             let name = field("username");
-            if !name_ok(name) || name.contains(char::is_whitespace) {
+            if !name_ok(name) || name.contains(char::is_whitespace) || name.contains('/') {
                 return Ok(Outcome::Refused(
-                    "'username' must be 1 to 64 characters without spaces".into(),
+                    "'username' must be 1 to 64 characters without spaces or '/'".into(),
                 ));
             }
+            let Some(account) = store
+                .find_account(&user.account_id.to_string())
+                .await?
+                .filter(|a| a.id == user.account_id)
+            else {
+                return Err(StoreError::NotFound("account".into()));
+            };
             let is_admin = field("admin") == "1";
-            let new = provision::add_user(store, user.account_id, name, is_admin).await?;
+            let login = provision::login_name(&account.name, name);
+            let new = provision::add_user(store, user.account_id, &login, is_admin).await?;
             Outcome::Shown(Secret {
                 what: format!("User {} added", new.user.username),
                 lines: vec![
