@@ -81,6 +81,7 @@ pub async fn serve(
         app,
         state.config.connection_limits(),
         state.config.tls.clone(),
+        state.metrics.connection_gauges(),
         shutdown,
     )
     .await;

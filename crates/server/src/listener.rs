@@ -15,6 +15,7 @@
 //! - on shutdown the listener closes, idle connections close at once, and busy ones get
 //!   the grace period to finish before they are closed.
 
+use crate::metrics::ConnectionGauges;
 use crate::tls::Tls;
 use axum::body::Body;
 use axum::extract::connect_info::ConnectInfo;
@@ -87,6 +88,7 @@ struct Registry {
     epoch: Instant,
     next_id: AtomicU64,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    gauges: ConnectionGauges,
 }
 
 impl Registry {
@@ -114,11 +116,14 @@ impl Registry {
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(id, conn.clone());
+        self.gauges.open.inc();
         (id, conn)
     }
 
     fn close(&self, id: u64) {
-        self.lock().remove(&id);
+        if self.lock().remove(&id).is_some() {
+            self.gauges.open.dec();
+        }
     }
 
     /// Closes the connection idle longest; false when every connection is busy.
@@ -145,12 +150,14 @@ pub async fn serve(
     app: Router,
     limits: ConnectionLimits,
     tls: Option<Arc<Tls>>,
+    gauges: ConnectionGauges,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let registry = Arc::new(Registry {
         epoch: Instant::now(),
         next_id: AtomicU64::new(0),
         conns: Mutex::new(HashMap::new()),
+        gauges,
     });
     let stopping = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -372,6 +379,7 @@ impl RequestGuard {
     fn begin(conn: Arc<Conn>, registry: Arc<Registry>) -> Self {
         conn.begun.fetch_add(1, Ordering::AcqRel);
         conn.active.fetch_add(1, Ordering::AcqRel);
+        registry.gauges.in_flight.inc();
         RequestGuard { conn, registry }
     }
 }
@@ -382,6 +390,7 @@ impl Drop for RequestGuard {
             .idle_since
             .store(self.registry.now(), Ordering::Release);
         self.conn.active.fetch_sub(1, Ordering::AcqRel);
+        self.registry.gauges.in_flight.dec();
     }
 }
 

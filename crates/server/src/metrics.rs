@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
@@ -26,6 +27,18 @@ pub struct Metrics {
     events: Family<Labels, Counter>,
     errors: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
+    connections: ConnectionGauges,
+}
+
+/// What the listener reports as it works: connections open and requests in flight. An
+/// operator sees how close the server is to `--max-connections`; a test can wait for a
+/// request to be in flight instead of sleeping.
+#[derive(Clone, Default)]
+pub struct ConnectionGauges {
+    /// Connections open (idle or busy).
+    pub open: Gauge,
+    /// Requests being answered.
+    pub in_flight: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -42,6 +55,17 @@ impl Default for Metrics {
         let events = Family::<Labels, Counter>::default();
         let errors = Family::<Labels, Counter>::default();
         let reloads = Family::<Labels, Counter>::default();
+        let connections = ConnectionGauges::default();
+        registry.register(
+            "connections_open",
+            "Client connections open, idle or busy",
+            connections.open.clone(),
+        );
+        registry.register(
+            "requests_in_flight",
+            "Requests being answered",
+            connections.in_flight.clone(),
+        );
         registry.register(
             "reloads",
             "Reloads on SIGHUP, by what (rules, tls) and result (ok, failed): a failed one \
@@ -75,6 +99,7 @@ impl Default for Metrics {
             events,
             errors,
             reloads,
+            connections,
         }
     }
 }
@@ -85,6 +110,11 @@ impl Metrics {
         self.events
             .get_or_create(&vec![("type", kind.to_owned())])
             .inc();
+    }
+
+    /// The gauges the listener keeps up to date.
+    pub fn connection_gauges(&self) -> ConnectionGauges {
+        self.connections.clone()
     }
 
     /// Counts a reload of `what` (`rules`, `tls`) on SIGHUP, so that an operator can

@@ -168,9 +168,9 @@ async fn shutdown_finishes_within_the_grace_period_with_hostile_clients_connecte
     // One request in flight that finishes during the grace period, one that never does.
     let mut finishing = busy_connection(&app.addr()).await;
     let _stuck = busy_connection(&app.addr()).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_for_requests_in_flight(2).await;
     app.signal_stop();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.wait_until_refusing().await;
     finishing
         .write_all(b"&password=0123456789abcdef1234")
         .await

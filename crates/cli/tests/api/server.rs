@@ -157,8 +157,9 @@ async fn health_and_metrics() {
     );
 }
 
+/// (That requests in flight finish during the grace period is tested in connections.rs.)
 #[tokio::test]
-async fn graceful_shutdown_completes() {
+async fn after_a_graceful_stop_the_store_is_closed() {
     let app = TestApp::start().await;
     let c = app.user_client().await;
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);

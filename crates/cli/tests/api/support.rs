@@ -120,6 +120,49 @@ impl TestApp {
         }
     }
 
+    /// Waits (bounded) until `n` requests other than this question are in flight, as the
+    /// server's `pushdetect_requests_in_flight` gauge says.
+    pub async fn wait_for_requests_in_flight(&self, n: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let metrics = reqwest::get(self.url("/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let in_flight: i64 = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("pushdetect_requests_in_flight "))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            // The metrics request itself is one of them.
+            if in_flight > n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} requests in flight, not {n}",
+                in_flight - 1
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (bounded) until the server takes no new connections: it is stopping.
+    pub async fn wait_until_refusing(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(self.addr()).await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still accepting connections"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The data dir (database, content).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
