@@ -483,8 +483,9 @@ fn key(k: fantoccini::key::Key) -> String {
     char::from(k).to_string()
 }
 
-#[tokio::test]
-async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
+/// A server holding `seed`'s events and a blocked mail received now, and a browser
+/// logged in to its console; the uuid of the analysed task.
+async fn seeded_console() -> (TestApp, String, Driver, Browser) {
     let app = TestApp::start().await;
     let task = seed(&app).await;
     let sensor = app.license_client().await;
@@ -505,7 +506,12 @@ async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
     let driver = driver().await;
     let b = browser(&driver).await;
     log_in(&b, &app).await;
+    (app, task, driver, b)
+}
 
+#[tokio::test]
+async fn keyboard_use_impact_filter_and_sort_and_the_dashboard() {
+    let (app, _, _driver, b) = seeded_console().await;
     // Keyboard: the first Tab reaches the skip link, which leads to the content.
     b.goto(&app.url("/events")).await.unwrap();
     wait_for(&b, "table#events").await;
@@ -584,7 +590,12 @@ async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
         vec!["100", "80", "85", "85"],
         "impact 70 or more only"
     );
+    b.close().await.unwrap();
+}
 
+#[tokio::test]
+async fn incidents_hosts_and_tasks_pages() {
+    let (app, task, _driver, b) = seeded_console().await;
     // Incidents: the list, one incident with its events, its host with its incidents.
     b.goto(&app.url("/incidents")).await.unwrap();
     wait_for(&b, "table.incidents").await;
@@ -652,7 +663,12 @@ async fn incidents_tasks_impact_sorting_keyboard_use_and_a_phone_screen() {
         .await
         .unwrap()
         .contains("'state'"));
+    b.close().await.unwrap();
+}
 
+#[tokio::test]
+async fn a_phone_screen_never_scrolls_sideways_and_labels_cells() {
+    let (app, task, _driver, b) = seeded_console().await;
     // A phone: nothing wider than the screen, rows as labelled cards, the menu usable.
     set_viewport(&b, 390, 844).await;
     for path in [
