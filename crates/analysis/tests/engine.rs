@@ -395,3 +395,209 @@ fn reload_adds_operator_rules_and_keeps_the_old_set_when_a_rule_is_broken() {
     let err = e.reload().unwrap_err().to_string();
     assert!(err.contains("no_meta") && err.contains("score"), "{err}");
 }
+
+/// Bytes deflate cannot shrink (xorshift), so their compression ratio is 1.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn limited(max_entries: usize, max_expanded_bytes: u64, max_depth: u32, max_ratio: u64) -> Engine {
+    Engine::new(EngineConfig {
+        archive_limits: ArchiveLimits {
+            max_entries,
+            max_expanded_bytes,
+            max_depth,
+            max_ratio,
+        },
+        ..EngineConfig::default()
+    })
+    .unwrap()
+}
+
+fn bombs(v: &Verdict) -> bool {
+    rules_of(v).contains(&"archive_bomb")
+}
+
+#[test]
+fn archive_limits_hold_exactly_at_their_values() {
+    // Exactly as many entries as allowed.
+    let ten: Vec<(String, Vec<u8>)> = (0..10)
+        .map(|i| (format!("f{i}.txt"), vec![b'a'; 10]))
+        .collect();
+    let ten: Vec<(&str, &[u8])> = ten
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    assert!(!bombs(
+        &limited(10, 1 << 20, 3, 200)
+            .analyse_file(&zip(&ten), None)
+            .1
+    ));
+    // Exactly as many bytes as allowed: the whole entry is read and scanned, to its last
+    // byte (EICAR, which must be whole, still matches).
+    let content = EICAR.to_vec();
+    let budget = content.len() as u64;
+    let v = limited(100, budget, 3, 200)
+        .analyse_file(&zip(&[("x.com", &content)]), None)
+        .1;
+    assert!(!bombs(&v), "{v:?}");
+    assert!(rules_of(&v).contains(&"eicar_test_file"), "{v:?}");
+    let v = limited(100, budget - 1, 3, 200)
+        .analyse_file(&zip(&[("x.com", &content)]), None)
+        .1;
+    assert!(bombs(&v), "{v:?}");
+}
+
+#[test]
+fn the_compression_ratio_counts_only_for_entries_over_a_mebibyte() {
+    // Small and highly compressed: not a bomb, however high the ratio.
+    let v = limited(100, 1 << 30, 3, 200)
+        .analyse_file(&zip(&[("zeros.bin", &vec![0u8; 1 << 19])]), None)
+        .1;
+    assert!(!bombs(&v), "{v:?}");
+    // Exactly one mebibyte: still not counted.
+    let v = limited(100, 1 << 30, 3, 200)
+        .analyse_file(&zip(&[("zeros.bin", &vec![0u8; 1 << 20])]), None)
+        .1;
+    assert!(!bombs(&v), "{v:?}");
+    // Large and incompressible: ratio 1, not a bomb.
+    let v = limited(100, 1 << 30, 3, 200)
+        .analyse_file(&zip(&[("noise.bin", &noise(2 << 20))]), None)
+        .1;
+    assert!(!bombs(&v), "{v:?}");
+    // Large and compressed: a bomb above the ratio, not at it.
+    let zeros = zip(&[("zeros.bin", &vec![0u8; 2 << 20])]);
+    let entry = zip::ZipArchive::new(std::io::Cursor::new(&zeros))
+        .unwrap()
+        .by_index_raw(0)
+        .map(|e| e.size() / e.compressed_size())
+        .unwrap();
+    assert!(entry > 2, "{entry}");
+    let v = limited(100, 1 << 30, 3, entry).analyse_file(&zeros, None).1;
+    assert!(!bombs(&v), "ratio {entry} at a limit of {entry}: {v:?}");
+    let v = limited(100, 1 << 30, 3, entry - 1)
+        .analyse_file(&zeros, None)
+        .1;
+    assert!(
+        bombs(&v),
+        "ratio {entry} over a limit of {}: {v:?}",
+        entry - 1
+    );
+}
+
+#[test]
+fn the_expansion_budget_is_shared_by_nested_archives_and_depth_is_exact() {
+    // An inner archive of about 230 bytes holding 120: each alone fits a budget of 250,
+    // both together do not.
+    let inner = zip(&[("a.bin", &noise(120))]);
+    let outer = zip(&[("inner.zip", &inner)]);
+    assert!(inner.len() > 130 && inner.len() < 250, "{}", inner.len());
+    let v = limited(100, 250, 3, 200).analyse_file(&outer, None).1;
+    assert!(bombs(&v), "{v:?}");
+    let v = limited(100, 1000, 3, 200).analyse_file(&outer, None).1;
+    assert!(!bombs(&v), "{v:?}");
+    // Depth: archives are opened down to max_depth levels and no further.
+    let nest = |levels: usize| {
+        let mut z = zip(&[("core.com", EICAR)]);
+        for i in 1..levels {
+            z = zip(&[(format!("level{i}.zip").as_str(), &z)]);
+        }
+        z
+    };
+    let v = limited(100, 1 << 20, 3, 200).analyse_file(&nest(3), None).1;
+    assert_eq!(rules_of(&v), ["eicar_test_file"], "{v:?}");
+    let v = limited(100, 1 << 20, 3, 200).analyse_file(&nest(4), None).1;
+    assert_eq!(rules_of(&v), ["archive_too_deep"], "{v:?}");
+}
+
+#[test]
+fn lists_count_their_entries_and_skip_blanks_and_comments() {
+    use pushdetect_analysis::hashlist::HashList;
+    use pushdetect_analysis::url_heuristics::UrlBlocklist;
+    let empty = HashList::parse("# nothing yet\n").unwrap();
+    assert_eq!((empty.len(), empty.is_empty()), (0, true));
+    let two = HashList::parse(&format!(
+        "sha256,score,description\n{},90,a\n{},40,b\n",
+        "a".repeat(64),
+        "b".repeat(32)
+    ))
+    .unwrap();
+    assert_eq!((two.len(), two.is_empty()), (2, false));
+    let blocked = UrlBlocklist::parse("\n  \n# comment\nevil.example.\nhttps://bad.example/x\n");
+    assert_eq!((blocked.len(), blocked.is_empty()), (2, false));
+    let none = UrlBlocklist::parse("\n# only a comment\n");
+    assert_eq!((none.len(), none.is_empty()), (0, true));
+}
+
+#[test]
+fn rules_need_a_score_from_0_to_100_and_private_ones_are_not_counted() {
+    use pushdetect_analysis::RuleSet;
+    let rule = |score: &str| {
+        vec![(
+            "t.yar".to_owned(),
+            format!("rule r {{ meta: score = {score} description = \"d\" condition: true }}"),
+        )]
+    };
+    for ok in ["0", "100"] {
+        let set = RuleSet::compile(&rule(ok)).unwrap();
+        assert_eq!((set.len(), set.is_empty()), (1, false), "{ok}");
+    }
+    for bad in ["101", "-1"] {
+        let err = RuleSet::compile(&rule(bad)).unwrap_err().to_string();
+        assert!(err.contains("outside 0-100"), "{bad}: {err}");
+    }
+    let private = RuleSet::compile(&[(
+        "p.yar".to_owned(),
+        "private rule helper { condition: true }".to_owned(),
+    )])
+    .unwrap();
+    assert_eq!((private.len(), private.is_empty()), (0, true));
+    assert_eq!(format!("{private:?}"), "RuleSet { rules: 0 }");
+}
+
+#[test]
+fn empty_and_binary_content_is_not_text() {
+    use pushdetect_analysis::subject::mime_type;
+    assert_eq!(mime_type(b""), "application/octet-stream");
+    assert_eq!(mime_type(&[0xC3, 0x28, 0x41]), "application/octet-stream");
+    assert_eq!(mime_type(b"a\x01b"), "application/octet-stream");
+    assert_eq!(mime_type(b"plain\ttext\r\n"), "text/plain");
+}
+
+#[test]
+fn each_reload_is_a_new_generation() {
+    let e = engine();
+    let first = e.snapshot().generation;
+    e.reload().unwrap();
+    assert_eq!(e.snapshot().generation, first + 1);
+    e.reload().unwrap();
+    assert_eq!(e.snapshot().generation, first + 2);
+}
+
+#[test]
+fn an_archive_whose_declared_sizes_lie_is_reported_not_expanded() {
+    // 300 zero bytes, declared (in the local header and the central directory) as 10.
+    let mut z = zip(&[("liar.bin", &[0u8; 300])]);
+    let patch = |z: &mut Vec<u8>, signature: [u8; 4], offset: usize| {
+        let at = z.windows(4).position(|w| w == signature).unwrap() + offset;
+        assert_eq!(&z[at..at + 4], &300u32.to_le_bytes());
+        z[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+    };
+    patch(&mut z, [0x50, 0x4b, 0x03, 0x04], 22);
+    patch(&mut z, [0x50, 0x4b, 0x01, 0x02], 24);
+    // The zip reader stops at the declared size: reported, never expanded.
+    let v = limited(100, 100, 3, 200).analyse_file(&z, None).1;
+    assert_eq!(rules_of(&v), ["archive_unreadable"], "{v:?}");
+    assert!(
+        v.malicious_activity[0].contains("larger than its declared uncompressed size"),
+        "{v:?}"
+    );
+}

@@ -734,3 +734,52 @@ fn analyst_calls_are_found_by_path_and_check_their_names() {
     assert!(e.message.contains("'uudi'"), "{e}");
     assert!(e.message.contains("did you mean 'uuid'"), "{e}");
 }
+
+/// Lastline's client logs in again and resends after any message holding "Permission
+/// denied": a validation error must never say it, or a bad push would be sent twice.
+#[test]
+fn no_validation_message_says_permission_denied() {
+    let mut messages = Vec::new();
+    let bases = [
+        (EventKind::Ioc, ioc(&[])),
+        (EventKind::FileDownload, download(&[])),
+        (
+            EventKind::Mail,
+            with(
+                &[
+                    ("mail_json_str", "{}"),
+                    ("vendor_name", "Acme"),
+                    ("tool_name", "Gate"),
+                    ("key", "AK:SK"),
+                ],
+                &[],
+            ),
+        ),
+    ];
+    for (kind, base) in &bases {
+        for p in kind.method().params {
+            for bad in ["", "\u{1}garbage", "-1", "permission", &"x".repeat(5000)] {
+                let mut pairs: Vec<(String, String)> =
+                    base.iter().filter(|(k, _)| k != p.name).cloned().collect();
+                pairs.push((p.name.to_owned(), bad.to_owned()));
+                if let Err(e) = push(*kind, &pairs) {
+                    messages.push(e);
+                }
+            }
+        }
+        let mut unknown = base.clone();
+        unknown.push(("permission_denied".into(), "1".into()));
+        messages.push(push(*kind, &unknown).unwrap_err());
+    }
+    assert!(messages.len() > 100, "{}", messages.len());
+    for e in messages {
+        assert!(
+            !e.message.to_lowercase().contains("permission denied"),
+            "{e}"
+        );
+        assert!(
+            !matches!(e.code.number(), 3001..=3004),
+            "a validation error with a session code: {e}"
+        );
+    }
+}
