@@ -12,9 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! cargo mutants --version >/dev/null 2>&1; then
-    cargo install --locked cargo-mutants
-fi
+install() {
+    if ! cargo mutants --version >/dev/null 2>&1; then
+        cargo install --locked cargo-mutants
+    fi
+}
 
 case "${1:-changed}" in
 changed)
@@ -29,9 +31,11 @@ changed)
         echo "the last commit changes nothing in crates/model/src: no mutants to test" >&2
         exit 0
     fi
+    install
     cargo mutants -p pushdetect-model --in-diff "$diff" --no-shuffle --timeout 120
     ;;
 *)
+    install
     cargo mutants -p "$1" --no-shuffle --timeout 300
     ;;
 esac
