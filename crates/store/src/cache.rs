@@ -96,3 +96,30 @@ impl Lookups {
         self.sensors_by_id.invalidate_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_read_before_a_credentials_change_is_not_kept() {
+        let lookups = Lookups::default();
+        assert_eq!(format!("{lookups:?}"), "Lookups { .. }");
+        let read_at = lookups.generation();
+        lookups.keep(&lookups.task_licenses, read_at, "t1".to_owned(), 1);
+        assert_eq!(lookups.task_licenses.get("t1"), Some(1), "kept");
+        lookups.credentials_changed();
+        lookups.credentials_changed();
+        assert_eq!(lookups.generation(), read_at + 2);
+        // Read before the change, answered after it: not kept (it may be stale).
+        lookups.keep(&lookups.task_licenses, read_at, "t2".to_owned(), 2);
+        assert_eq!(lookups.task_licenses.get("t2"), None, "stale, not kept");
+        lookups.keep(
+            &lookups.task_licenses,
+            lookups.generation(),
+            "t3".to_owned(),
+            3,
+        );
+        assert_eq!(lookups.task_licenses.get("t3"), Some(3));
+    }
+}
