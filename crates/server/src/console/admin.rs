@@ -45,13 +45,7 @@ fn forbidden() -> Response {
 
 async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreError> {
     let users = app.store.list_users(Some(user.account_id)).await?;
-    let account = app
-        .store
-        .find_account(&user.account_id.to_string())
-        .await?
-        .filter(|a| a.id == user.account_id)
-        .map(|a| a.name)
-        .unwrap_or_default();
+    let account = account_name(app.store.as_ref(), user).await?;
     let licenses = app.store.list_licenses(Some(user.account_id)).await?;
     let mut sensors = Vec::new();
     for l in &licenses {
@@ -68,6 +62,20 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
         error: None,
         secret: None,
     })
+}
+
+/// The name of the admin's own account: the first part of the login names its admins
+/// make.
+async fn account_name(
+    store: &dyn pushdetect_store::Store,
+    user: &ConsoleUser,
+) -> Result<String, StoreError> {
+    store
+        .find_account(&user.account_id.to_string())
+        .await?
+        .filter(|a| a.id == user.account_id)
+        .map(|a| a.name)
+        .ok_or_else(|| StoreError::NotFound("account".into()))
 }
 
 /// `GET /admin`.
@@ -174,15 +182,9 @@ async fn apply(
                     "'username' must be 1 to 64 characters without spaces or '/'".into(),
                 ));
             }
-            let Some(account) = store
-                .find_account(&user.account_id.to_string())
-                .await?
-                .filter(|a| a.id == user.account_id)
-            else {
-                return Err(StoreError::NotFound("account".into()));
-            };
+            let account = account_name(store, user).await?;
             let is_admin = field("admin") == "1";
-            let login = provision::login_name(&account.name, name);
+            let login = provision::login_name(&account, name);
             let new = provision::add_user(store, user.account_id, &login, is_admin).await?;
             Outcome::Shown(Secret {
                 what: format!("User {} added", new.user.username),
