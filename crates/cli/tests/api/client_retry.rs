@@ -31,20 +31,33 @@ fn user(app: &TestApp) -> Auth {
 }
 
 /// The count of `endpoint` answered with `status` on the server's `/metrics` (0 if none).
-async fn answered(app: &TestApp, endpoint: &str, status: u16) -> u64 {
-    let metrics = reqwest::get(app.url("/metrics"))
+async fn answered(app: &TestApp, endpoint: &str, status: u16) -> i64 {
+    app.metric(&format!(
+        "pushdetect_http_requests_total{{endpoint=\"{endpoint}\",method=\"POST\",status=\"{status}\"}}"
+    ))
+    .await
+    .unwrap_or(0)
+}
+
+/// A ping through the PAPI client.
+async fn ping(client: &PapiClient) -> Result<serde_json::Value, ClientError> {
+    client
+        .call(reqwest::Method::POST, "push_detection/ping.json", &[])
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!(
-        "pushdetect_http_requests_total{{endpoint=\"{endpoint}\",method=\"POST\",status=\"{status}\"}} "
-    );
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series.as_str()))
-        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// A ping to a scripted server answering `script`: the answer and the paths it was asked.
+async fn ping_scripted(
+    script: Vec<(u32, &'static str)>,
+) -> (Result<serde_json::Value, ClientError>, Vec<String>) {
+    let server = Scripted::start(script).await;
+    let auth = Auth::License {
+        api_key: "k".into(),
+        api_token: "t".into(),
+    };
+    let client = PapiClient::new(papi_config(&server.base, auth)).unwrap();
+    let answer = ping(&client).await;
+    (answer, server.asked())
 }
 
 #[tokio::test]
@@ -55,30 +68,17 @@ async fn after_an_expired_session_the_papi_client_logs_in_again_and_resends() {
     })
     .await;
     let client = PapiClient::new(papi_config(&app.base, user(&app))).unwrap();
-    let ping = "/papi/push_detection/ping.json";
-    assert_eq!(
-        client
-            .call(reqwest::Method::POST, "push_detection/ping.json", &[])
-            .await
-            .unwrap(),
-        "pong"
-    );
+    assert_eq!(ping(&client).await.unwrap(), "pong");
     // The idle time passing is what this test is about: the session expires.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        client
-            .call(reqwest::Method::POST, "push_detection/ping.json", &[])
-            .await
-            .unwrap(),
-        "pong"
-    );
+    assert_eq!(ping(&client).await.unwrap(), "pong");
     assert_eq!(
         answered(&app, "/papi/login", 200).await,
         2,
         "logged in again"
     );
     assert_eq!(
-        answered(&app, ping, 200).await,
+        answered(&app, "/papi/push_detection/ping.json", 200).await,
         3,
         "the ping was resent once"
     );
@@ -246,24 +246,15 @@ impl Scripted {
 
 #[tokio::test]
 async fn codes_3002_and_3003_and_a_permission_denied_message_are_session_errors() {
-    let auth = Auth::License {
-        api_key: "k".into(),
-        api_token: "t".into(),
-    };
     for (code, message) in [
         (3002, "cannot switch to key"),
         (3003, "no key selected"),
         (4000, "Permission denied for this call"),
     ] {
-        let server = Scripted::start(vec![(code, message)]).await;
-        let client = PapiClient::new(papi_config(&server.base, auth.clone())).unwrap();
-        let answer = client
-            .call(reqwest::Method::POST, "push_detection/ping.json", &[])
-            .await
-            .unwrap();
-        assert_eq!(answer, "OK", "{code}");
+        let (answer, asked) = ping_scripted(vec![(code, message)]).await;
+        assert_eq!(answer.unwrap(), "OK", "{code}");
         assert_eq!(
-            server.asked(),
+            asked,
             [
                 "/papi/login",
                 "/papi/push_detection/ping.json",
@@ -274,27 +265,20 @@ async fn codes_3002_and_3003_and_a_permission_denied_message_are_session_errors(
         );
     }
     // Twice in a row: the second answer is the caller's, no third attempt.
-    let server = Scripted::start(vec![(3002, "cannot switch"), (3002, "cannot switch")]).await;
-    let client = PapiClient::new(papi_config(&server.base, auth.clone())).unwrap();
-    let err = client
-        .call(reqwest::Method::POST, "push_detection/ping.json", &[])
-        .await
-        .unwrap_err();
+    let (answer, asked) =
+        ping_scripted(vec![(3002, "cannot switch"), (3002, "cannot switch")]).await;
+    let err = answer.unwrap_err();
     assert!(
         matches!(err, ClientError::Api { code: 3002, .. }),
         "{err:?}"
     );
-    assert_eq!(server.asked().len(), 4);
+    assert_eq!(asked.len(), 4);
     // Any other code is the caller's at once.
-    let server = Scripted::start(vec![(3005, "something else")]).await;
-    let client = PapiClient::new(papi_config(&server.base, auth)).unwrap();
-    let err = client
-        .call(reqwest::Method::POST, "push_detection/ping.json", &[])
-        .await
-        .unwrap_err();
+    let (answer, asked) = ping_scripted(vec![(3005, "something else")]).await;
+    let err = answer.unwrap_err();
     assert!(
         matches!(err, ClientError::Api { code: 3005, .. }),
         "{err:?}"
     );
-    assert_eq!(server.asked().len(), 2);
+    assert_eq!(asked.len(), 2);
 }

@@ -52,16 +52,7 @@ async fn each_required_ioc_parameter_missing_is_named() {
     let app = TestApp::start().await;
     let c = app.user_client().await;
     let form = ioc_form(&app.creds.sensor_key);
-    for name in [
-        "vendor_name",
-        "tool_name",
-        "ioc_uuid",
-        "ioc_source",
-        "ioc_matched",
-        "match_confidence",
-        "hostname",
-        "key",
-    ] {
+    for name in IOC_REQUIRED.into_iter().chain(["key"]) {
         let v = c.post(IOC, &pairs(&with(&form, name, None))).await;
         assert_error(&v, 2001, &format!("'{name}'"));
     }

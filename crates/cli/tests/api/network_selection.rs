@@ -15,19 +15,7 @@ type Method = (
 fn methods(app: &TestApp) -> [Method; 2] {
     let key = &app.creds.sensor_key;
     [
-        (
-            IOC,
-            ioc_form(key),
-            &[
-                "vendor_name",
-                "tool_name",
-                "ioc_uuid",
-                "ioc_source",
-                "ioc_matched",
-                "match_confidence",
-                "hostname",
-            ],
-        ),
+        (IOC, ioc_form(key), &IOC_REQUIRED),
         (
             MAIL,
             mail_form(key, SPEC_SAMPLE_MAIL),

@@ -120,24 +120,31 @@ impl TestApp {
         }
     }
 
+    /// The value of one series on the server's `/metrics` (`name{labels}` exactly as
+    /// exposed), if it exists yet.
+    pub async fn metric(&self, series: &str) -> Option<i64> {
+        let metrics = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        metrics.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(|n| n.trim().parse().unwrap())
+        })
+    }
+
     /// Waits (bounded) until `n` requests other than this question are in flight, as the
     /// server's `pushdetect_requests_in_flight` gauge says.
     pub async fn wait_for_requests_in_flight(&self, n: i64) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let metrics = reqwest::get(self.url("/metrics"))
+            let in_flight = self
+                .metric("pushdetect_requests_in_flight")
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let in_flight: i64 = metrics
-                .lines()
-                .find_map(|l| l.strip_prefix("pushdetect_requests_in_flight "))
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
+                .expect("the gauge is exposed");
             // The metrics request itself is one of them.
             if in_flight > n {
                 return;
@@ -248,8 +255,7 @@ impl TestApp {
 
     /// A second license (with one sensor) in the first account: (key_id, sensor key).
     pub async fn second_license(&self) -> (i64, String, String) {
-        let account = self.store.find_account("default").await.unwrap().unwrap();
-        let l = add_license(self.store.as_ref(), account.id, "second")
+        let l = add_license(self.store.as_ref(), self.account_id().await, "second")
             .await
             .unwrap();
         let s = add_sensor(self.store.as_ref(), l.license.id, "s2")
@@ -407,6 +413,17 @@ pub fn download_form(key: &str) -> Vec<(&'static str, String)> {
         ("key", key.to_owned()),
     ]
 }
+
+/// The parameters of push_result the spec requires, besides the network selection.
+pub const IOC_REQUIRED: [&str; 7] = [
+    "vendor_name",
+    "tool_name",
+    "ioc_uuid",
+    "ioc_source",
+    "ioc_matched",
+    "match_confidence",
+    "hostname",
+];
 
 /// A complete, valid push_result form for the first sensor.
 pub fn ioc_form(key: &str) -> Vec<(&'static str, String)> {
