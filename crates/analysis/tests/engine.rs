@@ -396,17 +396,13 @@ fn reload_adds_operator_rules_and_keeps_the_old_set_when_a_rule_is_broken() {
     assert!(err.contains("no_meta") && err.contains("score"), "{err}");
 }
 
-/// Bytes deflate cannot shrink (xorshift), so their compression ratio is 1.
+/// Bytes deflate cannot shrink (seeded, the same on every run), so their compression
+/// ratio is 1.
 fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut rng = fastrand::Rng::with_seed(0x9E37_79B9_7F4A_7C15);
+    let mut bytes = vec![0u8; len];
+    rng.fill(&mut bytes);
+    bytes
 }
 
 fn limited(max_entries: usize, max_expanded_bytes: u64, max_depth: u32, max_ratio: u64) -> Engine {
