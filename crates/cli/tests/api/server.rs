@@ -155,6 +155,11 @@ async fn health_and_metrics() {
         m.contains("pushdetect_http_request_duration_seconds_count{endpoint=\"/papi/login\"} 1"),
         "{m}"
     );
+    // The listener's gauges: this request is the one in flight; at least its connection
+    // and the logged-in client's kept-alive one are open.
+    assert!(m.contains("\npushdetect_requests_in_flight 1\n"), "{m}");
+    let open = app.metric("pushdetect_connections_open").await.unwrap();
+    assert!(open >= 2, "{open} connections open: {m}");
 }
 
 /// (That requests in flight finish during the grace period is tested in connections.rs.)
