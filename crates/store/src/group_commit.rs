@@ -176,3 +176,191 @@ async fn commit<W: Write>(store: &dyn Store, batch: Vec<Job<W>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::SqliteStore;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::sync::Notify;
+
+    /// What the probe writes of one test saw.
+    #[derive(Default)]
+    struct Seen {
+        /// The size of every batch, in the order they were stored.
+        batches: Mutex<Vec<usize>>,
+        /// How many writes were retried alone.
+        retried: Mutex<usize>,
+        /// Lets the held batch finish.
+        release: Notify,
+    }
+
+    /// A write kind of these tests: it records what the committer hands it instead of
+    /// storing anything, so batch sizes and the retry path can be observed.
+    struct Probe {
+        seen: Arc<Seen>,
+        /// The batch holding this write waits for `release` before it is stored.
+        hold: bool,
+        /// Batches of more than one write fail; batches of one fail when this is set.
+        fail_alone: bool,
+        id: usize,
+    }
+
+    #[async_trait]
+    impl Write for Probe {
+        type Answer = usize;
+
+        async fn write_batch(_: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<usize>> {
+            let seen = &batch[0].seen;
+            seen.batches.lock().unwrap().push(batch.len());
+            if batch.iter().any(|w| w.hold) {
+                seen.release.notified().await;
+            }
+            if batch.len() > 1 && batch.iter().any(|w| w.fail_alone) {
+                return Err(StoreError::Conflict("batch".into()));
+            }
+            if batch.len() == 1 && batch[0].fail_alone {
+                return Err(StoreError::Conflict(format!("write {}", batch[0].id)));
+            }
+            Ok(batch.iter().map(|w| w.id).collect())
+        }
+
+        async fn write_one(_: &dyn Store, write: &Self) -> StoreResult<usize> {
+            *write.seen.retried.lock().unwrap() += 1;
+            Ok(write.id)
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        assert_eq!(
+            store.parallel_writers(),
+            1,
+            "one writer: batches queue behind it"
+        );
+        (dir, Arc::new(store))
+    }
+
+    /// Starts a write whose batch waits until `seen.release` is notified, and returns
+    /// once the committer holds it.
+    async fn hold(commit: &GroupCommit<Probe>, seen: &Arc<Seen>) -> tokio::task::JoinHandle<()> {
+        let (c, s) = (commit.clone(), seen.clone());
+        let held = tokio::spawn(async move {
+            let probe = Probe {
+                seen: s,
+                hold: true,
+                fail_alone: false,
+                id: 0,
+            };
+            assert_eq!(c.write(probe).await.unwrap(), 0);
+        });
+        for _ in 0..500 {
+            if !seen.batches.lock().unwrap().is_empty() {
+                return held;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the held write never reached the committer");
+    }
+
+    /// Starts writes `ids` concurrently; their answers, in the order of `ids`.
+    fn spawn_writes(
+        commit: &GroupCommit<Probe>,
+        seen: &Arc<Seen>,
+        ids: std::ops::RangeInclusive<usize>,
+        fail_alone: bool,
+    ) -> Vec<tokio::task::JoinHandle<StoreResult<usize>>> {
+        ids.map(|id| {
+            let (c, seen) = (commit.clone(), seen.clone());
+            tokio::spawn(async move {
+                let probe = Probe {
+                    seen,
+                    hold: false,
+                    fail_alone,
+                    id,
+                };
+                c.write(probe).await
+            })
+        })
+        .collect()
+    }
+
+    /// Waits (bounded) until `n` writes sit in the queue.
+    async fn queued(commit: &GroupCommit<Probe>, n: usize) {
+        for _ in 0..500 {
+            if commit.queue.max_capacity() - commit.queue.capacity() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let waiting = commit.queue.max_capacity() - commit.queue.capacity();
+        panic!("{waiting} writes queued, expected {n}: the queue holds eight batches");
+    }
+
+    #[tokio::test]
+    async fn writes_queued_behind_a_commit_share_batches_of_at_most_max_batch() {
+        let (_dir, store) = store().await;
+        let commit = GroupCommit::<Probe>::start(store);
+        let seen = Arc::new(Seen::default());
+        let held = hold(&commit, &seen).await;
+        let total = 2 * MAX_BATCH + 88;
+        let writes = spawn_writes(&commit, &seen, 1..=total, false);
+        // The committer has taken the first of them and waits for the writer.
+        queued(&commit, total - 1).await;
+        seen.release.notify_one();
+        held.await.unwrap();
+        for (i, w) in writes.into_iter().enumerate() {
+            assert_eq!(
+                w.await.unwrap().unwrap(),
+                i + 1,
+                "each write gets its own answer"
+            );
+        }
+        assert_eq!(*seen.batches.lock().unwrap(), [1, MAX_BATCH, MAX_BATCH, 88]);
+        assert_eq!(*seen.retried.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_is_retried_write_by_write() {
+        let (_dir, store) = store().await;
+        let commit = GroupCommit::<Probe>::start(store);
+        let seen = Arc::new(Seen::default());
+        let held = hold(&commit, &seen).await;
+        let writes = spawn_writes(&commit, &seen, 1..=3, true);
+        queued(&commit, 2).await;
+        seen.release.notify_one();
+        held.await.unwrap();
+        for (i, w) in writes.into_iter().enumerate() {
+            assert_eq!(
+                w.await.unwrap().unwrap(),
+                i + 1,
+                "answered by its own retry"
+            );
+        }
+        assert_eq!(*seen.batches.lock().unwrap(), [1, 3]);
+        assert_eq!(*seen.retried.lock().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_alone_gets_its_error_without_a_retry() {
+        let (_dir, store) = store().await;
+        let commit = GroupCommit::<Probe>::start(store);
+        let seen = Arc::new(Seen::default());
+        let probe = Probe {
+            seen: seen.clone(),
+            hold: false,
+            fail_alone: true,
+            id: 7,
+        };
+        let err = commit.write(probe).await.unwrap_err();
+        assert_eq!(err.to_string(), "write 7 already exists");
+        assert_eq!(*seen.batches.lock().unwrap(), [1]);
+        assert_eq!(
+            *seen.retried.lock().unwrap(),
+            0,
+            "a batch of one is not tried twice"
+        );
+    }
+}

@@ -212,7 +212,8 @@ mod tests {
 
     #[test]
     fn an_event_far_from_every_incident_opens_one_and_a_near_one_joins_it() {
-        let mut plan = Plan::new(vec![stored(7, "h", 0, 100, 2)]);
+        // Incident 8 (host g) is loaded but no event reaches it: nothing to write for it.
+        let mut plan = Plan::new(vec![stored(7, "h", 0, 100, 2), stored(8, "g", 0, 100, 1)]);
         plan.add(1, "h", 50, 10_000, Some(30), 1000);
         plan.add(1, "h", 51, 10_500, None, 1000);
         plan.add(1, "h", 52, 150, None, 1000);
@@ -223,6 +224,7 @@ mod tests {
         assert_eq!(w.created[0].1.events, 2);
         assert_eq!(w.created[0].1.impact, Some(30));
         assert_eq!((w.created[1].0, w.created[1].1.host.as_str()), (2, "h"));
+        assert_eq!(w.updated.len(), 1, "only the incident that grew is written");
         assert_eq!(w.updated[0].last_ms, 150);
         assert_eq!(w.updated[0].events, 3);
         assert!(w.merged.is_empty());

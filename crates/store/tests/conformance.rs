@@ -896,10 +896,11 @@ async fn a_poller_continuing_from_the_horizon_misses_no_completion(backend: Back
     };
     let mut seen = std::collections::BTreeSet::new();
     let mut after = 0;
+    // A horizon read after every completion had returned: no completion is later than it,
+    // but one may carry that very millisecond, which a poll up to it leaves for the next.
+    let mut all_done_by = None;
     loop {
-        // Whether every completion had returned before this poll's horizon was read: the
-        // poll then covers the rest, and anything still missing was skipped.
-        let last = completers.iter().all(|c| c.is_finished());
+        let all_returned = all_done_by.is_none() && completers.iter().all(|c| c.is_finished());
         let horizon = store.completion_horizon().await.unwrap();
         for task in store
             .completed_tasks(t.1, after, horizon, 10_000)
@@ -909,8 +910,11 @@ async fn a_poller_continuing_from_the_horizon_misses_no_completion(backend: Back
             assert!(seen.insert(task.uuid.clone()), "{} seen twice", task.uuid);
         }
         after = horizon;
-        if last {
-            break;
+        match all_done_by {
+            // This poll went past every completion's time: anything missing was skipped.
+            Some(done_by) if horizon > done_by => break,
+            _ if all_returned => all_done_by = Some(horizon),
+            _ => {}
         }
     }
     for c in completers {
