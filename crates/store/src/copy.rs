@@ -372,3 +372,54 @@ pub async fn sqlite_to_postgres(
     to.close().await;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, name: &str) -> Vec<Value> {
+        vec![
+            Value::Int(Some(id)),
+            Value::Text(Some(name.into())),
+            Value::Bool(false),
+        ]
+    }
+
+    fn digest(rows: &[Vec<Value>]) -> Digest128 {
+        let mut d = Digest128::default();
+        for r in rows {
+            d.add(r);
+        }
+        d
+    }
+
+    #[test]
+    fn the_digest_is_of_the_multiset_of_rows() {
+        let (a, b, c) = (row(1, "a"), row(2, "b"), row(3, "c"));
+        let abc = digest(&[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(abc.rows, 3);
+        assert_eq!(
+            digest(&[c.clone(), a.clone(), b.clone()]),
+            abc,
+            "order does not count"
+        );
+        assert_ne!(digest(&[a.clone(), b.clone()]), abc, "a row missing");
+        assert_ne!(
+            digest(&[a.clone(), b.clone(), row(3, "C")]),
+            abc,
+            "a value changed"
+        );
+        // Same count, same rows but one twice: the sum tells them apart.
+        assert_ne!(
+            digest(&[a.clone(), a.clone(), b.clone()]),
+            digest(&[a, b, c])
+        );
+        assert_ne!(digest(&[row(1, "a")]), Digest128::default());
+    }
+
+    #[test]
+    fn columns_are_listed_in_table_order() {
+        let accounts = &TABLES[0];
+        assert_eq!(column_list(accounts), "id, name, disabled, created_at_ms");
+    }
+}

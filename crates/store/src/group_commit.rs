@@ -347,6 +347,7 @@ mod tests {
     async fn a_failed_write_alone_gets_its_error_without_a_retry() {
         let (_dir, store) = store().await;
         let commit = GroupCommit::<Probe>::start(store);
+        assert_eq!(format!("{commit:?}"), "GroupCommit { .. }");
         let seen = Arc::new(Seen::default());
         let probe = Probe {
             seen: seen.clone(),

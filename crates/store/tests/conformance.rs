@@ -7,10 +7,11 @@
 mod backends;
 
 use backends::{Backend, TestDb};
+use pushdetect_store::copy;
 use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::{
     Completion, Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent,
-    Principal, Store, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
+    Principal, Store, StoreError, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -273,30 +274,32 @@ async fn events_filter_by_action_and_impact_and_page_in_impact_order(backend: Ba
             .unwrap()),
         vec![1, 2, 3, 4, 5]
     );
-    // Highest impact first, unknown last, newest first among equals; two per page.
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_events(
-                t.0,
-                &EventFilter {
-                    order: EventOrder::Impact,
-                    cursor,
-                    limit: 2,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        cursor = page.last().map(EventCursor::after);
-        let done = page.len() < 2;
-        seen.extend(ids(page));
-        if done {
-            break;
+    // Highest impact first, unknown last, newest first among equals; one and two per page
+    // (one per page continues after the event of unknown impact).
+    for per_page in [1, 2] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        for _ in 0..10 {
+            let page = store
+                .list_events(
+                    t.0,
+                    &EventFilter {
+                        order: EventOrder::Impact,
+                        cursor,
+                        limit: per_page,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            cursor = page.last().map(EventCursor::after);
+            seen.extend(ids(page));
         }
+        assert_eq!(seen, vec![4, 2, 5, 1, 3], "{per_page} per page");
     }
-    assert_eq!(seen, vec![4, 2, 5, 1, 3]);
 }
 
 async fn events_stored_before_triage_are_indexed_from_the_backlog(backend: Backend) {
@@ -420,6 +423,14 @@ async fn unique_names_conflict_and_disabling_cascades(backend: Backend) {
         store.create_account("a", 0).await,
         Err(pushdetect_store::StoreError::Conflict(_))
     ));
+    // Only a taken name is a conflict: a user of no account is a database error.
+    let orphan = store
+        .create_user(account.id + 100, "v", "hash", false, 0)
+        .await;
+    assert!(
+        matches!(orphan, Err(pushdetect_store::StoreError::Database(_))),
+        "{orphan:?}"
+    );
     let user = store
         .create_user(account.id, "u", "hash", false, 0)
         .await
@@ -994,3 +1005,82 @@ conformance!(
     tasks_are_created_claimed_and_completed_in_batches,
     shared_content_stays_while_a_task_awaits_it_or_a_license_keeps_it,
 );
+
+/// `pushdetect migrate`'s copy into PostgreSQL: row for row with the same ids, in insert
+/// batches with progress, verified, and only into a database without an installation.
+#[tokio::test]
+async fn the_copy_into_postgres_moves_every_row_in_batches_and_only_into_an_empty_database() {
+    let source = TestDb::new(Backend::Sqlite).await;
+    let t = tenant(source.store(), "copied").await;
+    // One event more than an insert batch (500) holds, each about two hosts.
+    const EVENTS: i64 = 501;
+    for at in 0..EVENTS {
+        insert(source.store(), &about(t, &["h1", "h2"], at * 1000, Some(5))).await;
+    }
+    let target = TestDb::new(Backend::Postgres).await;
+    let progress = std::sync::Mutex::new(Vec::new());
+    let report = copy::sqlite_to_postgres(
+        &source.sqlite_path(),
+        &target.postgres_url(),
+        &|table, rows| progress.lock().unwrap().push((table.to_owned(), rows)),
+    )
+    .await
+    .unwrap();
+    let rows = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|(t, _)| t == name)
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(rows("accounts"), Some(1));
+    assert_eq!(rows("sensors"), Some(1));
+    assert_eq!(rows("events"), Some(501));
+    assert_eq!(rows("event_hosts"), Some(1002));
+    assert_eq!(
+        rows("incidents"),
+        Some(2),
+        "one per host: the events are 1 s apart"
+    );
+    assert_eq!(rows("incident_events"), Some(1002));
+    let events_progress: Vec<u64> = progress
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(table, _)| table == "events")
+        .map(|(_, rows)| *rows)
+        .collect();
+    assert_eq!(
+        events_progress,
+        [500, 501],
+        "told after each batch and at the end"
+    );
+
+    // PostgreSQL answers as SQLite did; new ids continue after the copied ones.
+    let all = EventFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let before = source.store().list_events(t.0, &all).await.unwrap();
+    assert_eq!(before.len(), 501);
+    assert_eq!(target.store().list_events(t.0, &all).await.unwrap(), before);
+    assert_eq!(
+        insert(target.store(), &about(t, &["h3"], 0, None)).await,
+        EVENTS + 1
+    );
+
+    // A second copy would mix two installations; a missing source is named.
+    let again = copy::sqlite_to_postgres(&source.sqlite_path(), &target.postgres_url(), &|_, _| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::NotEmpty(_)), "{again}");
+    let missing = source.sqlite_path().with_file_name("missing.db");
+    let err = copy::sqlite_to_postgres(&missing, &target.postgres_url(), &|_, _| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err}");
+    assert!(
+        !missing.exists(),
+        "nothing created where the source was missing"
+    );
+}

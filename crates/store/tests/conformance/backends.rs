@@ -78,6 +78,16 @@ impl TestDb {
         self.store.as_ref()
     }
 
+    /// The database file (SQLite only), for what opens it by path.
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("t.db")
+    }
+
+    /// The database's URL (PostgreSQL only), for what connects by URL.
+    pub fn postgres_url(&self) -> String {
+        postgres_url(self.pg_name.as_deref().expect("a PostgreSQL database"))
+    }
+
     /// A second store on the same database, as another server process or an `admin`
     /// command would open it.
     pub async fn open_another(&self) -> Box<dyn Store> {
