@@ -931,3 +931,73 @@ async fn completed_pages_by_a_thousand_and_honours_an_explicit_before() {
         })
     );
 }
+
+/// `authentication/logout` ends the session: the next call with its cookie must log in
+/// again (122), as the public client expects before it re-logs in.
+#[tokio::test]
+async fn logout_ends_the_analyst_session() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let ping = post_form(&c, app.url("/authentication/ping.json"), &[]).await;
+    assert_eq!(ping["data"]["pong"], 1, "{ping}");
+    let out = post_form(&c, app.url("/authentication/logout.json"), &[]).await;
+    assert_eq!(out["success"], 1, "{out}");
+    let after = post_form(&c, app.url("/authentication/ping.json"), &[]).await;
+    assert_eq!(after["error_code"], 122, "{after}");
+}
+
+/// Before the caller is known, a urlencoded body is read up to 256 KiB and a text part of
+/// a multipart body up to 64 KiB: exactly the limit is read, one byte more is refused.
+#[tokio::test]
+async fn analyst_bodies_and_text_parts_are_read_up_to_their_limits_exactly() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    for extra in [0, 1] {
+        let prefix = "url=http%3A%2F%2F203.0.113.9%2Fbody&referer=http%3A%2F%2F203.0.113.9%2F";
+        let body = format!("{prefix}{}", "r".repeat(256 * 1024 - prefix.len() + extra));
+        let v: Value = c
+            .post(app.url("/analysis/submit/url.json"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let unread = v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not be read"));
+        assert_eq!(unread, extra == 1, "256 KiB + {extra} bytes: {v}");
+        if extra == 0 {
+            assert_eq!(v["success"], 1, "{v}");
+        }
+    }
+    for extra in [0, 1] {
+        let host = "h".repeat(64 * 1024 + extra);
+        let form = reqwest::multipart::Form::new()
+            .text("url", "http://203.0.113.9/part")
+            .part(
+                "referer",
+                reqwest::multipart::Part::bytes(host.into_bytes()).file_name("referer"),
+            );
+        let v: Value = c
+            .post(app.url("/analysis/submit/url.json"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let too_long = v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("at most 65536 bytes"));
+        assert_eq!(too_long, extra == 1, "64 KiB + {extra} bytes: {v}");
+        if extra == 0 {
+            assert_eq!(v["success"], 1, "{v}");
+        } else {
+            assert_eq!(v["error_code"], 112, "{v}");
+        }
+    }
+}
