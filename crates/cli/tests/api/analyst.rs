@@ -955,16 +955,12 @@ async fn analyst_bodies_and_text_parts_are_read_up_to_their_limits_exactly() {
     for extra in [0, 1] {
         let prefix = "url=http%3A%2F%2F203.0.113.9%2Fbody&referer=http%3A%2F%2F203.0.113.9%2F";
         let body = format!("{prefix}{}", "r".repeat(256 * 1024 - prefix.len() + extra));
-        let v: Value = c
-            .post(app.url("/analysis/submit/url.json"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = json(
+            c.post(app.url("/analysis/submit/url.json"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await;
         let unread = v["error"]
             .as_str()
             .is_some_and(|e| e.contains("could not be read"));
@@ -981,15 +977,7 @@ async fn analyst_bodies_and_text_parts_are_read_up_to_their_limits_exactly() {
                 "referer",
                 reqwest::multipart::Part::bytes(host.into_bytes()).file_name("referer"),
             );
-        let v: Value = c
-            .post(app.url("/analysis/submit/url.json"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = json(c.post(app.url("/analysis/submit/url.json")).multipart(form)).await;
         let too_long = v["error"]
             .as_str()
             .is_some_and(|e| e.contains("at most 65536 bytes"));
@@ -1000,4 +988,35 @@ async fn analyst_bodies_and_text_parts_are_read_up_to_their_limits_exactly() {
             assert_eq!(v["error_code"], 112, "{v}");
         }
     }
+}
+
+/// The analysed file's download is named after the submitted file name, with the
+/// characters that would end or break the `Content-Disposition` header taken out.
+#[tokio::test]
+async fn the_subject_download_is_named_safely_after_the_submitted_file() {
+    let app = TestApp::start().await;
+    let c = analyst(&app).await;
+    let (_, v) = submit(&app, &c, b"a file to name", "in \"voice\"/mail;x.exe").await;
+    assert_eq!(v["success"], 1, "{v}");
+    let uuid = v["data"]["task_uuid"].as_str().unwrap().to_owned();
+    let result = wait_result(&app, &c, &uuid).await;
+    let report = result["reports"][0]["report_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .get(app.url("/analysis/get_result_artifact"))
+        .query(&[
+            ("uuid", uuid.as_str()),
+            ("artifact_uuid", &format!("{report}:analysis_subject")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"invoicemailx.exe\""
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"a file to name");
 }

@@ -438,11 +438,6 @@ async fn sighup_reloads_rules_and_a_broken_rule_keeps_the_previous_set() {
     assert_eq!(score_of(b"ACME-CANARY-42").await, 55, "previous set stays");
 }
 
-/// Sends a request and reads its JSON answer.
-async fn json(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
-}
-
 /// A PostgreSQL database of its own on the test server (`PUSHDETECT_TEST_POSTGRES`, which
 /// `./scripts/test.sh` sets), dropped when the test ends.
 struct PgDatabase {

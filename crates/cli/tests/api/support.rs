@@ -376,6 +376,11 @@ impl Client {
     }
 }
 
+/// Sends a request and reads its JSON answer.
+pub async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Asserts a successful "OK".
 pub fn assert_ok(v: &Value) {
     assert_eq!(v, &serde_json::json!({"success": 1, "data": "OK"}));

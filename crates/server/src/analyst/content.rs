@@ -258,12 +258,20 @@ mod tests {
         std::fs::create_dir_all(&dead).unwrap();
         std::fs::write(dead.join("upload"), vec![0u8; 4096]).unwrap();
         std::fs::write(lock_path(&dead), b"").unwrap();
+        // A lock file whose directory is gone already.
+        let orphan = lock_path(&root.join("tmp/node-gone"));
+        std::fs::write(&orphan, b"").unwrap();
         let _second = ContentStore::open(&root).unwrap();
         assert!(!dead.exists(), "a stopped node's uploads stayed");
         assert!(!lock_path(&dead).exists());
+        assert!(!orphan.exists(), "a lock without its directory stayed");
         assert!(
             running.tmp.exists(),
             "a running node's uploads were removed"
+        );
+        assert!(
+            lock_path(&running.tmp).exists(),
+            "a running node's lock was removed"
         );
         assert!(live.file.path().exists());
     }
