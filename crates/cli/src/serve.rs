@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use pushdetect_analysis::{Engine, EngineConfig};
 use pushdetect_server::analyst::content::ContentStore;
 use pushdetect_server::analyst::Analysis;
+use pushdetect_server::config::defaults;
 use pushdetect_server::{AppState, Config};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,33 +25,33 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", env = "PUSHDETECT_LISTEN")]
     listen: String,
     /// Seconds a session may stay unused before it expires.
-    #[arg(long, default_value_t = 1800)]
+    #[arg(long, default_value_t = defaults::SESSION_IDLE_SECS)]
     session_idle_secs: u64,
     /// Seconds within which the same push from the same credential is stored once.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = defaults::DEDUP_WINDOW_SECS)]
     dedup_window_secs: u64,
     /// Events about one host at most this many seconds apart form one incident. A change
     /// applies to events stored from then on.
-    #[arg(long, default_value_t = 3600)]
+    #[arg(long, default_value_t = defaults::INCIDENT_WINDOW_SECS)]
     incident_window_secs: u64,
     /// Largest request body in bytes (larger answers 413).
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Seconds before a request is answered 408.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_SECS)]
     request_timeout_secs: u64,
     /// Most TCP connections served at once; at the limit the connection idle longest is
     /// closed to make room (bounded by the process's open-file limit).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = defaults::MAX_CONNECTIONS)]
     max_connections: usize,
     /// Seconds a new connection has to send its first complete request head.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::HEADER_TIMEOUT_SECS)]
     header_timeout_secs: u64,
     /// Seconds an idle keep-alive connection stays open.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = defaults::KEEPALIVE_TIMEOUT_SECS)]
     keepalive_timeout_secs: u64,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
     /// A reverse proxy (address or CIDR network) whose X-Forwarded-For header names the
     /// client, for login throttling and logs; repeatable. Without one the header is ignored.
@@ -85,7 +86,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     url_blocklist: Option<PathBuf>,
     /// Largest file accepted by the Analyst API, in bytes (larger answers error 109).
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, default_value_t = pushdetect_server::analyst::DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
     /// Tasks one license may have waiting for analysis; beyond it a submission answers
     /// error 115 (submission limit exceeded) until the queue drains.

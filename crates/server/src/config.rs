@@ -2,6 +2,29 @@
 
 use std::time::Duration;
 
+/// The default of each setting, in the unit `pushdetect serve` takes it: written once, for
+/// [`Config::default`] and the command line alike.
+pub mod defaults {
+    /// `--session-idle-secs`.
+    pub const SESSION_IDLE_SECS: u64 = 30 * 60;
+    /// `--dedup-window-secs`.
+    pub const DEDUP_WINDOW_SECS: u64 = 5 * 60;
+    /// `--incident-window-secs`.
+    pub const INCIDENT_WINDOW_SECS: u64 = 60 * 60;
+    /// `--max-body-bytes`.
+    pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+    /// `--request-timeout-secs`.
+    pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+    /// `--max-connections`.
+    pub const MAX_CONNECTIONS: usize = 1024;
+    /// `--header-timeout-secs`.
+    pub const HEADER_TIMEOUT_SECS: u64 = 10;
+    /// `--keepalive-timeout-secs`.
+    pub const KEEPALIVE_TIMEOUT_SECS: u64 = 30;
+    /// `--shutdown-grace-secs`.
+    pub const SHUTDOWN_GRACE_SECS: u64 = 10;
+}
+
 /// Tunables of the HTTP application.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,15 +59,15 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            session_idle: Duration::from_secs(30 * 60),
-            dedup_window: Duration::from_secs(5 * 60),
-            incident_window: Duration::from_secs(60 * 60),
-            max_body_bytes: 4 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            header_timeout: Duration::from_secs(10),
-            keepalive_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(10),
+            session_idle: Duration::from_secs(defaults::SESSION_IDLE_SECS),
+            dedup_window: Duration::from_secs(defaults::DEDUP_WINDOW_SECS),
+            incident_window: Duration::from_secs(defaults::INCIDENT_WINDOW_SECS),
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
+            max_connections: defaults::MAX_CONNECTIONS,
+            header_timeout: Duration::from_secs(defaults::HEADER_TIMEOUT_SECS),
+            keepalive_timeout: Duration::from_secs(defaults::KEEPALIVE_TIMEOUT_SECS),
+            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
             trusted_proxies: Vec::new(),
             tls: None,
             secure_cookies: false,

@@ -1,6 +1,6 @@
 //! The pushdetect HTTP application.
 //!
-//! [`routes::router`] builds the whole app from the endpoint table in [`routes`]; [`serve`]
+//! [`routes::router`] builds the whole app from the endpoint table in [`endpoints`]; [`serve`]
 //! runs it on a listener until the shutdown signal, finishing in-flight requests.
 
 pub mod analyst;
@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod config;
 pub mod console;
 pub mod credentials;
+pub mod endpoints;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;

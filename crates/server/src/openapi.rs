@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of every PAPI endpoint, generated from the endpoint table and
 //! the parameter tables of the model.
 
-use crate::routes::ENDPOINTS;
+use crate::endpoints::ENDPOINTS;
 use pushdetect_model::method::{ParamKind, ParamSpec, Requirement};
 use serde_json::{json, Map, Value};
 

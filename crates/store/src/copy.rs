@@ -198,6 +198,16 @@ const TABLES: &[Table] = &[
 /// Rows per INSERT.
 const BATCH: usize = 500;
 
+/// Every table the copy moves, parents before children, with its columns in order: what
+/// a test compares with both schemas, so that a table or column added to them is not left
+/// behind by `pushdetect migrate`.
+pub fn copied_tables() -> Vec<(&'static str, Vec<&'static str>)> {
+    TABLES
+        .iter()
+        .map(|t| (t.name, t.columns.iter().map(|(c, _)| *c).collect()))
+        .collect()
+}
+
 /// What was copied: rows per table, each verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyReport {

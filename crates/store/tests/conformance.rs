@@ -1084,3 +1084,65 @@ async fn the_copy_into_postgres_moves_every_row_in_batches_and_only_into_an_empt
         "nothing created where the source was missing"
     );
 }
+
+/// The tables and columns of a backend's schema, sorted (sqlx's own table left out).
+async fn schema_of(db: &TestDb, backend: Backend) -> Vec<(String, Vec<String>)> {
+    use sqlx::Connection;
+    let rows: Vec<(String, String)> = match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite:{}", db.sqlite_path().display());
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_as(
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.postgres_url())
+                .await
+                .unwrap();
+            sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    };
+    let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (table, column) in rows {
+        if table != "_sqlx_migrations" {
+            tables.entry(table).or_default().push(column);
+        }
+    }
+    tables
+        .into_iter()
+        .map(|(t, mut columns)| {
+            columns.sort();
+            (t, columns)
+        })
+        .collect()
+}
+
+/// `pushdetect migrate` copies every table and column both schemas have: a table or
+/// column added to a migration and not to the copy fails here.
+#[tokio::test]
+async fn the_copy_moves_every_table_and_column_of_both_schemas() {
+    let mut copied: Vec<(String, Vec<String>)> = copy::copied_tables()
+        .into_iter()
+        .map(|(t, columns)| {
+            let mut columns: Vec<String> = columns.into_iter().map(str::to_owned).collect();
+            columns.sort();
+            (t.to_owned(), columns)
+        })
+        .collect();
+    copied.sort();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = TestDb::new(backend).await;
+        assert_eq!(schema_of(&db, backend).await, copied, "{backend:?}");
+    }
+}

@@ -11,10 +11,13 @@ use pushdetect_analysis::Engine;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// What the Analyst API and its workers share.
 /// The default of [`Analysis::max_queued_per_license`].
 pub const DEFAULT_MAX_QUEUED_PER_LICENSE: u32 = 10_000;
 
+/// The default of [`Analysis::max_upload_bytes`].
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What the Analyst API and its workers share.
 pub struct Analysis {
     /// The scoring engine.
     pub engine: Arc<Engine>,

@@ -3,7 +3,7 @@
 //! passwords and tokens are shown once, in the answer to the form that made them, never
 //! in a URL; they are stored hashed.
 
-use super::pages::{render, unavailable};
+use super::page::{render, unavailable};
 use super::session::{self, ConsoleUser, Nav};
 use crate::provision;
 use crate::state::AppState;

@@ -2,8 +2,9 @@
 //! latest high-impact events and incidents) and the host page (one host's incidents and
 //! the timeline of its events).
 
+use super::events::Row;
 use super::incidents::IncidentRow;
-use super::pages::{render, unavailable, Row};
+use super::page::{render, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;

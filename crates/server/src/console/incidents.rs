@@ -1,7 +1,8 @@
 //! Incidents in the console: the list (latest activity first) and one incident with its
 //! events, oldest first.
 
-use super::pages::{cut_page, refused, render, severity, time, unavailable, Row};
+use super::events::Row;
+use super::page::{cut_page, refused, render, severity, time, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;

@@ -6,8 +6,12 @@
 pub mod admin;
 pub mod dashboard;
 pub mod escape;
+pub mod event;
+pub mod events;
+pub mod export;
 pub mod incidents;
-pub mod pages;
+pub mod login;
+pub mod page;
 pub mod session;
 pub mod tasks;
 
@@ -66,22 +70,22 @@ pub fn router() -> Router<AppState> {
         .route("/hosts/{host}", get(dashboard::host))
         .route(
             "/login",
-            get(pages::login_form)
-                .post(pages::login)
+            get(login::login_form)
+                .post(login::login)
                 .layer(axum::extract::DefaultBodyLimit::max(
                     pushdetect_model::limits::MAX_LOGIN_BODY_BYTES,
                 )),
         )
-        .route("/logout", post(pages::logout))
-        .route("/events", get(pages::events))
-        .route("/events/live", get(pages::live))
-        .route("/events/{id}", get(pages::event))
-        .route("/events/export.csv", get(pages::export_csv))
-        .route("/events/export.json", get(pages::export_json))
+        .route("/logout", post(login::logout))
+        .route("/events", get(events::events))
+        .route("/events/live", get(events::live))
+        .route("/events/{id}", get(event::event))
+        .route("/events/export.csv", get(export::export_csv))
+        .route("/events/export.json", get(export::export_json))
         .route("/incidents", get(incidents::list))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/tasks", get(tasks::list))
-        .route("/tasks/{uuid}", get(pages::task))
+        .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))
         .route(
             "/static/console.css",

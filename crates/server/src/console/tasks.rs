@@ -1,13 +1,15 @@
-//! The analysis task list: the account's tasks, newest submission first, with their
-//! subject, state, score and matched rules.
+//! The analysis tasks: the account's list, newest submission first, with their subject,
+//! state, score and matched rules; and one task's page.
 
-use super::pages::{cut_page, refused, render, severity, time, unavailable};
+use super::page::{cut_page, pairs, refused, render, severity, task_state, time, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use pushdetect_store::{Task, TaskFilter, TaskKind, TaskState};
+use serde_json::Value;
 
 /// Tasks per page.
 const PAGE: u32 = 50;
@@ -143,5 +145,60 @@ pub async fn list(
             .finish()
     });
     page.tasks = list.iter().map(TaskRow::of).collect();
+    render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+struct TaskPage {
+    nav: Nav,
+    uuid: String,
+    kind: String,
+    state: String,
+    score: String,
+    submitted: String,
+    completed: String,
+    subject: Vec<(String, String)>,
+    findings: Vec<(String, String, String, String)>,
+}
+
+/// `GET /tasks/{uuid}`: a task of the account (another account's is "not found").
+pub async fn task(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Path(uuid): Path<String>,
+) -> Response {
+    let t = match app.store.find_task(&uuid.to_ascii_lowercase()).await {
+        Ok(Some(t)) if t.account_id == user.account_id => t,
+        Ok(_) => return (StatusCode::NOT_FOUND, "404: no such task").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    let result = t.result.clone().unwrap_or(Value::Null);
+    let findings = result["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_owned(),
+                        f["score"].to_string(),
+                        f["description"].as_str().unwrap_or("").to_owned(),
+                        f["path"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = TaskPage {
+        nav: user.nav(),
+        uuid: t.uuid.clone(),
+        kind: format!("{:?}", t.kind).to_lowercase(),
+        state: task_state(&t),
+        score: t.score.map_or("-".into(), |s| s.to_string()),
+        submitted: time(t.created_at_ms),
+        completed: t.completed_at_ms.map(time).unwrap_or_else(|| "-".into()),
+        subject: pairs(&result["analysis_subject"]),
+        findings,
+    };
     render(&page)
 }

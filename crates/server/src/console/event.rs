@@ -1,0 +1,131 @@
+//! An event's page: what was pushed, as parsed and as received, and its analyses.
+
+use super::page::{pairs, render, severity, task_state, time, unavailable};
+use super::session::{ConsoleUser, Nav};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use pushdetect_store::Principal;
+use serde_json::Value;
+
+/// An analysis task as the event page lists it.
+pub struct TaskLine {
+    uuid: String,
+    state: String,
+    score: String,
+    subject: String,
+    activity: String,
+}
+
+fn collect_task_uuids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("task_uuid", Value::String(s)) if !out.contains(s) => out.push(s.clone()),
+                    _ => collect_task_uuids(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_task_uuids(v, out)),
+        _ => {}
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    nav: Nav,
+    id: i64,
+    kind: String,
+    occurred: String,
+    received: String,
+    vendor_name: String,
+    tool_name: String,
+    sensor: String,
+    pushed_by: String,
+    impact: String,
+    severity: &'static str,
+    action: String,
+    hosts: Vec<String>,
+    tasks: Vec<TaskLine>,
+    fields: Vec<(String, String)>,
+    raw: Vec<(String, String)>,
+}
+
+/// `GET /events/{id}`.
+pub async fn event(
+    State(app): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return (StatusCode::NOT_FOUND, "404: no such event").into_response();
+    };
+    let e = match app.store.get_event(user.account_id, id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
+        Err(e) => return unavailable(e),
+    };
+    let mut uuids = Vec::new();
+    collect_task_uuids(&e.fields, &mut uuids);
+    let mut tasks = Vec::new();
+    for uuid in uuids {
+        let Ok(Some(t)) = app.store.find_task(&uuid).await else {
+            continue;
+        };
+        if t.account_id != user.account_id {
+            continue;
+        }
+        let result = t.result.clone().unwrap_or(Value::Null);
+        let subject = &result["analysis_subject"];
+        tasks.push(TaskLine {
+            uuid: t.uuid.clone(),
+            state: task_state(&t),
+            score: t.score.map_or("-".into(), |s| s.to_string()),
+            subject: subject["filename"]
+                .as_str()
+                .or(subject["url"].as_str())
+                .or(subject["sha256"].as_str())
+                .unwrap_or("")
+                .to_owned(),
+            activity: result["malicious_activity"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default(),
+        });
+    }
+    let pushed_by = match e.pushed_by {
+        Principal::User(_) => format!("user {}", e.pushed_by_label),
+        Principal::License(_) => format!("license {}", e.pushed_by_label),
+    };
+    let page = EventPage {
+        nav: user.nav(),
+        id: e.id,
+        kind: e.kind.clone(),
+        occurred: time(e.occurred_at_ms),
+        received: time(e.received_at_ms),
+        vendor_name: e.vendor_name.clone(),
+        tool_name: e.tool_name.clone(),
+        sensor: format!(
+            "{}:{} (key_id {}, subkey_id {})",
+            e.access_key, e.subkey, e.license_id, e.sensor_id
+        ),
+        pushed_by,
+        impact: e.impact.map_or("unknown".to_owned(), |i| i.to_string()),
+        severity: severity(e.impact),
+        action: e.action.clone().unwrap_or_default(),
+        hosts: e.hosts.clone(),
+        tasks,
+        fields: pairs(&e.fields),
+        raw: pairs(&e.raw_params),
+    };
+    render(&page)
+}

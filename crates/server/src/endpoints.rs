@@ -1,0 +1,107 @@
+//! Every PAPI endpoint in one table: the router (`routes`) and the OpenAPI document
+//! (`openapi`) are both built from it, so they cannot drift apart.
+
+use crate::papi::auth;
+use pushdetect_model::method::{
+    MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_FILE_DOWNLOAD,
+    PUSH_IOC_RESULT, PUSH_IOC_RESULT_SPEC_URL, PUSH_MAIL,
+};
+use pushdetect_model::EventKind;
+
+/// What an endpoint does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Log in.
+    Login,
+    /// Log out.
+    Logout,
+    /// Ping.
+    Ping,
+    /// Push an event of this kind.
+    Push(EventKind),
+    /// List events.
+    ListEvents,
+    /// Get one event.
+    GetEvent,
+    /// List incidents.
+    ListIncidents,
+    /// Get one incident.
+    GetIncident,
+}
+
+/// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// The method's parameters (and its path below `/papi`).
+    pub spec: &'static MethodSpec,
+    /// Path below `/papi`, when it differs from the spec's (module pings).
+    pub path: Option<&'static str>,
+    /// Accepted HTTP methods.
+    pub methods: &'static [&'static str],
+    /// The handler.
+    pub action: Action,
+}
+
+impl Endpoint {
+    /// The path below `/papi`, without format suffix.
+    pub fn path(&self) -> &'static str {
+        self.path.unwrap_or(self.spec.path)
+    }
+}
+
+const POST: &[&str] = &["POST"];
+const GET_POST: &[&str] = &["GET", "POST"];
+
+const fn ep(
+    spec: &'static MethodSpec,
+    methods: &'static [&'static str],
+    action: Action,
+) -> Endpoint {
+    Endpoint {
+        spec,
+        path: None,
+        methods,
+        action,
+    }
+}
+
+const fn ping(path: &'static str) -> Endpoint {
+    Endpoint {
+        spec: &auth::PING,
+        path: Some(path),
+        methods: GET_POST,
+        action: Action::Ping,
+    }
+}
+
+/// The PAPI endpoints.
+pub const ENDPOINTS: &[Endpoint] = &[
+    ep(&auth::LOGIN, POST, Action::Login),
+    ep(&auth::LOGOUT, POST, Action::Logout),
+    ping("ping"),
+    ping("push_detection/ping"),
+    ping("push_detection/file_capture/ping"),
+    ping("push_detection/ioc/ping"),
+    ping("push_detection/mail_capture/ping"),
+    ping("push_detection/event/ping"),
+    ep(
+        &PUSH_FILE_DOWNLOAD,
+        POST,
+        Action::Push(EventKind::FileDownload),
+    ),
+    ep(&PUSH_IOC_RESULT, POST, Action::Push(EventKind::Ioc)),
+    ep(
+        &PUSH_IOC_RESULT_SPEC_URL,
+        POST,
+        Action::Push(EventKind::Ioc),
+    ),
+    ep(&PUSH_MAIL, POST, Action::Push(EventKind::Mail)),
+    ep(&EVENT_LIST, GET_POST, Action::ListEvents),
+    ep(&EVENT_GET, GET_POST, Action::GetEvent),
+    ping("push_detection/incident/ping"),
+    ep(&INCIDENT_LIST, GET_POST, Action::ListIncidents),
+    ep(&INCIDENT_GET, GET_POST, Action::GetIncident),
+];
+
+/// The format suffixes every PAPI path answers with.
+pub const SUFFIXES: [&str; 3] = ["", ".json", ".xml"];
