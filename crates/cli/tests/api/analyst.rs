@@ -324,6 +324,17 @@ async fn a_queued_task_finishes_after_a_restart_and_pending_lists_it_before() {
     let uuid = s["data"]["task_uuid"].as_str().unwrap().to_owned();
     let (status, v) = call(&app, &c, "/analysis/get.json", &[("uuid", &uuid)]).await;
     assert_eq!((status, v["error_code"].as_u64()), (412, Some(106)));
+    // Waiting: submitted, not completed.
+    let (_, meta) = call(
+        &app,
+        &c,
+        "/analysis/get_task_metadata.json",
+        &[("uuid", &uuid)],
+    )
+    .await;
+    assert_eq!(meta["data"]["state"], "queued", "{meta}");
+    assert_eq!(meta["data"]["completed"], Value::Null, "{meta}");
+    assert!(meta["data"]["submission"].is_string(), "{meta}");
     let (_, v) = call(
         &app,
         &c,

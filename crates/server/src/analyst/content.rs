@@ -277,6 +277,55 @@ mod tests {
     }
 
     #[test]
+    fn loose_files_and_unlocked_directories_go_only_once_an_hour_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let aged = |path: &Path| {
+            let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+            File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(two_hours_ago))
+                .or_else(|_| File::open(path).and_then(|f| f.set_modified(two_hours_ago)))
+                .unwrap();
+        };
+        // Of an older layout: loose upload files; and directories a node made but had not
+        // locked yet when it stopped.
+        let (fresh_file, old_file) = (tmp.join("upload-new"), tmp.join("upload-old"));
+        let (fresh_dir, old_dir) = (tmp.join("node-new"), tmp.join("node-old"));
+        for f in [&fresh_file, &old_file] {
+            std::fs::write(f, b"x").unwrap();
+        }
+        for d in [&fresh_dir, &old_dir] {
+            std::fs::create_dir(d).unwrap();
+        }
+        aged(&old_file);
+        aged(&old_dir);
+        let _store = ContentStore::open(dir.path()).unwrap();
+        assert!(
+            fresh_file.exists() && fresh_dir.exists(),
+            "removed while recent"
+        );
+        assert!(
+            !old_file.exists() && !old_dir.exists(),
+            "kept after an hour"
+        );
+    }
+
+    #[test]
+    fn a_lock_that_cannot_be_read_stops_the_start_instead_of_guessing() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("tmp/node-other");
+        std::fs::create_dir_all(&other).unwrap();
+        // Its lock cannot be opened (here: it is a directory): whether that node runs
+        // cannot be told, so nothing is removed and the start fails.
+        std::fs::create_dir(lock_path(&other)).unwrap();
+        assert!(ContentStore::open(dir.path()).is_err());
+        assert!(other.exists());
+    }
+
+    #[test]
     fn uploads_in_flight_share_one_budget() {
         let dir = tempfile::tempdir().unwrap();
         let store = ContentStore::open(dir.path())
