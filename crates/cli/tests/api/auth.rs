@@ -112,6 +112,30 @@ async fn missing_expired_and_logged_out_sessions_answer_3004() {
     assert_eq!(app.event_count().await, 0);
 }
 
+/// A session in use stays alive: each use after half the idle time moves its expiry on,
+/// so a client calling every few seconds is never logged out.
+#[tokio::test]
+async fn a_session_in_use_does_not_expire() {
+    let app = TestApp::start_with(Config {
+        session_idle: Duration::from_secs(6),
+        ..Config::default()
+    })
+    .await;
+    let c = app.user_client().await;
+    // 3.5 s after the login: past half the idle time, so this use is recorded.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        c.get_ok("/papi/push_detection/ping.json", &[]).await,
+        "pong"
+    );
+    // 7 s after the login, 3.5 s after the last use: alive.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        c.get_ok("/papi/push_detection/ping.json", &[]).await,
+        "pong"
+    );
+}
+
 #[tokio::test]
 async fn another_tenants_key_answers_3001_and_stores_nothing() {
     let app = TestApp::start().await;

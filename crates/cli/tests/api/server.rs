@@ -103,6 +103,33 @@ async fn oversized_bodies_answer_413_and_nothing_is_stored() {
     assert_eq!(app.event_count().await, 0);
 }
 
+/// A body that arrives in pieces (chunked, as a streaming client sends it) and passes the
+/// limit while a multipart part's content is being read also answers 413.
+#[tokio::test]
+async fn a_limit_passed_inside_a_streamed_multipart_part_answers_413() {
+    let app = TestApp::start_with(Config {
+        max_body_bytes: 16 * 1024,
+        ..Config::default()
+    })
+    .await;
+    let c = app.user_client().await;
+    let head = b"--B\r\nContent-Disposition: form-data; name=\"ioc_source\"\r\n\r\n".to_vec();
+    let mut pieces = vec![head];
+    pieces.extend(std::iter::repeat_n(vec![b'x'; 4096], 8));
+    pieces.push(b"\r\n--B--\r\n".to_vec());
+    let stream = futures::stream::iter(pieces.into_iter().map(Ok::<_, std::io::Error>));
+    let r = c
+        .http
+        .post(app.url(IOC))
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(app.event_count().await, 0);
+}
+
 #[tokio::test]
 async fn unreadable_bodies_are_api_errors_not_crashes() {
     let app = TestApp::start().await;

@@ -326,6 +326,23 @@ mod tests {
     }
 
     #[test]
+    fn removing_content_that_is_gone_already_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let sha = "ab".repeat(32);
+        let path = store.path(&sha);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"content").unwrap();
+        store.remove(&sha).unwrap();
+        assert!(!path.exists());
+        // Two tasks of the same content may both ask for its deletion.
+        store.remove(&sha).unwrap();
+        // Any other failure is reported: here the path is a directory.
+        std::fs::create_dir_all(&path).unwrap();
+        assert!(store.remove(&sha).is_err());
+    }
+
+    #[test]
     fn uploads_in_flight_share_one_budget() {
         let dir = tempfile::tempdir().unwrap();
         let store = ContentStore::open(dir.path())
