@@ -36,6 +36,16 @@ impl EventKind {
         }
     }
 
+    /// Every kind's name, in order: what a `type` filter accepts and a form offers.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|k| k.as_str()).collect()
+    }
+
+    /// What a refused `type` is told is expected: "one of file_download, ioc, mail".
+    pub fn expected() -> String {
+        format!("one of {}", Self::names().join(", "))
+    }
+
     /// Reads a stored or requested name.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == name)

@@ -783,3 +783,15 @@ fn no_validation_message_says_permission_denied() {
         );
     }
 }
+
+#[test]
+fn event_kinds_are_named_for_type_filters() {
+    assert_eq!(
+        pushdetect_model::EventKind::names(),
+        ["file_download", "ioc", "mail"]
+    );
+    assert_eq!(
+        pushdetect_model::EventKind::expected(),
+        "one of file_download, ioc, mail"
+    );
+}

@@ -105,7 +105,8 @@ impl FilterForm {
         if let Some(k) = &kind {
             if pushdetect_model::EventKind::from_name(k).is_none() {
                 return Err(format!(
-                    "'type' must be one of file_download, ioc, mail, not '{k}'"
+                    "'type' must be {}, not '{k}'",
+                    pushdetect_model::EventKind::expected()
                 ));
             }
         }
@@ -232,7 +233,7 @@ struct RowFragment<'a> {
 #[template(path = "events.html")]
 struct EventsPage {
     nav: Nav,
-    kinds: &'static [&'static str],
+    kinds: Vec<&'static str>,
     actions: &'static [&'static str],
     orders: &'static [(&'static str, &'static str)],
     filter: FilterForm,
@@ -253,7 +254,7 @@ pub async fn events(
 ) -> Response {
     let mut page = EventsPage {
         nav: user.nav(),
-        kinds: &["file_download", "ioc", "mail"],
+        kinds: pushdetect_model::EventKind::names(),
         actions: pushdetect_model::method::ACTIONS,
         orders: ORDERS,
         query: form.query(),

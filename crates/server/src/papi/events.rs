@@ -78,7 +78,7 @@ async fn list_query(
         kind: r.parse_opt("type", |n, v| {
             EventKind::from_name(v.trim())
                 .map(|k| k.as_str().to_owned())
-                .ok_or_else(|| ApiError::invalid(n, "one of file_download, ioc, mail"))
+                .ok_or_else(|| ApiError::invalid(n, &EventKind::expected()))
         })?,
         after_ms: r
             .parse_opt("after", Timestamp::parse)?
