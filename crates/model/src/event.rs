@@ -140,6 +140,56 @@ impl Event {
         hosts
     }
 
+    /// Reads the event of a push of this kind; `now` is the receive time, the default of
+    /// a mail's received_timestamp.
+    pub fn read(kind: EventKind, reader: &ParamReader, now: Timestamp) -> Result<Self, ApiError> {
+        Ok(match kind {
+            EventKind::FileDownload => Event::FileDownload(FileDownload::read(reader)?),
+            EventKind::Ioc => Event::Ioc(IocResult::read(reader)?),
+            EventKind::Mail => Event::Mail(MailCaptured::read(reader, now)?),
+        })
+    }
+
+    /// Rebuilds a stored event from the parameters it was pushed with (the store keeps them
+    /// exactly as received) and its receive time, with the parser that accepted it: a stored
+    /// event is as valid as a pushed one. It fails only for an event that an older version
+    /// accepted and this one refuses; readers then show the raw parameters alone.
+    pub fn from_stored(
+        kind: EventKind,
+        raw_params: &serde_json::Value,
+        received_at: Timestamp,
+    ) -> Result<Self, ApiError> {
+        let params = FormParams::from_json(raw_params);
+        let reader = ParamReader::new(kind.method(), &params)?;
+        Self::read(kind, &reader, received_at)
+    }
+
+    /// One line saying what the event is about, for event lists and exports (the action
+    /// and impact have their own columns).
+    pub fn summary(&self) -> String {
+        match self {
+            Event::FileDownload(e) => {
+                let from = match (&e.destination.dst_hostname, e.destination.dst_ip) {
+                    (Some(name), _) => name.as_str().to_owned(),
+                    (None, Some(ip)) => ip.to_string(),
+                    (None, None) => "?".to_owned(),
+                };
+                format!("{} from {from}", e.filename.as_str())
+            }
+            Event::Ioc(e) => format!(
+                "IOC {} from {}: {}",
+                e.ioc_uuid.as_str(),
+                e.ioc_source.as_str(),
+                if e.ioc_matched {
+                    "matched"
+                } else {
+                    "not matched"
+                }
+            ),
+            Event::Mail(e) => format!("{} from {}", e.message.subject, e.message.sender.as_str()),
+        }
+    }
+
     /// The analysis tasks it refers to.
     pub fn task_uuids(&self) -> Vec<&TaskUuid> {
         match self {
@@ -169,11 +219,7 @@ impl PushRequest {
     /// the default of a mail's received_timestamp.
     pub fn parse(kind: EventKind, params: &FormParams, now: Timestamp) -> Result<Self, ApiError> {
         let reader = ParamReader::new(kind.method(), params)?;
-        let event = match kind {
-            EventKind::FileDownload => Event::FileDownload(FileDownload::read(&reader)?),
-            EventKind::Ioc => Event::Ioc(IocResult::read(&reader)?),
-            EventKind::Mail => Event::Mail(MailCaptured::read(&reader, now)?),
-        };
+        let event = Event::read(kind, &reader, now)?;
         let network = NetworkSelection::read(&reader)?;
         Ok(PushRequest { network, event })
     }

@@ -88,6 +88,27 @@ impl FormParams {
         Ok(())
     }
 
+    /// The pairs of raw parameters kept as [`FormParams::to_json`] wrote them: a repeated
+    /// name's values in the order received. The order of different names is not kept,
+    /// which no rule depends on.
+    pub fn from_json(raw: &serde_json::Value) -> Self {
+        let mut params = FormParams::default();
+        for (name, value) in raw.as_object().into_iter().flatten() {
+            let values = match value {
+                serde_json::Value::Array(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            for v in values {
+                let text = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                params.push(name.clone(), text);
+            }
+        }
+        params
+    }
+
     /// The pairs, as received.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs

@@ -250,6 +250,11 @@ impl IocUuid {
             &h[20..32]
         )))
     }
+
+    /// The UUID, hyphenated and lower case.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A point in time, UTC.

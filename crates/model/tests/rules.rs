@@ -795,3 +795,71 @@ fn event_kinds_are_named_for_type_filters() {
         "one of file_download, ioc, mail"
     );
 }
+
+/// A stored event is rebuilt from its raw parameters (as the store keeps them) by the
+/// parser that accepted it, and says in one line what it is about.
+#[test]
+fn stored_events_are_rebuilt_typed_from_their_raw_parameters() {
+    let mail = mail_push(message(json!({"subject": "Invoice"}))).unwrap();
+    let cases = [
+        (
+            EventKind::FileDownload,
+            push(EventKind::FileDownload, &download(&[])).unwrap(),
+            "/d/x.exe from 203.0.113.7",
+        ),
+        (
+            EventKind::FileDownload,
+            push(
+                EventKind::FileDownload,
+                &download(&[("dst_hostname", "Dl.Example")]),
+            )
+            .unwrap(),
+            "/d/x.exe from dl.example",
+        ),
+        (
+            EventKind::Ioc,
+            push(EventKind::Ioc, &ioc(&[("ioc_matched", "False")])).unwrap(),
+            "IOC 0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10 from feed: not matched",
+        ),
+        (
+            EventKind::Ioc,
+            push(EventKind::Ioc, &ioc(&[])).unwrap(),
+            "IOC 0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10 from feed: matched",
+        ),
+        (EventKind::Mail, mail, "Invoice from a@corp.example"),
+    ];
+    for (kind, pushed, summary) in cases {
+        assert_eq!(pushed.event.summary(), summary);
+        // As the store keeps them: a JSON object, a repeated name as an array.
+        let raw = match kind {
+            EventKind::Mail => {
+                json!({"mail_json_str": message(json!({"subject": "Invoice"})).to_string(),
+                "vendor_name": "Acme", "tool_name": "Gate", "key": ["AK:SK", "AK:SK"]})
+            }
+            EventKind::Ioc => pairs_json(&if summary.ends_with("not matched") {
+                ioc(&[("ioc_matched", "False")])
+            } else {
+                ioc(&[])
+            }),
+            EventKind::FileDownload => pairs_json(&if summary.contains("dl.example") {
+                download(&[("dst_hostname", "Dl.Example")])
+            } else {
+                download(&[])
+            }),
+        };
+        let stored = Event::from_stored(kind, &raw, now()).unwrap();
+        assert_eq!(stored, pushed.event, "{kind}");
+    }
+    // What this version refuses is reported, not guessed.
+    let err = Event::from_stored(
+        EventKind::Ioc,
+        &pairs_json(&ioc(&[("ioc_uuid", "x")])),
+        now(),
+    )
+    .unwrap_err();
+    refused(err, ErrorCode::InvalidParameter, "ioc_uuid");
+}
+
+fn pairs_json(pairs: &[(String, String)]) -> serde_json::Value {
+    FormParams::from_pairs(pairs.iter().cloned()).to_json()
+}

@@ -322,6 +322,17 @@ pub struct StoredEvent {
     pub impact: Option<i64>,
 }
 
+impl StoredEvent {
+    /// The typed event, rebuilt from its raw parameters by the model's parser (see
+    /// [`pushdetect_model::Event::from_stored`]); `None` for an event that an older version
+    /// accepted and this one refuses, or of a kind it does not know.
+    pub fn event(&self) -> Option<pushdetect_model::Event> {
+        let kind = pushdetect_model::EventKind::from_name(&self.kind)?;
+        let received = pushdetect_model::Timestamp::from_millis(self.received_at_ms);
+        pushdetect_model::Event::from_stored(kind, &self.raw_params, received).ok()
+    }
+}
+
 /// The order of an event list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum EventOrder {

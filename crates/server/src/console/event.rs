@@ -19,21 +19,6 @@ pub struct TaskLine {
     activity: String,
 }
 
-fn collect_task_uuids(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                match (k.as_str(), v) {
-                    ("task_uuid", Value::String(s)) if !out.contains(s) => out.push(s.clone()),
-                    _ => collect_task_uuids(v, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect_task_uuids(v, out)),
-        _ => {}
-    }
-}
-
 #[derive(Template)]
 #[template(path = "event.html")]
 struct EventPage {
@@ -69,21 +54,28 @@ pub async fn event(
         Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
         Err(e) => return unavailable(e),
     };
-    let mut uuids = Vec::new();
-    collect_task_uuids(&e.fields, &mut uuids);
-    let mut tasks = Vec::new();
-    for uuid in uuids {
-        let Ok(Some(t)) = app.store.find_task(&uuid).await else {
-            continue;
-        };
-        if t.account_id != user.account_id {
-            continue;
+    // Each task once, in the order the event names them.
+    let mut uuids: Vec<String> = Vec::new();
+    for uuid in e.event().iter().flat_map(|event| event.task_uuids()) {
+        if !uuids.iter().any(|u| u == uuid.as_str()) {
+            uuids.push(uuid.as_str().to_owned());
         }
+    }
+    // The account's own tasks among them, in one query.
+    let known = match app.store.known_tasks(user.account_id, &uuids).await {
+        Ok(known) => known,
+        Err(e) => return unavailable(e),
+    };
+    let mut tasks = Vec::new();
+    for t in uuids
+        .iter()
+        .filter_map(|u| known.iter().find(|t| &t.uuid == u))
+    {
         let result = t.result.clone().unwrap_or(Value::Null);
         let subject = &result["analysis_subject"];
         tasks.push(TaskLine {
             uuid: t.uuid.clone(),
-            state: task_state(&t),
+            state: task_state(t),
             score: t.score.map_or("-".into(), |s| s.to_string()),
             subject: subject["filename"]
                 .as_str()

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use pushdetect_store::{EventCursor, EventFilter, EventOrder, StoredEvent};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -173,33 +172,10 @@ pub struct Row {
 
 /// One line saying what an event is about, for the list and the exports.
 pub(super) fn summary_of(e: &StoredEvent) -> String {
-    let f = &e.fields;
-    match e.kind.as_str() {
-        "file_download" => format!(
-            "{} from {}",
-            f["filename"].as_str().unwrap_or("?"),
-            f["dst_hostname"]
-                .as_str()
-                .or(f["dst_ip"].as_str())
-                .unwrap_or("?")
-        ),
-        "ioc" => format!(
-            "IOC {} from {}: {}",
-            f["ioc_uuid"].as_str().unwrap_or("?"),
-            f["ioc_source"].as_str().unwrap_or("?"),
-            if f["ioc_matched"] == Value::Bool(true) {
-                "matched"
-            } else {
-                "not matched"
-            }
-        ),
-        // The action has its own column.
-        _ => format!(
-            "{} from {}",
-            f["message"]["subject"].as_str().unwrap_or(""),
-            f["message"]["sender"].as_str().unwrap_or("?"),
-        ),
-    }
+    e.event().map_or_else(
+        || "(not readable by this version: see its raw parameters)".to_owned(),
+        |event| event.summary(),
+    )
 }
 
 impl Row {

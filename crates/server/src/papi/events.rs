@@ -222,23 +222,15 @@ async fn task_links(
     caller: &Caller,
     event: &StoredEvent,
 ) -> Result<Value, Failure> {
-    let mut uuids: Vec<String> = Vec::new();
-    let fields = &event.fields;
-    if let Some(u) = fields.get("task_uuid").and_then(Value::as_str) {
-        uuids.push(u.to_owned());
-    }
-    for list in ["attachments", "urls"] {
-        for item in fields
-            .get(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(u) = item.get("task_uuid").and_then(Value::as_str) {
-                uuids.push(u.to_owned());
-            }
-        }
-    }
+    let mut uuids: Vec<String> = event
+        .event()
+        .map(|e| {
+            e.task_uuids()
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     uuids.sort();
     uuids.dedup();
     let known = app.store.known_tasks(caller.account_id, &uuids).await?;
