@@ -334,3 +334,44 @@ async fn invented_http_methods_do_not_create_metric_series() {
         "{m}"
     );
 }
+
+/// `serve --help` states each default as the README's synopsis of `serve` gives it.
+#[test]
+fn serve_help_states_the_documented_defaults() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pushdetect"))
+        .args(["serve", "--help"])
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    // Each option's block: from its flag to the next option's.
+    let block = |flag: &str| {
+        let start = help
+            .find(&format!("      {flag} "))
+            .unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+        let rest = &help[start + flag.len() + 6..];
+        rest[..rest.find("\n      --").unwrap_or(rest.len())].to_owned()
+    };
+    for (flag, default) in [
+        ("--listen", "127.0.0.1:8080"),
+        ("--session-idle-secs", "1800"),
+        ("--dedup-window-secs", "300"),
+        ("--incident-window-secs", "3600"),
+        ("--max-body-bytes", "4194304"),
+        ("--request-timeout-secs", "30"),
+        ("--max-connections", "1024"),
+        ("--header-timeout-secs", "10"),
+        ("--keepalive-timeout-secs", "30"),
+        ("--shutdown-grace-secs", "10"),
+        ("--max-upload-bytes", "67108864"),
+        ("--max-queued-per-license", "10000"),
+        ("--upload-budget-bytes", "268435456"),
+    ] {
+        let text = block(flag);
+        assert!(
+            text.contains(&format!("[default: {default}]")),
+            "{flag}: {text}"
+        );
+    }
+}
