@@ -345,6 +345,33 @@ pub enum EventOrder {
     Impact,
 }
 
+impl EventOrder {
+    /// Every order, as the read API's `order` parameter and the console offer them.
+    pub const ALL: [EventOrder; 3] = [EventOrder::Newest, EventOrder::Oldest, EventOrder::Impact];
+
+    /// The name a request gives.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventOrder::Newest => "newest",
+            EventOrder::Oldest => "oldest",
+            EventOrder::Impact => "impact",
+        }
+    }
+
+    /// Reads a requested name, in any case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// What a refused order is told is expected: "one of newest, oldest, impact".
+    pub fn expected() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
+        format!("one of {}", names.join(", "))
+    }
+}
+
 /// Where the previous page of an event list ended (exclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventCursor {
@@ -466,4 +493,20 @@ pub struct Overview {
     pub top_hosts: Vec<(String, i64)>,
     /// The reporting tools (vendor, tool) with most events, most first.
     pub top_tools: Vec<(String, String, i64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_orders_are_named_for_requests() {
+        let names: Vec<&str> = EventOrder::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(names, ["newest", "oldest", "impact"]);
+        assert_eq!(EventOrder::from_name(" Impact "), Some(EventOrder::Impact));
+        assert_eq!(EventOrder::from_name("OLDEST"), Some(EventOrder::Oldest));
+        assert_eq!(EventOrder::from_name("newest"), Some(EventOrder::Newest));
+        assert_eq!(EventOrder::from_name("random"), None);
+        assert_eq!(EventOrder::expected(), "one of newest, oldest, impact");
+    }
 }

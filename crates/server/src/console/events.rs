@@ -36,11 +36,19 @@ pub struct FilterForm {
 }
 
 /// The orders the event list offers: value, label.
-pub const ORDERS: &[(&str, &str)] = &[
-    ("newest", "newest first"),
-    ("oldest", "oldest first"),
-    ("impact", "highest impact first"),
-];
+pub fn orders() -> Vec<(&'static str, &'static str)> {
+    EventOrder::ALL
+        .into_iter()
+        .map(|o| {
+            let label = match o {
+                EventOrder::Newest => "newest first",
+                EventOrder::Oldest => "oldest first",
+                EventOrder::Impact => "highest impact first",
+            };
+            (o.as_str(), label)
+        })
+        .collect()
+}
 
 fn form_impact(name: &str, v: &str) -> Result<Option<i64>, String> {
     let v = v.trim();
@@ -76,14 +84,10 @@ impl FilterForm {
             None => None,
         };
         let order = match self.order.trim() {
-            "" | "newest" => EventOrder::Newest,
-            "oldest" => EventOrder::Oldest,
-            "impact" => EventOrder::Impact,
-            other => {
-                return Err(format!(
-                    "'order' must be one of newest, oldest, impact, not '{other}'"
-                ))
-            }
+            "" => EventOrder::Newest,
+            other => EventOrder::from_name(other).ok_or_else(|| {
+                format!("'order' must be {}, not '{other}'", EventOrder::expected())
+            })?,
         };
         let cursor = match text(&self.cursor) {
             Some(c) => Some(
@@ -211,7 +215,7 @@ struct EventsPage {
     nav: Nav,
     kinds: Vec<&'static str>,
     actions: &'static [&'static str],
-    orders: &'static [(&'static str, &'static str)],
+    orders: Vec<(&'static str, &'static str)>,
     filter: FilterForm,
     error: Option<String>,
     rows: Vec<Row>,
@@ -232,7 +236,7 @@ pub async fn events(
         nav: user.nav(),
         kinds: pushdetect_model::EventKind::names(),
         actions: pushdetect_model::method::ACTIONS,
-        orders: ORDERS,
+        orders: orders(),
         query: form.query(),
         filter: form.clone(),
         error: None,
@@ -267,7 +271,7 @@ pub async fn events(
 }
 
 fn filter_order_is_newest(form: &FilterForm) -> bool {
-    matches!(form.order.trim(), "" | "newest")
+    form.order.trim().is_empty() || EventOrder::from_name(&form.order) == Some(EventOrder::Newest)
 }
 
 /// `GET /events/live?after_id=N&…filters`: new events of the account as server-sent

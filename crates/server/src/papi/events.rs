@@ -66,12 +66,7 @@ async fn list_query(
     let limit = page_size(&r)?;
     let order = r
         .parse_opt("order", |n, v| {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "newest" => Ok(EventOrder::Newest),
-                "oldest" => Ok(EventOrder::Oldest),
-                "impact" => Ok(EventOrder::Impact),
-                _ => Err(ApiError::invalid(n, "one of newest, oldest, impact")),
-            }
+            EventOrder::from_name(v).ok_or_else(|| ApiError::invalid(n, &EventOrder::expected()))
         })?
         .unwrap_or_default();
     let mut filter = EventFilter {
