@@ -775,7 +775,11 @@ async fn an_empty_file_answers_113_and_a_cut_upload_119() {
         v["error"].as_str().unwrap().contains("could not be read"),
         "{v}"
     );
-    let tasks = app.store.list_tasks(1, &Default::default()).await.unwrap();
+    let tasks = app
+        .store
+        .list_tasks(app.account_id().await, &Default::default())
+        .await
+        .unwrap();
     assert!(tasks.is_empty(), "{tasks:?}");
 }
 
