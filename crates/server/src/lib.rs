@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod credentials;
 pub mod endpoints;
+pub mod envelope;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;

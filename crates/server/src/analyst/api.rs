@@ -12,17 +12,17 @@ use super::content::Refused;
 use super::{results, submit};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{new_session_id, session_id_hash};
+use crate::envelope::Fmt;
 use crate::papi::auth::license_with_token;
 use crate::papi::caller::{live_session, new_session_cookie, session_cookie};
 use crate::papi::form::{content_type, query_params, utf8_field};
-use crate::papi::reply::Fmt;
 use crate::state::AppState;
 use crate::throttle::Credential;
 use axum::extract::{Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use pushdetect_model::analyst::{AnalystCall, AnalystCode, AnalystError};
-use pushdetect_model::envelope::{render, success};
+use pushdetect_model::envelope::success;
 use pushdetect_model::values::{parse_bool, Timestamp};
 use pushdetect_model::{FormParams, Format};
 use pushdetect_store::{Principal, Task, TaskKind};
@@ -58,16 +58,11 @@ fn respond(format: Format, result: Result<Value>, cookie: Option<String>) -> Res
             json!({"success": 0, "error": e.message, "error_code": e.code.number()}),
         ),
     };
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, format.content_type())],
-        render(&body, format),
-    )
-        .into_response();
-    if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
-        response.headers_mut().insert(header::SET_COOKIE, c);
-    }
-    response
+    let headers = cookie
+        .map(|c| (header::SET_COOKIE, c))
+        .into_iter()
+        .collect();
+    crate::envelope::respond(format, status, &body, headers)
 }
 
 /// A request's fields and, for multipart uploads, the received `file` part.

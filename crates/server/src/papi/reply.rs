@@ -2,16 +2,15 @@
 //! API errors (Lastline clients treat any HTTP error as a communication failure), HTTP 503
 //! only when the store is unavailable.
 
+use crate::envelope::respond;
+pub use crate::envelope::Fmt;
 use crate::metrics::ErrorCodeSeen;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pushdetect_model::envelope::{failure, render, success};
+use pushdetect_model::envelope::{failure, success};
 use pushdetect_model::{ApiError, Format};
 use pushdetect_store::StoreError;
 use serde_json::Value;
-use std::convert::Infallible;
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -31,29 +30,6 @@ impl From<ApiError> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Failure::Unavailable(e)
-    }
-}
-
-/// The response format, taken from the path suffix (`.xml`, else JSON).
-#[derive(Debug, Clone, Copy)]
-pub struct Fmt(pub Format);
-
-impl Fmt {
-    /// The format of a request path.
-    pub fn of_path(path: &str) -> Format {
-        if path.ends_with(".xml") {
-            Format::Xml
-        } else {
-            Format::Json
-        }
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Fmt {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Fmt(Fmt::of_path(parts.uri.path())))
     }
 }
 
@@ -101,17 +77,7 @@ impl IntoResponse for Reply {
                 (StatusCode::SERVICE_UNAVAILABLE, failure(&e), None)
             }
         };
-        let mut response = (
-            status,
-            [(header::CONTENT_TYPE, self.format.content_type())],
-            render(&envelope, self.format),
-        )
-            .into_response();
-        for (name, value) in self.extra_headers {
-            if let Ok(v) = value.parse() {
-                response.headers_mut().append(name, v);
-            }
-        }
+        let mut response = respond(self.format, status, &envelope, self.extra_headers);
         if let Some(code) = code {
             response.extensions_mut().insert(ErrorCodeSeen(code));
         }
