@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod papi;
 pub mod provision;
+pub mod request;
 pub mod routes;
 pub mod state;
 pub mod throttle;

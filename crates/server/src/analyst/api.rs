@@ -15,7 +15,7 @@ use crate::credentials::{new_session_id, session_id_hash};
 use crate::envelope::Fmt;
 use crate::papi::auth::license_with_token;
 use crate::papi::caller::{live_session, new_session_cookie, session_cookie};
-use crate::papi::form::{content_type, query_params, utf8_field};
+use crate::request::{content_type, query_params, utf8_field};
 use crate::state::AppState;
 use crate::throttle::Credential;
 use axum::extract::{Multipart, Request, State};

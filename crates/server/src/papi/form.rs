@@ -1,11 +1,11 @@
 //! Reads a request's form fields: urlencoded or multipart body, plus the query string.
 
 use super::reply::{Fmt, Reply};
+use crate::request::{content_type, query_params, utf8_field};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pushdetect_model::params::not_utf8;
 use pushdetect_model::{ApiError, ErrorCode, FormParams};
 
 /// The form fields of a request, in the order received.
@@ -21,29 +21,6 @@ fn malformed(path: &str, detail: &str) -> Response {
         ),
     )
     .into_response()
-}
-
-/// The fields of a request's query string.
-pub fn query_params(req: &Request) -> Result<FormParams, ApiError> {
-    let mut params = FormParams::default();
-    if let Some(query) = req.uri().query() {
-        params.push_urlencoded(query.as_bytes())?;
-    }
-    Ok(params)
-}
-
-/// A multipart text field's value: UTF-8, refused naming the field otherwise.
-pub fn utf8_field(name: &str, bytes: Bytes) -> Result<String, ApiError> {
-    String::from_utf8(bytes.into()).map_err(|_| not_utf8(name))
-}
-
-/// A request's Content-Type, lower case ("" when absent).
-pub fn content_type(req: &Request) -> String {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase()
 }
 
 impl<S: Send + Sync> FromRequest<S> for Form {
