@@ -21,6 +21,7 @@ pub mod state;
 pub mod throttle;
 pub mod tls;
 pub mod triage;
+pub mod verify;
 
 pub use config::Config;
 pub use state::AppState;

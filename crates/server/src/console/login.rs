@@ -96,8 +96,7 @@ pub async fn login(
             )
         }
     };
-    let user = match crate::papi::auth::user_with_password(&app, username, field("password")).await
-    {
+    let user = match crate::verify::user_with_password(&app, username, field("password")).await {
         Ok(u) => u,
         Err(e) => return unavailable(e),
     };

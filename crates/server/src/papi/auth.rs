@@ -4,15 +4,16 @@ use super::caller::{new_session_cookie, session_cookie, Caller, SESSION_COOKIE};
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::client_addr::ClientAddr;
-use crate::credentials::{new_session_id, session_id_hash, verify_secret};
+use crate::credentials::{new_session_id, session_id_hash};
 use crate::state::AppState;
 use crate::throttle::Credential;
+use crate::verify::{license_with_token, user_with_password};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use pushdetect_model::method::{MethodSpec, ParamKind, ParamSpec, Requirement};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::ApiError;
-use pushdetect_store::{License, Principal, StoreError};
+use pushdetect_store::Principal;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
@@ -137,26 +138,6 @@ async fn do_login(
     Ok((session_id, v.data))
 }
 
-/// Runs argon2 off the async workers.
-async fn verify(secret: &str, hash: Option<String>) -> bool {
-    let secret = secret.to_owned();
-    tokio::task::spawn_blocking(move || verify_secret(&secret, hash.as_deref()))
-        .await
-        .unwrap_or(false)
-}
-
-/// The enabled user with this name, if `password` is theirs. Shared by the PAPI account
-/// login and the console.
-pub async fn user_with_password(
-    app: &AppState,
-    username: &str,
-    password: &str,
-) -> Result<Option<pushdetect_store::User>, StoreError> {
-    let user = app.store.find_user(username).await?;
-    let ok = verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
-    Ok(user.filter(|u| ok && !u.disabled))
-}
-
 async fn verify_user(
     app: &AppState,
     username: &str,
@@ -168,18 +149,6 @@ async fn verify_user(
         principal: Principal::User(u.id),
         data: json!({"auth_method": "account", "username": u.username}),
     }))
-}
-
-/// The enabled license with this access key, if `token` is its API token. Shared by the
-/// PAPI license login and the Analyst API.
-pub async fn license_with_token(
-    app: &AppState,
-    access_key: &str,
-    token: &str,
-) -> Result<Option<License>, StoreError> {
-    let license = app.store.find_license_by_access_key(access_key).await?;
-    let ok = verify(token, license.as_ref().map(|l| l.api_token_hash.clone())).await;
-    Ok(license.filter(|l| ok && !l.disabled))
 }
 
 async fn verify_license(
