@@ -17,6 +17,7 @@ pub mod papi;
 pub mod provision;
 pub mod request;
 pub mod routes;
+pub mod sessions;
 pub mod state;
 pub mod throttle;
 pub mod tls;

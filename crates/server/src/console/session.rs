@@ -6,7 +6,7 @@
 //! browser send the cookie, but cannot read it to put it in the form.
 
 use crate::credentials::{new_session_id, session_id_hash};
-use crate::papi::caller::live_session;
+use crate::sessions::live_session;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -20,7 +20,7 @@ pub const CONSOLE_COOKIE: &str = "pushdetect_console";
 /// Name of the CSRF cookie.
 pub const CSRF_COOKIE: &str = "pushdetect_csrf";
 
-pub use crate::papi::caller::cookie;
+pub use crate::sessions::cookie;
 
 /// A Set-Cookie value for a console cookie.
 pub fn set_cookie(app: &AppState, name: &str, value: &str, max_age: Option<u32>) -> String {

@@ -1,10 +1,11 @@
 //! `login`, `logout` and `ping`, as papi_client uses them.
 
-use super::caller::{new_session_cookie, session_cookie, Caller, SESSION_COOKIE};
+use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::client_addr::ClientAddr;
 use crate::credentials::{new_session_id, session_id_hash};
+use crate::sessions::{new_session_cookie, session_cookie, SESSION_COOKIE};
 use crate::state::AppState;
 use crate::throttle::Credential;
 use crate::verify::{license_with_token, user_with_password};
