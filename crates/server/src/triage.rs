@@ -2,7 +2,7 @@
 //! references; the store adds task scores and groups events into incidents.
 
 use crate::state::AppState;
-use pushdetect_model::{Event, EventKind, FormParams, PushRequest, Timestamp};
+use pushdetect_model::{Event, EventKind, Timestamp};
 use pushdetect_store::Triage;
 use serde_json::Value;
 
@@ -26,25 +26,10 @@ pub fn of_event(event: &Event) -> Triage {
 /// longer parses (stored under older rules) keeps no action and an unknown impact; it
 /// still joins its hosts' incidents.
 pub fn of_stored(kind: &str, raw_params: &Value, received_at_ms: i64) -> Triage {
-    let Some(kind) = EventKind::from_name(kind) else {
-        return Triage::default();
-    };
-    let mut params = FormParams::default();
-    if let Value::Object(map) = raw_params {
-        for (name, value) in map {
-            match value {
-                Value::Array(items) => {
-                    for item in items {
-                        params.push(name.clone(), item.as_str().unwrap_or_default());
-                    }
-                }
-                other => params.push(name.clone(), other.as_str().unwrap_or_default()),
-            }
-        }
-    }
-    let received = chrono::DateTime::from_timestamp_millis(received_at_ms).unwrap_or_default();
-    PushRequest::parse(kind, &params, Timestamp(received))
-        .map(|r| of_event(&r.event))
+    let received = Timestamp::from_millis(received_at_ms);
+    EventKind::from_name(kind)
+        .and_then(|kind| Event::from_stored(kind, raw_params, received).ok())
+        .map(|event| of_event(&event))
         .unwrap_or_default()
 }
 
@@ -68,5 +53,38 @@ pub async fn index_backlog(state: &AppState) {
     }
     if total > 0 {
         tracing::info!(events = total, "stored events indexed into incidents");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pushdetect_model::{FormParams, PushRequest};
+
+    #[test]
+    fn a_stored_event_is_triaged_as_it_was_when_pushed() {
+        let params = FormParams::from_pairs([
+            ("vendor_name", "Acme"),
+            ("tool_name", "IocScan"),
+            ("ioc_uuid", "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10"),
+            ("ioc_source", "feed"),
+            ("main_ipv4", "10.0.0.9"),
+            ("ioc_matched", "True"),
+            ("match_confidence", "85"),
+            ("hostname", "WS-09"),
+            ("key", "AK:SK"),
+        ]);
+        let at = 1_700_000_000_000;
+        let pushed = PushRequest::parse(EventKind::Ioc, &params, Timestamp::from_millis(at))
+            .unwrap()
+            .event;
+        let triage = of_stored("ioc", &params.to_json(), at);
+        assert_eq!(triage, of_event(&pushed));
+        assert_eq!(triage.base_impact, Some(85));
+        // Of an unknown kind, or refused by this version: nothing known.
+        assert_eq!(of_stored("fax", &params.to_json(), at), Triage::default());
+        let mut refused = params.to_json();
+        refused["ioc_uuid"] = "x".into();
+        assert_eq!(of_stored("ioc", &refused, at), Triage::default());
     }
 }

@@ -331,6 +331,18 @@ impl StoredEvent {
         let received = pushdetect_model::Timestamp::from_millis(self.received_at_ms);
         pushdetect_model::Event::from_stored(kind, &self.raw_params, received).ok()
     }
+
+    /// The analysis tasks the event names, each once, in the order it names them (none
+    /// when [`StoredEvent::event`] cannot rebuild it).
+    pub fn task_uuids(&self) -> Vec<String> {
+        let mut uuids: Vec<String> = Vec::new();
+        for uuid in self.event().iter().flat_map(|e| e.task_uuids()) {
+            if !uuids.iter().any(|u| u == uuid.as_str()) {
+                uuids.push(uuid.as_str().to_owned());
+            }
+        }
+        uuids
+    }
 }
 
 /// The order of an event list.

@@ -54,13 +54,7 @@ pub async fn event(
         Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
         Err(e) => return unavailable(e),
     };
-    // Each task once, in the order the event names them.
-    let mut uuids: Vec<String> = Vec::new();
-    for uuid in e.event().iter().flat_map(|event| event.task_uuids()) {
-        if !uuids.iter().any(|u| u == uuid.as_str()) {
-            uuids.push(uuid.as_str().to_owned());
-        }
-    }
+    let uuids = e.task_uuids();
     // The account's own tasks among them, in one query.
     let known = match app.store.known_tasks(user.account_id, &uuids).await {
         Ok(known) => known,

@@ -217,17 +217,8 @@ async fn task_links(
     caller: &Caller,
     event: &StoredEvent,
 ) -> Result<Value, Failure> {
-    let mut uuids: Vec<String> = event
-        .event()
-        .map(|e| {
-            e.task_uuids()
-                .iter()
-                .map(|u| u.as_str().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut uuids = event.task_uuids();
     uuids.sort();
-    uuids.dedup();
     let known = app.store.known_tasks(caller.account_id, &uuids).await?;
     Ok(Value::Array(
         uuids
