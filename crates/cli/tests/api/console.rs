@@ -1022,3 +1022,34 @@ async fn direction_overrides_and_byte_order_marks_are_shown_escaped() {
         );
     }
 }
+
+/// An event that this version's parser refuses (stored under older rules) still lists,
+/// saying so instead of a summary, and its page still opens with its raw parameters.
+#[tokio::test]
+async fn an_event_this_version_cannot_read_is_listed_with_its_raw_parameters() {
+    use sqlx::Connection;
+    let app = TestApp::start().await;
+    let sensor = app.license_client().await;
+    assert_ok(
+        &sensor
+            .post(IOC, &pairs(&ioc_form(&app.creds.sensor_key)))
+            .await,
+    );
+    let id = sensor.get_ok(LIST, &[]).await["events"][0]["event_id"].clone();
+    let url = format!("sqlite:{}", app.data_dir().join("pushdetect.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE events SET raw_params = json_set(raw_params, '$.ioc_uuid', 'old-form')")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let http = console_http();
+    console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    let list = body(&http, &app, "/events").await;
+    assert!(
+        list.contains("(not readable by this version: see its raw parameters)"),
+        "{list}"
+    );
+    let page = body(&http, &app, &format!("/events/{id}")).await;
+    assert!(page.contains("old-form"), "{page}");
+}
