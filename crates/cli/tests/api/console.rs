@@ -1053,3 +1053,19 @@ async fn an_event_this_version_cannot_read_is_listed_with_its_raw_parameters() {
     let page = body(&http, &app, &format!("/events/{id}")).await;
     assert!(page.contains("old-form"), "{page}");
 }
+
+/// The event list's order is read in any case; another is refused naming the field and
+/// the orders there are.
+#[tokio::test]
+async fn the_event_list_order_is_checked_and_named() {
+    let app = TestApp::start().await;
+    let http = console_http();
+    console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    assert_eq!(status(&http, &app, "/events?order=Oldest").await, 200);
+    assert_eq!(status(&http, &app, "/events?order=score").await, 400);
+    let page = body(&http, &app, "/events?order=score").await;
+    assert!(
+        page.contains("&#39;order&#39; must be one of newest, oldest, impact, not &#39;score&#39;"),
+        "{page}"
+    );
+}
