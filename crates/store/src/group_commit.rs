@@ -101,7 +101,7 @@ impl<W: Write> std::fmt::Debug for GroupCommit<W> {
 
 impl<W: Write> GroupCommit<W> {
     /// Starts the committer on the current tokio runtime. It runs up to
-    /// [`Store::parallel_writers`] transactions at once and stops when every handle is
+    /// [`crate::EventLog::parallel_writers`] transactions at once and stops when every handle is
     /// dropped, after storing what was queued.
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
@@ -121,7 +121,7 @@ impl<W: Write> GroupCommit<W> {
 }
 
 impl GroupCommit<EventWrite> {
-    /// Stores the event (see [`Store::insert_event`]) and returns once it is committed.
+    /// Stores the event (see [`crate::EventLog::insert_event`]) and returns once it is committed.
     pub async fn insert(&self, event: NewEvent, dedup: Option<Dedup>) -> StoreResult<Inserted> {
         self.write(EventWrite { event, dedup }).await
     }
@@ -181,6 +181,7 @@ async fn commit<W: Write>(store: &dyn Store, batch: Vec<Job<W>>) {
 mod tests {
     use super::*;
     use crate::sqlite::SqliteStore;
+    use crate::EventLog;
     use std::sync::Mutex;
     use std::time::Duration;
     use tokio::sync::Notify;

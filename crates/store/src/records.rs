@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// A tenant: everything below belongs to exactly one account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Account {
     /// Id.
     pub id: i64,
@@ -16,7 +16,7 @@ pub struct Account {
 }
 
 /// A user who logs in with username and password (auth_method "account").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct User {
     /// Id.
     pub id: i64,
@@ -33,7 +33,7 @@ pub struct User {
 }
 
 /// A license (auth_method "license"): access key + API token; its id is the `key_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct License {
     /// The key_id.
     pub id: i64,
@@ -50,7 +50,7 @@ pub struct License {
 }
 
 /// A sensor of a license: the subkey events are recorded against; its id is the `subkey_id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Sensor {
     /// The subkey_id.
     pub id: i64,
@@ -446,7 +446,7 @@ pub struct EventFilter {
 
 /// Events about one host of the protected network, none further than the grouping window
 /// from the next: what an analyst handles as one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Incident {
     /// Id.
     pub id: i64,

@@ -4,27 +4,20 @@
 //! process (no SQLITE_BUSY between our own writers, and the resent-push check and the insert
 //! are atomic); reads use a separate pool and never wait for writers.
 
-use crate::error::{conflict_as, StoreError, StoreResult};
-use crate::records::*;
-use crate::Store;
+use crate::error::StoreResult;
+use crate::sql::{Backend, SqlStore};
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// SQLite-backed [`Store`].
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
-    lookups: std::sync::Arc<crate::cache::Lookups>,
-    completions: crate::completions::Completions,
-}
+/// SQLite-backed [`Store`](crate::Store).
+pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and applies the embedded migrations.
@@ -64,62 +57,53 @@ impl SqliteStore {
             .max_connections(readers)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore {
-            writer,
-            reader,
-            lookups: Default::default(),
-            completions: Default::default(),
-        })
+        Ok(SqlStore::with_pools(writer, reader))
     }
 }
 
-type Db = Sqlite;
-type DbRow = SqliteRow;
-type DbConn = SqliteConnection;
-type ThisStore = SqliteStore;
-/// SQLite has no row locks: its single writer serialises claims.
-const SKIP_LOCKED: &str = "";
+#[async_trait]
+impl Backend for Sqlite {
+    /// SQLite has no row locks: its single writer serialises claims.
+    const SKIP_LOCKED: &'static str = "";
+    /// The embedded database belongs to one server.
+    const SHARED: bool = false;
+    /// One writer connection: a second transaction would only wait for the first.
+    const PARALLEL_WRITERS: usize = 1;
+    const JSON_ROWS: &'static str = "json_each($1)";
+    /// Ids are given explicitly as they are.
+    const OVERRIDING: &'static str = "";
+    const DB_NOW_MS: &'static str =
+        "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
 
-/// Nothing to lock: write transactions already run one at a time.
-async fn lock_all(
-    _conn: &mut DbConn,
-    _exclusive: &[String],
-    _shared: &[String],
-) -> StoreResult<()> {
-    Ok(())
-}
-
-/// The embedded database belongs to one server.
-const SHARED: bool = false;
-/// One writer connection: a second transaction would only wait for the first.
-const PARALLEL_WRITERS: usize = 1;
-/// The elements of the JSON array bound as `$1`.
-const JSON_ROWS: &str = "json_each($1)";
-/// Ids are given explicitly as they are.
-const OVERRIDING: &str = "";
-
-/// The next `n` ids of `table`, ascending. Its ids are AUTOINCREMENT (never reused), and
-/// the largest given so far is in `sqlite_sequence`; with writes serialised, the next `n`
-/// are this transaction's.
-async fn next_ids(conn: &mut DbConn, table: &str, n: usize) -> StoreResult<Vec<i64>> {
-    if n == 0 {
-        return Ok(Vec::new());
+    fn delete_asked(t: &str) -> String {
+        format!("COALESCE(json_extract({t}.options, '$.delete_after_analysis'), 0) = 1")
     }
-    let last: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = $1")
-        .bind(table)
-        .fetch_optional(conn)
-        .await?;
-    let last = last.unwrap_or(0);
-    Ok((1..=n as i64).map(|k| last + k).collect())
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    /// Nothing to lock: write transactions already run one at a time.
+    async fn lock_all(
+        _conn: &mut SqliteConnection,
+        _exclusive: &[String],
+        _shared: &[String],
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Ids are AUTOINCREMENT (never reused), and the largest given so far is in
+    /// `sqlite_sequence`; with writes serialised, the next `n` are this transaction's.
+    async fn next_ids(conn: &mut SqliteConnection, table: &str, n: usize) -> StoreResult<Vec<i64>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = $1")
+                .bind(table)
+                .fetch_optional(conn)
+                .await?;
+        let last = last.unwrap_or(0);
+        Ok((1..=n as i64).map(|k| last + k).collect())
+    }
 }
-
-/// Whether the task row `t` asked for its content to be deleted after analysis.
-fn delete_asked(t: &str) -> String {
-    format!("COALESCE(json_extract({t}.options, '$.delete_after_analysis'), 0) = 1")
-}
-
-/// The database clock in milliseconds since the epoch, read when evaluated.
-const DB_NOW_MS: &str = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
-
-include!("shared_sql.rs");
-include!("event_writes.rs");

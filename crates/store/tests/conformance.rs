@@ -1132,7 +1132,7 @@ async fn schema_of(db: &TestDb, backend: Backend) -> Vec<(String, Vec<String>)> 
 /// column added to a migration and not to the copy fails here.
 #[tokio::test]
 async fn the_copy_moves_every_table_and_column_of_both_schemas() {
-    let mut copied: Vec<(String, Vec<String>)> = copy::copied_tables()
+    let mut copied: Vec<(String, Vec<String>)> = pushdetect_store::schema_tables()
         .into_iter()
         .map(|(t, columns)| {
             let mut columns: Vec<String> = columns.into_iter().map(str::to_owned).collect();

@@ -1,0 +1,415 @@
+//! How events are written. A batch of events costs a fixed number of statements, whatever
+//! its size: rows travel as one JSON array per table (`json_rows.rs`), new ids are reserved
+//! up front ([`Backend::next_ids`]), and incidents are planned in memory
+//! ([`crate::incident_plan`]). Every function here runs in the caller's transaction.
+
+use super::json_rows::{int, text};
+use super::rows::{split_principal, INCIDENT_COLUMNS};
+use super::statement::Statement;
+use super::{Backend, SqlStore};
+use crate::error::StoreResult;
+use crate::incident_plan::{higher, Plan};
+use crate::records::*;
+use serde_json::{json, Value};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use std::collections::HashMap;
+
+/// The lock name of a task's score: completions take it alone, event writes that read the
+/// score share it.
+pub(super) fn task_lock(uuid: &str) -> String {
+    format!("task:{uuid}")
+}
+
+/// The lock name of an account's incidents of one host.
+fn incident_lock(account_id: i64, host: &str) -> String {
+    format!("incident:{account_id}:{host}")
+}
+
+/// The row of `event_tasks` that links an event to a task it names.
+fn task_link(event_id: i64, account_id: i64, task_uuid: &str) -> Value {
+    json!({"event_id": event_id, "account_id": account_id, "task_uuid": task_uuid})
+}
+
+/// Where one stored event goes among the incidents of its hosts.
+struct Placed<'a> {
+    account_id: i64,
+    event_id: i64,
+    hosts: &'a [String],
+    occurred_at_ms: i64,
+    impact: Option<i64>,
+    window_ms: i64,
+}
+
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
+    for<'r> &'r str: ColumnIndex<B::Row>,
+    usize: ColumnIndex<B::Row>,
+    for<'q> i64: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> bool: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> String: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> &'q str: Encode<'q, B> + Type<B>,
+    for<'q> Option<i64>: Encode<'q, B>,
+    for<'q> Option<String>: Encode<'q, B>,
+{
+    /// The best score among the account's tasks of these uuids that are scored.
+    pub(super) async fn task_score(
+        conn: &mut B::Connection,
+        account_id: i64,
+        task_uuids: &[String],
+    ) -> StoreResult<Option<i64>> {
+        if task_uuids.is_empty() {
+            return Ok(None);
+        }
+        // The caller holds the shared `task_lock` of each: a completion in flight has
+        // committed before this read, or finds this event once it commits.
+        let mut q =
+            Statement::new("SELECT MAX(score) FROM (SELECT score FROM tasks WHERE account_id = ");
+        q.push_bind(account_id).push(" AND uuid IN (");
+        q.push_list(task_uuids).push(")) AS referred");
+        let row = q.query::<B>().fetch_one(&mut *conn).await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Records which tasks events refer to, so that their scores reach them later.
+    pub(super) async fn link_tasks(conn: &mut B::Connection, links: Vec<Value>) -> StoreResult<()> {
+        Self::insert_rows(conn, "event_tasks", links, "ON CONFLICT DO NOTHING").await
+    }
+
+    /// Adds events to the incidents of their hosts (see [`Plan`]). The caller holds the
+    /// [`incident_lock`] of every host.
+    async fn write_incidents(conn: &mut B::Connection, placed: &[Placed<'_>]) -> StoreResult<()> {
+        // The reach of the batch on each host: every incident it can touch.
+        let mut reach: HashMap<(i64, &str), (i64, i64)> = Default::default();
+        for p in placed {
+            let lo = p.occurred_at_ms.saturating_sub(p.window_ms);
+            let hi = p.occurred_at_ms.saturating_add(p.window_ms);
+            for host in p.hosts {
+                let r = reach.entry((p.account_id, host)).or_insert((lo, hi));
+                *r = (r.0.min(lo), r.1.max(hi));
+            }
+        }
+        if reach.is_empty() {
+            return Ok(());
+        }
+        let reach: Vec<_> = reach
+            .into_iter()
+            .map(|((account, host), (lo, hi))| {
+                json!({"account_id": account, "host": host, "lo": lo, "hi": hi})
+            })
+            .collect();
+        let rows = sqlx::query(&format!(
+            "SELECT i.account_id, i.{columns} FROM incidents i JOIN (SELECT {} AS account_id, \
+             {} AS host, {} AS lo, {} AS hi FROM {rows}) q ON i.account_id = q.account_id \
+             AND i.host = q.host AND i.last_ms >= q.lo AND i.first_ms <= q.hi",
+            int("account_id"),
+            text("host"),
+            int("lo"),
+            int("hi"),
+            columns = INCIDENT_COLUMNS.replace(", ", ", i."),
+            rows = B::JSON_ROWS,
+        ))
+        .bind(Value::Array(reach).to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut stored = Vec::with_capacity(rows.len());
+        for row in &rows {
+            stored.push((row.try_get("account_id")?, Incident::from_row(row)?));
+        }
+        let mut plan = Plan::new(stored);
+        for p in placed {
+            for host in p.hosts {
+                plan.add(
+                    p.account_id,
+                    host,
+                    p.event_id,
+                    p.occurred_at_ms,
+                    p.impact,
+                    p.window_ms,
+                );
+            }
+        }
+        let ids = B::next_ids(&mut *conn, "incidents", plan.new_incidents()).await?;
+        let writes = plan.finish(&ids);
+        let created = writes.created.iter().map(|(account, i)| {
+            json!({
+                "id": i.id,
+                "account_id": account,
+                "host": i.host,
+                "first_ms": i.first_ms,
+                "last_ms": i.last_ms,
+                "events": i.events,
+                "impact": i.impact,
+            })
+        });
+        Self::insert_rows(&mut *conn, "incidents", created.collect(), "").await?;
+        if !writes.merged.is_empty() {
+            let merged = writes
+                .merged
+                .iter()
+                .map(|(from, into)| json!({"from": from, "into": into}));
+            let merged = Value::Array(merged.collect()).to_string();
+            sqlx::query(&format!(
+                "UPDATE incident_events SET incident_id = {} FROM {} \
+                 WHERE incident_events.incident_id = {}",
+                int("into"),
+                B::JSON_ROWS,
+                int("from"),
+            ))
+            .bind(&merged)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(&format!(
+                "DELETE FROM incidents WHERE id IN (SELECT {} FROM {})",
+                int("from"),
+                B::JSON_ROWS,
+            ))
+            .bind(&merged)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !writes.updated.is_empty() {
+            let updated = writes.updated.iter().map(|i| {
+                json!({
+                    "id": i.id,
+                    "first_ms": i.first_ms,
+                    "last_ms": i.last_ms,
+                    "events": i.events,
+                    "impact": i.impact,
+                })
+            });
+            sqlx::query(&format!(
+                "UPDATE incidents SET first_ms = {}, last_ms = {}, events = {}, impact = {} \
+                 FROM {} WHERE incidents.id = {}",
+                int("first_ms"),
+                int("last_ms"),
+                int("events"),
+                int("impact"),
+                B::JSON_ROWS,
+                int("id"),
+            ))
+            .bind(Value::Array(updated.collect()).to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+        let memberships = writes
+            .memberships
+            .iter()
+            .map(|(i, e)| json!({"incident_id": i, "event_id": e}));
+        Self::insert_rows(&mut *conn, "incident_events", memberships.collect(), "").await
+    }
+
+    /// Stores a batch of events in the caller's transaction (see [`crate::EventLog::insert_events`]).
+    pub(super) async fn insert_batch(
+        conn: &mut B::Connection,
+        batch: &[(&NewEvent, Option<&Dedup>)],
+    ) -> StoreResult<Vec<Inserted>> {
+        // Every lock the batch needs, at once and in one order: transactions on several nodes
+        // (or several batches of one node) never wait on each other in a cycle.
+        let (mut keys, mut tasks) = (Vec::new(), Vec::new());
+        for (e, dedup) in batch {
+            keys.extend(dedup.map(|d| format!("push:{}", d.fingerprint)));
+            keys.extend(e.hosts.iter().map(|h| incident_lock(e.account_id, h)));
+            tasks.extend(e.triage.task_uuids.iter().map(|u| task_lock(u)));
+        }
+        B::lock_all(&mut *conn, &keys, &tasks).await?;
+        let mut scores: HashMap<(i64, &[String]), Option<i64>> = HashMap::new();
+        for (e, _) in batch {
+            let key = (e.account_id, e.triage.task_uuids.as_slice());
+            if let std::collections::hash_map::Entry::Vacant(slot) = scores.entry(key) {
+                slot.insert(
+                    Self::task_score(&mut *conn, e.account_id, &e.triage.task_uuids).await?,
+                );
+            }
+        }
+        // Fingerprints already stored: (event id, received at) of each.
+        let mut stored: HashMap<String, (i64, i64)> = HashMap::new();
+        let fingerprints: Vec<Value> = batch
+            .iter()
+            .filter_map(|(_, d)| d.map(|d| json!({"fingerprint": d.fingerprint})))
+            .collect();
+        if !fingerprints.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT fingerprint, event_id, received_at_ms FROM push_fingerprints \
+                 WHERE fingerprint IN (SELECT {} FROM {})",
+                text("fingerprint"),
+                B::JSON_ROWS,
+            ))
+            .bind(Value::Array(fingerprints).to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                stored.insert(
+                    row.try_get("fingerprint")?,
+                    (row.try_get("event_id")?, row.try_get("received_at_ms")?),
+                );
+            }
+        }
+        // Which events are new (a later copy in this same batch is recognised too), and their
+        // ids, reserved in batch order.
+        let mut fresh = Vec::with_capacity(batch.len());
+        let mut inserted = Vec::with_capacity(batch.len());
+        for (i, (e, dedup)) in batch.iter().enumerate() {
+            if let Some(d) = dedup {
+                match stored.get(&d.fingerprint) {
+                    Some(&(id, at)) if at >= d.since_ms => {
+                        inserted.push(Inserted::Duplicate(id));
+                        continue;
+                    }
+                    _ => {}
+                }
+                // Marked with the batch position until the id is known.
+                stored.insert(d.fingerprint.clone(), (-(i as i64) - 1, e.received_at_ms));
+            }
+            fresh.push(i);
+            inserted.push(Inserted::New(-(i as i64) - 1));
+        }
+        let ids = B::next_ids(&mut *conn, "events", fresh.len()).await?;
+        let id_of = |mark: i64| {
+            let position = usize::try_from(-mark - 1).unwrap_or_default();
+            fresh.binary_search(&position).map_or(mark, |k| ids[k])
+        };
+        for answer in &mut inserted {
+            *answer = match *answer {
+                Inserted::New(mark) => Inserted::New(id_of(mark)),
+                Inserted::Duplicate(mark) if mark < 0 => Inserted::Duplicate(id_of(mark)),
+                other => other,
+            };
+        }
+        let (mut rows, mut hosts, mut links, mut new_fingerprints, mut placed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (&i, &id) in fresh.iter().zip(&ids) {
+            let (e, dedup) = batch[i];
+            let impact = higher(
+                e.triage.base_impact,
+                scores[&(e.account_id, e.triage.task_uuids.as_slice())],
+            );
+            let (user_id, license_id) = split_principal(e.pushed_by);
+            rows.push(json!({
+                "id": id,
+                "account_id": e.account_id,
+                "license_id": e.license_id,
+                "sensor_id": e.sensor_id,
+                "pushed_by_user_id": user_id,
+                "pushed_by_license_id": license_id,
+                "kind": e.kind,
+                "received_at_ms": e.received_at_ms,
+                "occurred_at_ms": e.occurred_at_ms,
+                "vendor_name": e.vendor_name,
+                "tool_name": e.tool_name,
+                "fields": e.fields.to_string(),
+                "raw_params": e.raw_params.to_string(),
+                "action": e.triage.action,
+                "impact": impact,
+                "incidents_indexed": 1,
+            }));
+            hosts.extend(
+                e.hosts
+                    .iter()
+                    .map(|h| json!({"event_id": id, "account_id": e.account_id, "host": h})),
+            );
+            links.extend(
+                e.triage
+                    .task_uuids
+                    .iter()
+                    .map(|u| task_link(id, e.account_id, u)),
+            );
+            if let Some(d) = dedup {
+                new_fingerprints.push(json!({
+                    "fingerprint": d.fingerprint,
+                    "event_id": id,
+                    "received_at_ms": e.received_at_ms,
+                }));
+            }
+            placed.push(Placed {
+                account_id: e.account_id,
+                event_id: id,
+                hosts: &e.hosts,
+                occurred_at_ms: e.occurred_at_ms,
+                impact,
+                window_ms: e.incident_window_ms,
+            });
+        }
+        Self::insert_rows(&mut *conn, "events", rows, "").await?;
+        Self::insert_rows(&mut *conn, "event_hosts", hosts, "ON CONFLICT DO NOTHING").await?;
+        Self::link_tasks(&mut *conn, links).await?;
+        Self::write_incidents(&mut *conn, &placed).await?;
+        Self::insert_rows(
+            &mut *conn,
+            "push_fingerprints",
+            new_fingerprints,
+            "ON CONFLICT (fingerprint) DO UPDATE SET event_id = excluded.event_id, \
+             received_at_ms = excluded.received_at_ms",
+        )
+        .await?;
+        Ok(inserted)
+    }
+
+    /// Gives a batch of the backlog's events their triage and incidents in the caller's
+    /// transaction (see [`crate::EventLog::index_backlog`]); returns how many.
+    pub(super) async fn index_batch(
+        conn: &mut B::Connection,
+        window_ms: i64,
+        limit: u32,
+        triage_of: &TriageOf,
+    ) -> StoreResult<u64> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, kind, received_at_ms, occurred_at_ms, raw_params FROM events \
+             WHERE incidents_indexed = 0 ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        // Each event's triage and hosts, then every lock at once, as a push batch takes them.
+        let mut triages = Vec::with_capacity(rows.len());
+        let mut hosts = Vec::with_capacity(rows.len());
+        let (mut keys, mut tasks) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let account_id: i64 = row.try_get("account_id")?;
+            let t = triage_of(
+                &row.try_get::<String, _>("kind")?,
+                &Self::json_column(row, "raw_params")?,
+                row.try_get("received_at_ms")?,
+            );
+            tasks.extend(t.task_uuids.iter().map(|u| task_lock(u)));
+            let of_event: Vec<String> =
+                sqlx::query_scalar("SELECT host FROM event_hosts WHERE event_id = $1")
+                    .bind(row.try_get::<i64, _>("id")?)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            keys.extend(of_event.iter().map(|h| incident_lock(account_id, h)));
+            triages.push(t);
+            hosts.push(of_event);
+        }
+        B::lock_all(&mut *conn, &keys, &tasks).await?;
+        let mut placed = Vec::with_capacity(rows.len());
+        for ((row, hosts), t) in rows.iter().zip(&hosts).zip(&triages) {
+            let id: i64 = row.try_get("id")?;
+            let account_id: i64 = row.try_get("account_id")?;
+            let best = Self::task_score(&mut *conn, account_id, &t.task_uuids).await?;
+            let impact = higher(t.base_impact, best);
+            sqlx::query(
+                "UPDATE events SET action = $1, impact = $2, incidents_indexed = 1 WHERE id = $3",
+            )
+            .bind(&t.action)
+            .bind(impact)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            let links = t.task_uuids.iter().map(|u| task_link(id, account_id, u));
+            Self::link_tasks(&mut *conn, links.collect()).await?;
+            placed.push(Placed {
+                account_id,
+                event_id: id,
+                hosts,
+                occurred_at_ms: row.try_get("occurred_at_ms")?,
+                impact,
+                window_ms,
+            });
+        }
+        Self::write_incidents(&mut *conn, &placed).await?;
+        Ok(rows.len() as u64)
+    }
+}
