@@ -59,10 +59,9 @@ pub fn router(state: AppState) -> Router {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
         }
     }
-    for call in pushdetect_model::analyst::CALLS {
-        let path = call.path;
+    for &(path, action) in crate::analyst::actions::ACTIONS {
         let route = on(MethodFilter::GET.or(MethodFilter::POST), move |s, r| {
-            crate::analyst::api::handle(path, s, r)
+            crate::analyst::api::handle(path, action, s, r)
         })
         // Uploads are limited by the Analyst API's own limit, while streaming.
         .layer(DefaultBodyLimit::disable());

@@ -7,6 +7,7 @@
 //! artifact downloads answer 404, 410 and 412. A task of another license is answered
 //! exactly like an unknown one (105), so task uuids of other tenants cannot be probed.
 
+use super::actions::Action;
 use super::content::Received;
 use super::content::Refused;
 use super::{results, submit};
@@ -307,15 +308,20 @@ pub(super) async fn own_task(app: &AppState, who: &Licensed, input: &Input) -> R
         .ok_or_else(|| AnalystError::new(AnalystCode::InvalidUuid, format!("no task {uuid}")))
 }
 
-/// Dispatches one Analyst API call.
-pub async fn handle(path: &'static str, State(app): State<AppState>, req: Request) -> Response {
+/// Answers one Analyst API call: `path` is the call's (for its parameter list), `action`
+/// what it does (see [`super::actions`]).
+pub async fn handle(
+    path: &'static str,
+    action: Action,
+    State(app): State<AppState>,
+    req: Request,
+) -> Response {
     let format = Fmt::of_path(req.uri().path());
     let headers = req.headers().clone();
     let addr = ClientAddr::of(req.extensions(), &headers, &app).0;
     // A submission changes state: only by POST, never by a GET that a page elsewhere could
     // make the browser send with the session cookie.
-    let changes_state = AnalystCall::find(path).is_some_and(|c| c.changes_state());
-    if changes_state && req.method() != axum::http::Method::POST {
+    if action.changes_state() && req.method() != axum::http::Method::POST {
         return respond(
             format,
             Err(AnalystError::new(
@@ -341,50 +347,50 @@ pub async fn handle(path: &'static str, State(app): State<AppState>, req: Reques
             return respond(format, Err(e), None);
         }
     }
-    if path == "authentication/login" {
-        return login(&app, addr, &input, format).await;
-    }
-    if path == "management/get_status" {
-        let ok = app.store.has_accounts().await.is_ok();
-        return respond(format, Ok(json!({"all_ok": u8::from(ok)})), None);
+    // The calls answered before a caller is known.
+    match action {
+        Action::Login => return login(&app, addr, &input, format).await,
+        Action::Status => {
+            let ok = app.store.has_accounts().await.is_ok();
+            return respond(format, Ok(json!({"all_ok": u8::from(ok)})), None);
+        }
+        _ => {}
     }
     let who = match gate.caller(&app, &input).await {
         Ok(w) => w,
         Err(e) => return respond(format, Err(e), None),
     };
-    let result = match path {
-        "authentication/logout" => {
+    let result = match action {
+        // Answered above.
+        Action::Login | Action::Status => Ok(json!({})),
+        Action::Logout => {
             if let Some(id) = session_cookie(&gate.headers) {
                 let _ = app.store.delete_session(&session_id_hash(&id)).await;
             }
             Ok(json!({}))
         }
-        "authentication/ping" => Ok(json!({"pong": 1})),
-        "analysis/submit/file" => submit::file(&app, &who, input).await,
-        "analysis/submit/download" => submit::download(&app, &who, &input).await,
-        "analysis/submit/url" => submit::url(&app, &who, &input).await,
-        "analysis/get" => results::get(&app, &who, &input).await,
-        "analysis/get_result" => results::summary(&app, &who, &input).await,
-        "analysis/get_result_activities" => results::activities(&app, &who, &input, false).await,
-        "analysis/get_report_activities" => results::activities(&app, &who, &input, true).await,
-        "analysis/get_task_metadata" => results::metadata(&app, &who, &input).await,
-        "analysis/get_analysis_tags" => results::tags(&app, &who, &input).await,
-        "analysis/query_task_artifact" => results::query_artifact(&app, &who, &input).await,
-        "analysis/get_result_artifact" | "analysis/get_report_artifact" => {
+        Action::Ping => Ok(json!({"pong": 1})),
+        Action::SubmitFile => submit::file(&app, &who, input).await,
+        Action::SubmitDownload => submit::download(&app, &who, &input).await,
+        Action::SubmitUrl => submit::url(&app, &who, &input).await,
+        Action::Get => results::get(&app, &who, &input).await,
+        Action::Summary => results::summary(&app, &who, &input).await,
+        Action::ResultActivities => results::activities(&app, &who, &input, false).await,
+        Action::ReportActivities => results::activities(&app, &who, &input, true).await,
+        Action::Metadata => results::metadata(&app, &who, &input).await,
+        Action::Tags => results::tags(&app, &who, &input).await,
+        Action::QueryArtifact => results::query_artifact(&app, &who, &input).await,
+        Action::Artifact => {
             return match results::artifact(&app, &who, &input).await {
                 Ok(download) => download,
                 Err(e) => respond(format, Err(e), None),
             };
         }
-        "analysis/get_progress" => results::progress(&app, &who, &input).await,
-        "analysis/completed" => results::completed(&app, &who, &input, true).await,
-        "analysis/get_pending" => results::completed(&app, &who, &input, false).await,
-        "analysis/query/file_hash" => results::query_hash(&app, &who, &input).await,
-        "analysis/query/is_blocked_file_hash" => results::is_blocked(&app, &who, &input).await,
-        _ => Err(AnalystError::new(
-            AnalystCode::InvalidMetadata,
-            "unknown call",
-        )),
+        Action::Progress => results::progress(&app, &who, &input).await,
+        Action::Completed => results::completed(&app, &who, &input, true).await,
+        Action::Pending => results::completed(&app, &who, &input, false).await,
+        Action::QueryHash => results::query_hash(&app, &who, &input).await,
+        Action::IsBlocked => results::is_blocked(&app, &who, &input).await,
     };
     respond(format, result, None)
 }

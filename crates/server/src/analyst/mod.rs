@@ -1,6 +1,7 @@
 //! The Analyst API (base URL without `/papi`): submit files and URLs for analysis, poll for
 //! completion, read results; as the public Lastline analysis client uses it.
 
+pub mod actions;
 pub mod api;
 pub mod content;
 mod results;
