@@ -24,6 +24,7 @@ pub mod records;
 mod schema;
 pub mod sql;
 pub mod sqlite;
+mod task_options;
 
 pub use analyses::Analyses;
 pub use cache::TTL as LOOKUP_TTL;
@@ -32,6 +33,7 @@ pub use error::{StoreError, StoreResult};
 pub use event_log::EventLog;
 pub use records::*;
 pub use schema::tables as schema_tables;
+pub use task_options::SubmissionOptions;
 
 use async_trait::async_trait;
 

@@ -151,8 +151,8 @@ pub struct Task {
     pub filename: Option<String>,
     /// Submitted URL.
     pub url: Option<String>,
-    /// Submission options (e.g. delete_after_analysis), as JSON.
-    pub options: Value,
+    /// What the submission asked (e.g. delete_after_analysis) and its context.
+    pub options: crate::SubmissionOptions,
     /// Score 0-100 once completed.
     pub score: Option<i64>,
     /// The analysis result (subject, findings), as JSON, once completed.
@@ -194,7 +194,7 @@ impl Task {
             sha256: None,
             filename: None,
             url: None,
-            options: Value::Object(Default::default()),
+            options: Default::default(),
             score: None,
             result: None,
             completed_at_ms: Some(now_ms),

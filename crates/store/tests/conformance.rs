@@ -946,7 +946,7 @@ async fn shared_content_stays_while_a_task_awaits_it_or_a_license_keeps_it(backe
     let a = tenant(store, "a").await;
     let b = tenant(store, "b").await;
     let deleting = |mut t: pushdetect_store::Task| {
-        t.options = json!({"delete_after_analysis": true});
+        t.options.delete_after_analysis = true;
         t
     };
     // A asks to delete after analysis; nobody else has the content: it may go.

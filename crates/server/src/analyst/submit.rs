@@ -7,8 +7,8 @@ use super::results::{full_report_score, result_data};
 use crate::state::AppState;
 use pushdetect_model::analyst::{AnalystCode, AnalystError};
 use pushdetect_model::values::{parse_bool, parse_ip, parse_port};
-use pushdetect_store::{Content, Subject, Task, TaskKind, TaskState};
-use serde_json::{json, Map, Value};
+use pushdetect_store::{Content, Subject, SubmissionOptions, Task, TaskKind, TaskState};
+use serde_json::{json, Value};
 
 /// Longest free-text context value kept with a task.
 const MAX_CONTEXT_CHARS: usize = 2048;
@@ -30,44 +30,52 @@ const TEXT_CONTEXT: &[&str] = &[
 
 /// The options of a submission, checked: the flags acted on, and the context the client
 /// sent about where the file or URL came from (kept with the task and shown with it).
-fn options(input: &Input) -> Result<Value> {
-    let mut options = Map::new();
-    for flag in ["delete_after_analysis", "bypass_cache"] {
-        options.insert(flag.into(), json!(input.flag(flag)?));
-    }
+fn options(input: &Input) -> Result<SubmissionOptions> {
     // Checked, not acted on: every analysis here is static, with or without it.
     input.flag("require_file_analysis")?;
-    for name in ["download_ip", "server_ip", "client_ip"] {
-        if let Some(v) = input.get(name) {
-            options.insert(name.into(), json!(parse_ip(name, v)?.to_string()));
-        }
-    }
-    for name in ["download_port", "server_port", "client_port"] {
-        if let Some(v) = input.get(name) {
-            options.insert(name.into(), json!(parse_port(name, v)?));
-        }
-    }
-    if let Some(v) = input.get("is_download") {
-        options.insert("is_download".into(), json!(parse_bool("is_download", v)?));
-    }
-    if let Some(n) = full_report_score(input)? {
-        options.insert("full_report_score".into(), json!(n));
-    }
-    if let Some(v) = input.get("analysis_timeout") {
-        let n: i64 = v
-            .parse()
-            .map_err(|_| AnalystError::metadata("analysis_timeout", "an integer"))?;
-        options.insert("analysis_timeout".into(), json!(n));
-    }
-    if let Some(v) = input.get("priority") {
-        let n: u8 = v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
-            AnalystError::new(
-                AnalystCode::InvalidPriority,
-                format!("parameter 'priority': expected an integer from 0 to 10, got '{v}'"),
-            )
-        })?;
-        options.insert("priority".into(), json!(n));
-    }
+    let ip = |name: &str| {
+        input
+            .get(name)
+            .map(|v| parse_ip(name, v).map(|ip| ip.to_string()))
+            .transpose()
+    };
+    let port = |name: &str| input.get(name).map(|v| parse_port(name, v)).transpose();
+    let mut options = SubmissionOptions {
+        delete_after_analysis: input.flag("delete_after_analysis")?,
+        bypass_cache: input.flag("bypass_cache")?,
+        download_ip: ip("download_ip")?,
+        server_ip: ip("server_ip")?,
+        client_ip: ip("client_ip")?,
+        download_port: port("download_port")?,
+        server_port: port("server_port")?,
+        client_port: port("client_port")?,
+        is_download: input
+            .get("is_download")
+            .map(|v| parse_bool("is_download", v))
+            .transpose()?,
+        full_report_score: full_report_score(input)?,
+        analysis_timeout: input
+            .get("analysis_timeout")
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AnalystError::metadata("analysis_timeout", "an integer"))
+            })
+            .transpose()?,
+        priority: input
+            .get("priority")
+            .map(|v| {
+                v.parse().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                    AnalystError::new(
+                        AnalystCode::InvalidPriority,
+                        format!(
+                            "parameter 'priority': expected an integer from 0 to 10, got '{v}'"
+                        ),
+                    )
+                })
+            })
+            .transpose()?,
+        context: Default::default(),
+    };
     if let Some(v) = input.get("password_candidates") {
         // Checked, not kept: passwords are not stored with the task.
         serde_json::from_str::<Vec<String>>(v)
@@ -76,10 +84,10 @@ fn options(input: &Input) -> Result<Value> {
     for name in TEXT_CONTEXT {
         if let Some(v) = input.get(name) {
             let v: String = v.chars().take(MAX_CONTEXT_CHARS).collect();
-            options.insert((*name).into(), json!(v));
+            options.context.insert((*name).into(), json!(v));
         }
     }
-    Ok(Value::Object(options))
+    Ok(options)
 }
 
 async fn queue(app: &AppState, task: &Task) -> Result<Value> {
@@ -103,7 +111,7 @@ async fn queue(app: &AppState, task: &Task) -> Result<Value> {
     Ok(json!({"task_uuid": task.uuid}))
 }
 
-fn new_task(who: &Licensed, kind: TaskKind, options: Value) -> Task {
+fn new_task(who: &Licensed, kind: TaskKind, options: SubmissionOptions) -> Task {
     let now = chrono::Utc::now().timestamp_millis();
     Task {
         kind,
@@ -206,7 +214,7 @@ async fn queue_file(
     who: &Licensed,
     sha256: String,
     filename: Option<&str>,
-    options: Value,
+    options: SubmissionOptions,
 ) -> Result<Value> {
     if let Some(done) = cached(app, who, Subject::Sha256(&sha256), &options).await? {
         return Ok(done);
@@ -223,9 +231,9 @@ async fn cached(
     app: &AppState,
     who: &Licensed,
     subject: Subject<'_>,
-    options: &Value,
+    options: &SubmissionOptions,
 ) -> Result<Option<Value>> {
-    if options["bypass_cache"] == json!(true) {
+    if options.bypass_cache {
         return Ok(None);
     }
     let found = app
@@ -233,7 +241,7 @@ async fn cached(
         .find_cached_result(who.license_id, subject)
         .await
         .map_err(unavailable)?;
-    let threshold = options["full_report_score"].as_i64();
+    let threshold = options.full_report_score;
     Ok(found.as_ref().map(|t| result_data(t, threshold)))
 }
 

@@ -85,7 +85,7 @@ async fn delete_content_asked_for(store: &dyn Store, analysis: &Analysis, tasks:
             continue;
         }
         decided.push(sha256);
-        if task.options.get("delete_after_analysis") != Some(&json!(true)) {
+        if !task.options.delete_after_analysis {
             continue;
         }
         let batch: Vec<String> = tasks

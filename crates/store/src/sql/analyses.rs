@@ -5,7 +5,7 @@ use super::event_writes::task_lock;
 use super::rows::TASK_COLUMNS;
 use super::statement::Statement;
 use super::{Backend, SqlStore};
-use crate::error::{conflict_as, StoreResult};
+use crate::error::{conflict_as, StoreError, StoreResult};
 use crate::records::*;
 use crate::Analyses;
 use async_trait::async_trait;
@@ -49,7 +49,7 @@ where
                 .push(", ")
                 .push_list([t.sha256.clone(), t.filename.clone(), t.url.clone()])
                 .push(", ")
-                .push_bind(t.options.to_string())
+                .push_bind(stored_options(t)?)
                 .push(", ")
                 .push_bind(t.score)
                 .push(", ")
@@ -404,4 +404,10 @@ where
             .map(Self::task)
             .collect()
     }
+}
+
+/// A task's options as stored: JSON text.
+fn stored_options(t: &Task) -> StoreResult<String> {
+    serde_json::to_string(&t.options)
+        .map_err(|e| StoreError::Corrupt(format!("options of task {}: {e}", t.uuid)))
 }

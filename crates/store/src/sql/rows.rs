@@ -89,7 +89,8 @@ where
             sha256: row.try_get("sha256")?,
             filename: row.try_get("filename")?,
             url: row.try_get("url")?,
-            options: Self::json_column(row, "options")?,
+            options: serde_json::from_value(Self::json_column(row, "options")?)
+                .map_err(|e| StoreError::Corrupt(format!("task options: {e}")))?,
             score: row.try_get("score")?,
             result: result
                 .map(|r| serde_json::from_str(&r))
