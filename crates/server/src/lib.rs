@@ -10,6 +10,7 @@ pub mod console;
 pub mod credentials;
 pub mod endpoints;
 pub mod envelope;
+pub mod list_filters;
 pub mod listener;
 pub mod metrics;
 pub mod openapi;

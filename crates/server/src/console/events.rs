@@ -2,6 +2,7 @@
 
 use super::page::{cut_page, refused, render, severity, time, unavailable};
 use super::session::{ConsoleUser, Nav};
+use crate::list_filters as filters;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -50,85 +51,33 @@ pub fn orders() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-fn form_impact(name: &str, v: &str) -> Result<Option<i64>, String> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    match v.parse::<i64>() {
-        Ok(n) if (0..=100).contains(&n) => Ok(Some(n)),
-        _ => Err(format!("'{name}' must be a whole number from 0 to 100")),
-    }
-}
-
-fn form_time(name: &str, v: &str) -> Result<Option<i64>, String> {
-    if v.trim().is_empty() {
-        return Ok(None);
-    }
-    let v = v.trim().replace('T', " ");
-    pushdetect_model::Timestamp::parse(name, &v)
-        .or_else(|_| pushdetect_model::Timestamp::parse(name, &format!("{v}:00")))
-        .map(|t| Some(t.millis()))
-        .map_err(|_| format!("'{name}' must be a date and time such as 2026-11-28T10:00"))
-}
-
 impl FilterForm {
-    /// The store filter, or a message naming the field that is wrong.
+    /// The store filter, or a message naming the field that is wrong. Each field is read
+    /// as the read API reads it ([`crate::list_filters`]); the sensor is picked by id.
     pub(super) fn filter(&self, limit: u32) -> Result<EventFilter, String> {
-        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        let sensor = match text(&self.sensor) {
-            Some(s) => Some(
-                s.parse::<i64>()
-                    .map_err(|_| "'sensor' must be a sensor id (a number)".to_owned())?,
-            ),
-            None => None,
-        };
-        let order = match self.order.trim() {
-            "" => EventOrder::Newest,
-            other => EventOrder::from_name(other).ok_or_else(|| {
-                format!("'order' must be {}, not '{other}'", EventOrder::expected())
-            })?,
-        };
-        let cursor = match text(&self.cursor) {
-            Some(c) => Some(
-                crate::papi::events::parse_event_cursor("cursor", &c, order)
-                    .map_err(|_| "'cursor' is not a page of this list".to_owned())?,
-            ),
-            None => None,
-        };
-        let action = text(&self.action).map(|a| a.to_ascii_uppercase());
-        if let Some(a) = &action {
-            if !pushdetect_model::method::ACTIONS.contains(&a.as_str()) {
-                return Err(format!(
-                    "'action' must be one of LOG, WARN, BLOCK, not '{a}'"
-                ));
-            }
-        }
-        let kind = text(&self.kind);
-        if let Some(k) = &kind {
-            if pushdetect_model::EventKind::from_name(k).is_none() {
-                return Err(format!(
-                    "'type' must be {}, not '{k}'",
-                    pushdetect_model::EventKind::expected()
-                ));
-            }
-        }
+        self.parse(limit).map_err(|r| r.sentence())
+    }
+
+    fn parse(&self, limit: u32) -> Result<EventFilter, filters::Refused> {
+        let order = filters::optional("order", &self.order, filters::order)?.unwrap_or_default();
         Ok(EventFilter {
-            kind,
-            after_ms: form_time("after", &self.after)?,
-            before_ms: form_time("before", &self.before)?,
-            host: text(&self.host).map(|h| h.to_lowercase()),
-            vendor_name: text(&self.vendor_name),
-            tool_name: text(&self.tool_name),
-            sensor_id: sensor,
-            text: text(&self.q),
+            kind: filters::optional("type", &self.kind, filters::kind)?,
+            after_ms: filters::optional("after", &self.after, filters::time)?,
+            before_ms: filters::optional("before", &self.before, filters::time)?,
+            host: filters::optional("host", &self.host, filters::host)?,
+            vendor_name: filters::optional("vendor_name", &self.vendor_name, filters::text)?,
+            tool_name: filters::optional("tool_name", &self.tool_name, filters::text)?,
+            sensor_id: filters::optional("sensor", &self.sensor, filters::sensor_id)?,
+            text: filters::optional("q", &self.q, filters::text)?,
             after_id: None,
-            action,
-            min_impact: form_impact("min_impact", &self.min_impact)?,
-            max_impact: form_impact("max_impact", &self.max_impact)?,
+            action: filters::optional("action", &self.action, filters::action)?,
+            min_impact: filters::optional("min_impact", &self.min_impact, filters::impact)?,
+            max_impact: filters::optional("max_impact", &self.max_impact, filters::impact)?,
             incident_id: None,
             order,
-            cursor,
+            cursor: filters::optional("cursor", &self.cursor, |n, v| {
+                filters::parse_event_cursor(n, v, order)
+            })?,
             limit,
         })
     }
@@ -262,7 +211,7 @@ pub async fn events(
         format!(
             "{}{sep}cursor={}",
             page.query,
-            crate::papi::events::event_cursor(&EventCursor::after(last), filter.order)
+            filters::event_cursor(&EventCursor::after(last), filter.order)
         )
     });
     page.newest_id = list.iter().map(|e| e.id).max().unwrap_or(0);

@@ -4,6 +4,7 @@
 use super::events::Row;
 use super::page::{cut_page, refused, render, severity, time, unavailable};
 use super::session::{ConsoleUser, Nav};
+use crate::list_filters as filters;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -75,27 +76,11 @@ pub async fn list(
         incidents: Vec::new(),
         next_page: None,
     };
-    let parsed = (|| -> Result<IncidentFilter, String> {
-        let min_impact = match form.min_impact.trim() {
-            "" => None,
-            v => Some(
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| (0..=100).contains(n))
-                    .ok_or("'min_impact' must be a whole number from 0 to 100")?,
-            ),
-        };
-        let cursor = match form.cursor.trim() {
-            "" => None,
-            c => Some(
-                crate::papi::events::parse_pair_cursor("cursor", c)
-                    .map_err(|_| "'cursor' is not a page of this list")?,
-            ),
-        };
+    let parsed = (|| -> Result<IncidentFilter, filters::Refused> {
         Ok(IncidentFilter {
-            host: Some(form.host.trim().to_lowercase()).filter(|h| !h.is_empty()),
-            min_impact,
-            cursor,
+            host: filters::optional("host", &form.host, filters::host)?,
+            min_impact: filters::optional("min_impact", &form.min_impact, filters::impact)?,
+            cursor: filters::optional("cursor", &form.cursor, filters::parse_pair_cursor)?,
             limit: PAGE + 1,
             ..IncidentFilter::default()
         })
@@ -103,7 +88,7 @@ pub async fn list(
     let filter = match parsed {
         Ok(f) => f,
         Err(e) => {
-            page.error = Some(e);
+            page.error = Some(e.sentence());
             return refused(&page);
         }
     };

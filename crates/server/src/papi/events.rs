@@ -3,6 +3,7 @@
 use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
+use crate::list_filters as filters;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -12,9 +13,9 @@ use pushdetect_model::envelope::ListEnvelope;
 use pushdetect_model::method::{EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::triage::HostKind;
-use pushdetect_model::values::{parse_id, parse_percent, Hostname, Text};
+use pushdetect_model::values::parse_id;
 use pushdetect_model::Format;
-use pushdetect_model::{ApiError, ErrorCode, EventKind, NetworkSelection, Timestamp};
+use pushdetect_model::{ApiError, ErrorCode, NetworkSelection, Timestamp};
 use pushdetect_store::{
     EventCursor, EventFilter, EventOrder, Incident, IncidentFilter, Principal, StoredEvent,
 };
@@ -65,40 +66,26 @@ async fn list_query(
     let r = ParamReader::new(&EVENT_LIST, params)?;
     let limit = page_size(&r)?;
     let order = r
-        .parse_opt("order", |n, v| {
-            EventOrder::from_name(v).ok_or_else(|| ApiError::invalid(n, &EventOrder::expected()))
-        })?
+        .parse_opt("order", api(filters::order))?
         .unwrap_or_default();
     let mut filter = EventFilter {
-        kind: r.parse_opt("type", |n, v| {
-            EventKind::from_name(v.trim())
-                .map(|k| k.as_str().to_owned())
-                .ok_or_else(|| ApiError::invalid(n, &EventKind::expected()))
-        })?,
-        after_ms: r
-            .parse_opt("after", Timestamp::parse)?
-            .map(Timestamp::millis),
-        before_ms: r
-            .parse_opt("before", Timestamp::parse)?
-            .map(Timestamp::millis),
-        host: r.parse_opt("host", normalise_host)?,
-        vendor_name: r
-            .parse_opt("vendor_name", Text::parse)?
-            .map(|t| t.to_string()),
-        tool_name: r
-            .parse_opt("tool_name", Text::parse)?
-            .map(|t| t.to_string()),
+        kind: r.parse_opt("type", api(filters::kind))?,
+        after_ms: r.parse_opt("after", api(filters::time))?,
+        before_ms: r.parse_opt("before", api(filters::time))?,
+        host: r.parse_opt("host", api(filters::host))?,
+        vendor_name: r.parse_opt("vendor_name", api(filters::text))?,
+        tool_name: r.parse_opt("tool_name", api(filters::text))?,
         sensor_id: None,
-        text: r.parse_opt("q", Text::parse)?.map(|t| t.to_string()),
+        text: r.parse_opt("q", api(filters::text))?,
         after_id: None,
-        action: r.parse_opt("action", |n, v| {
-            pushdetect_model::values::ItemAction::parse(n, v).map(|a| a.as_str().to_owned())
-        })?,
-        min_impact: r.parse_opt("min_impact", impact)?,
-        max_impact: r.parse_opt("max_impact", impact)?,
+        action: r.parse_opt("action", api(filters::action))?,
+        min_impact: r.parse_opt("min_impact", api(filters::impact))?,
+        max_impact: r.parse_opt("max_impact", api(filters::impact))?,
         incident_id: r.parse_opt("incident_id", parse_id)?,
         order,
-        cursor: r.parse_opt("cursor", |n, v| parse_event_cursor(n, v, order))?,
+        cursor: r.parse_opt("cursor", |n, v| {
+            filters::parse_event_cursor(n, v, order).map_err(ApiError::from)
+        })?,
         // Set per batch while the page is sent.
         limit,
     };
@@ -178,7 +165,7 @@ async fn stream_page(app: AppState, account_id: i64, query: ListQuery, format: F
         let mut rest = serde_json::Map::new();
         rest.insert("more_results_available".into(), json!(u8::from(more)));
         let next_cursor = match (more, &last) {
-            (true, Some(last)) => json!(event_cursor(last, order)),
+            (true, Some(last)) => json!(filters::event_cursor(last, order)),
             _ => Value::Null,
         };
         rest.insert("next_cursor".into(), next_cursor);
@@ -269,18 +256,6 @@ fn event_json(e: &StoredEvent) -> Value {
     })
 }
 
-/// Host filter values are matched as stored: IP addresses canonical, names lower case.
-fn normalise_host(name: &str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim();
-    if let Ok(ip) = v.parse::<std::net::IpAddr>() {
-        return Ok(ip.to_string());
-    }
-    if v.contains('@') {
-        return Ok(v.to_ascii_lowercase());
-    }
-    Hostname::parse(name, v).map(|h| h.as_str().to_owned())
-}
-
 /// The page size parameter `limit`.
 fn page_size(r: &ParamReader<'_>) -> Result<u32, ApiError> {
     Ok(r.parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
@@ -290,53 +265,11 @@ fn page_size(r: &ParamReader<'_>) -> Result<u32, ApiError> {
     .unwrap_or(DEFAULT_LIMIT))
 }
 
-/// An impact bound: a whole number from 0 to 100.
-fn impact(name: &str, value: &str) -> Result<i64, ApiError> {
-    let p = parse_percent(name, value)?;
-    Ok(p.round() as i64)
-}
-
-/// The text of a cursor: `occurred.id`, or `impact.occurred.id` in impact order. The
-/// console's pages use the same text.
-pub fn event_cursor(c: &EventCursor, order: EventOrder) -> String {
-    match order {
-        EventOrder::Impact => format!("{}.{}.{}", c.impact, c.occurred_at_ms, c.id),
-        _ => format!("{}.{}", c.occurred_at_ms, c.id),
-    }
-}
-
-/// Reads a cursor written by [`event_cursor`] for the same order.
-pub fn parse_event_cursor(
-    name: &str,
-    value: &str,
-    order: EventOrder,
-) -> Result<EventCursor, ApiError> {
-    let parts: Option<Vec<i64>> = value.trim().split('.').map(|p| p.parse().ok()).collect();
-    match (order, parts.as_deref()) {
-        (EventOrder::Impact, Some(&[impact, occurred_at_ms, id])) => Ok(EventCursor {
-            impact,
-            occurred_at_ms,
-            id,
-        }),
-        (EventOrder::Newest | EventOrder::Oldest, Some(&[occurred_at_ms, id])) => Ok(EventCursor {
-            impact: -1,
-            occurred_at_ms,
-            id,
-        }),
-        _ => Err(ApiError::invalid(
-            name,
-            "the next_cursor of a previous page with the same order",
-        )),
-    }
-}
-
-/// Reads a `first.second` cursor of two integers (incident lists: last event time, id).
-pub fn parse_pair_cursor(name: &str, value: &str) -> Result<(i64, i64), ApiError> {
-    value
-        .trim()
-        .split_once('.')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
-        .ok_or_else(|| ApiError::invalid(name, "the next_cursor of a previous page"))
+/// A filter parser of [`filters`] as the read API answers its refusals.
+fn api<T>(
+    parse: fn(&str, &str) -> Result<T, filters::Refused>,
+) -> impl FnOnce(&str, &str) -> Result<T, ApiError> {
+    move |name, value| parse(name, value).map_err(ApiError::from)
 }
 
 /// `GET /papi/push_detection/incident/list`.
@@ -367,15 +300,11 @@ async fn incidents(
     let r = ParamReader::new(&INCIDENT_LIST, params)?;
     let limit = page_size(&r)?;
     let filter = IncidentFilter {
-        host: r.parse_opt("host", normalise_host)?,
-        after_ms: r
-            .parse_opt("after", Timestamp::parse)?
-            .map(Timestamp::millis),
-        before_ms: r
-            .parse_opt("before", Timestamp::parse)?
-            .map(Timestamp::millis),
-        min_impact: r.parse_opt("min_impact", impact)?,
-        cursor: r.parse_opt("cursor", parse_pair_cursor)?,
+        host: r.parse_opt("host", api(filters::host))?,
+        after_ms: r.parse_opt("after", api(filters::time))?,
+        before_ms: r.parse_opt("before", api(filters::time))?,
+        min_impact: r.parse_opt("min_impact", api(filters::impact))?,
+        cursor: r.parse_opt("cursor", api(filters::parse_pair_cursor))?,
         limit: limit + 1,
     };
     let mut list = app.store.list_incidents(caller.account_id, &filter).await?;
