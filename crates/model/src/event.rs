@@ -1,14 +1,15 @@
-//! A pushed event of any of the three kinds, and the push request that carries it.
+//! A pushed event of any of the three kinds, what every kind says about itself
+//! ([`Detection`]), and the push request that carries it.
 
 use crate::error::ApiError;
 use crate::file_download::FileDownload;
 use crate::ioc::IocResult;
 use crate::mail::MailCaptured;
-use crate::method::{MethodSpec, PUSH_FILE_DOWNLOAD, PUSH_IOC_RESULT, PUSH_MAIL};
+use crate::method::MethodSpec;
 use crate::network::NetworkSelection;
 use crate::params::{FormParams, ParamReader};
 use crate::reporter::Reporter;
-use crate::values::{TaskUuid, Timestamp};
+use crate::values::{ItemAction, TaskUuid, Timestamp};
 use serde::Serialize;
 use std::fmt;
 
@@ -54,9 +55,9 @@ impl EventKind {
     /// The push method that creates events of this kind.
     pub fn method(self) -> &'static MethodSpec {
         match self {
-            EventKind::FileDownload => &PUSH_FILE_DOWNLOAD,
-            EventKind::Ioc => &PUSH_IOC_RESULT,
-            EventKind::Mail => &PUSH_MAIL,
+            EventKind::FileDownload => FileDownload::METHOD,
+            EventKind::Ioc => IocResult::METHOD,
+            EventKind::Mail => MailCaptured::METHOD,
         }
     }
 }
@@ -79,74 +80,108 @@ pub enum Event {
     Mail(MailCaptured),
 }
 
+/// What each kind of event says about itself. Each kind's type implements it in its own
+/// file (`file_download.rs`, `ioc.rs`, `mail.rs`), and [`Event`] hands every question to
+/// it: adding a kind is one file, one variant of [`EventKind`] and of [`Event`], and one
+/// arm in each `match` over them, which the compiler lists.
+pub trait Detection: Sized {
+    /// Its kind.
+    const KIND: EventKind;
+    /// The push method that carries it.
+    const METHOD: &'static MethodSpec;
+
+    /// Reads it from the parameters of a push, already checked by `reader`; `now` is the
+    /// receive time.
+    fn read(reader: &ParamReader, now: Timestamp) -> Result<Self, ApiError>;
+    /// The tool that reported it.
+    fn reporter(&self) -> &Reporter;
+    /// When it happened according to the tool, if the tool said.
+    fn occurred_at(&self) -> Option<Timestamp>;
+    /// The hosts of the protected network it is about (see [`Event::hosts`]), in any
+    /// order, possibly repeated.
+    fn hosts(&self) -> Vec<String>;
+    /// One line saying what it is about, for event lists and exports.
+    fn summary(&self) -> String;
+    /// The analysis tasks it refers to.
+    fn task_uuids(&self) -> Vec<&TaskUuid>;
+    /// The strongest action the reporting tool took, for tools that report actions.
+    fn action(&self) -> Option<ItemAction> {
+        None
+    }
+    /// The impact known from the event alone, before any analysis score (see
+    /// [`crate::triage`]).
+    fn base_impact(&self) -> Option<u8>;
+}
+
+/// Evaluates `$body` with `$e` bound to the event inside `$event`, whichever its kind.
+macro_rules! each_kind {
+    ($event:expr, $e:ident => $body:expr) => {
+        match $event {
+            Event::FileDownload($e) => $body,
+            Event::Ioc($e) => $body,
+            Event::Mail($e) => $body,
+        }
+    };
+}
+
 impl Event {
     /// Its kind.
     pub fn kind(&self) -> EventKind {
-        match self {
-            Event::FileDownload(_) => EventKind::FileDownload,
-            Event::Ioc(_) => EventKind::Ioc,
-            Event::Mail(_) => EventKind::Mail,
+        fn kind_of<D: Detection>(_: &D) -> EventKind {
+            D::KIND
         }
+        each_kind!(self, e => kind_of(e))
     }
 
     /// The tool that reported it.
     pub fn reporter(&self) -> &Reporter {
-        match self {
-            Event::FileDownload(e) => &e.reporter,
-            Event::Ioc(e) => &e.reporter,
-            Event::Mail(e) => &e.reporter,
-        }
+        each_kind!(self, e => e.reporter())
     }
 
     /// When it happened according to the tool, if the tool said.
     pub fn occurred_at(&self) -> Option<Timestamp> {
-        match self {
-            Event::FileDownload(e) => e.download_time,
-            Event::Ioc(e) => e.check_time_end.or(e.check_time_start),
-            Event::Mail(e) => Some(e.message.received_timestamp),
-        }
+        each_kind!(self, e => e.occurred_at())
     }
 
     /// The hosts of the protected network it is about: addresses and names, normalised
-    /// (IP addresses in canonical form, names in lower case). Mail recipients count as hosts.
+    /// (IP addresses in canonical form, names in lower case), sorted, each once. Mail
+    /// recipients count as hosts.
     pub fn hosts(&self) -> Vec<String> {
-        let mut hosts = Vec::new();
-        match self {
-            Event::FileDownload(e) => {
-                hosts.push(e.src_ip.to_string());
-                hosts.extend(e.src_hostname.iter().map(|h| h.as_str().to_owned()));
-            }
-            Event::Ioc(e) => {
-                hosts.extend(e.main_ipv4.iter().map(|a| a.to_string()));
-                hosts.extend(e.main_ipv6.iter().map(|a| a.to_string()));
-                hosts.push(e.hostname.as_str().to_owned());
-                hosts.extend(
-                    e.netbios_name
-                        .iter()
-                        .map(|n| n.as_str().to_ascii_lowercase()),
-                );
-            }
-            Event::Mail(e) => {
-                hosts.extend(
-                    e.message
-                        .recipients
-                        .iter()
-                        .map(|r| r.as_str().to_ascii_lowercase()),
-                );
-            }
-        }
+        let mut hosts = each_kind!(self, e => e.hosts());
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// One line saying what the event is about, for event lists and exports (the action
+    /// and impact have their own columns).
+    pub fn summary(&self) -> String {
+        each_kind!(self, e => e.summary())
+    }
+
+    /// The analysis tasks it refers to.
+    pub fn task_uuids(&self) -> Vec<&TaskUuid> {
+        each_kind!(self, e => e.task_uuids())
+    }
+
+    /// The strongest action the reporting tool took (see [`crate::triage`]).
+    pub fn action(&self) -> Option<ItemAction> {
+        each_kind!(self, e => e.action())
+    }
+
+    /// The impact known from the event alone, before any analysis score (see
+    /// [`crate::triage`]).
+    pub fn base_impact(&self) -> Option<u8> {
+        each_kind!(self, e => e.base_impact())
     }
 
     /// Reads the event of a push of this kind; `now` is the receive time, the default of
     /// a mail's received_timestamp.
     pub fn read(kind: EventKind, reader: &ParamReader, now: Timestamp) -> Result<Self, ApiError> {
         Ok(match kind {
-            EventKind::FileDownload => Event::FileDownload(FileDownload::read(reader)?),
-            EventKind::Ioc => Event::Ioc(IocResult::read(reader)?),
-            EventKind::Mail => Event::Mail(MailCaptured::read(reader, now)?),
+            EventKind::FileDownload => Event::FileDownload(Detection::read(reader, now)?),
+            EventKind::Ioc => Event::Ioc(Detection::read(reader, now)?),
+            EventKind::Mail => Event::Mail(Detection::read(reader, now)?),
         })
     }
 
@@ -162,46 +197,6 @@ impl Event {
         let params = FormParams::from_json(raw_params);
         let reader = ParamReader::new(kind.method(), &params)?;
         Self::read(kind, &reader, received_at)
-    }
-
-    /// One line saying what the event is about, for event lists and exports (the action
-    /// and impact have their own columns).
-    pub fn summary(&self) -> String {
-        match self {
-            Event::FileDownload(e) => {
-                let from = match (&e.destination.dst_hostname, e.destination.dst_ip) {
-                    (Some(name), _) => name.as_str().to_owned(),
-                    (None, Some(ip)) => ip.to_string(),
-                    (None, None) => "?".to_owned(),
-                };
-                format!("{} from {from}", e.filename.as_str())
-            }
-            Event::Ioc(e) => format!(
-                "IOC {} from {}: {}",
-                e.ioc_uuid.as_str(),
-                e.ioc_source.as_str(),
-                if e.ioc_matched {
-                    "matched"
-                } else {
-                    "not matched"
-                }
-            ),
-            Event::Mail(e) => format!("{} from {}", e.message.subject, e.message.sender.as_str()),
-        }
-    }
-
-    /// The analysis tasks it refers to.
-    pub fn task_uuids(&self) -> Vec<&TaskUuid> {
-        match self {
-            Event::FileDownload(e) => vec![&e.task_uuid],
-            Event::Ioc(_) => Vec::new(),
-            Event::Mail(e) => e
-                .attachments
-                .iter()
-                .filter_map(|a| a.task_uuid.as_ref())
-                .chain(e.urls.iter().filter_map(|u| u.task_uuid.as_ref()))
-                .collect(),
-        }
     }
 }
 

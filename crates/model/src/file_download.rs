@@ -1,7 +1,8 @@
 //! The "file downloaded" event of `push_file_download`.
 
 use crate::error::ApiError;
-use crate::method::PUSH_FILE_DOWNLOAD;
+use crate::event::{Detection, EventKind};
+use crate::method::{MethodSpec, PUSH_FILE_DOWNLOAD};
 use crate::params::{FormParams, ParamReader};
 use crate::reporter::Reporter;
 use crate::values::{
@@ -199,4 +200,47 @@ fn read_details(
         },
         ApplicationProtocol::Other => ProtocolDetails::None {},
     })
+}
+
+impl Detection for FileDownload {
+    const KIND: EventKind = EventKind::FileDownload;
+    const METHOD: &'static MethodSpec = &PUSH_FILE_DOWNLOAD;
+
+    fn read(reader: &ParamReader, _now: Timestamp) -> Result<Self, ApiError> {
+        FileDownload::read(reader)
+    }
+
+    fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+
+    fn occurred_at(&self) -> Option<Timestamp> {
+        self.download_time
+    }
+
+    /// The downloading host: its address and, when reported, its name.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts = vec![self.src_ip.to_string()];
+        hosts.extend(self.src_hostname.iter().map(|h| h.as_str().to_owned()));
+        hosts
+    }
+
+    /// "invoice.exe from files.example.com".
+    fn summary(&self) -> String {
+        let from = match (&self.destination.dst_hostname, self.destination.dst_ip) {
+            (Some(name), _) => name.as_str().to_owned(),
+            (None, Some(ip)) => ip.to_string(),
+            (None, None) => "?".to_owned(),
+        };
+        format!("{} from {from}", self.filename.as_str())
+    }
+
+    fn task_uuids(&self) -> Vec<&TaskUuid> {
+        vec![&self.task_uuid]
+    }
+
+    /// Unknown until its task is scored.
+    fn base_impact(&self) -> Option<u8> {
+        None
+    }
 }

@@ -1,12 +1,13 @@
 //! The IOC result event of `push_result`.
 
 use crate::error::ApiError;
-use crate::method::PUSH_IOC_RESULT;
+use crate::event::{Detection, EventKind};
+use crate::method::{MethodSpec, PUSH_IOC_RESULT};
 use crate::params::{FormParams, ParamReader};
 use crate::reporter::Reporter;
 use crate::values::{
-    parse_bool, parse_ipv4, parse_ipv6, parse_percent, Hostname, IocUuid, NetbiosName, Text,
-    Timestamp,
+    parse_bool, parse_ipv4, parse_ipv6, parse_percent, Hostname, IocUuid, NetbiosName, TaskUuid,
+    Text, Timestamp,
 };
 use serde::Serialize;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -95,5 +96,63 @@ impl IocResult {
     /// Parses a complete request.
     pub fn parse(params: &FormParams) -> Result<Self, ApiError> {
         Self::read(&ParamReader::new(&PUSH_IOC_RESULT, params)?)
+    }
+}
+
+impl Detection for IocResult {
+    const KIND: EventKind = EventKind::Ioc;
+    const METHOD: &'static MethodSpec = &PUSH_IOC_RESULT;
+
+    fn read(reader: &ParamReader, _now: Timestamp) -> Result<Self, ApiError> {
+        IocResult::read(reader)
+    }
+
+    fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+
+    /// The end of the check, else its start.
+    fn occurred_at(&self) -> Option<Timestamp> {
+        self.check_time_end.or(self.check_time_start)
+    }
+
+    /// The checked host: its addresses, its name and its NetBIOS name.
+    fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.main_ipv4.iter().map(|a| a.to_string()).collect();
+        hosts.extend(self.main_ipv6.iter().map(|a| a.to_string()));
+        hosts.push(self.hostname.as_str().to_owned());
+        hosts.extend(
+            self.netbios_name
+                .iter()
+                .map(|n| n.as_str().to_ascii_lowercase()),
+        );
+        hosts
+    }
+
+    /// "IOC <uuid> from <source>: matched".
+    fn summary(&self) -> String {
+        let verdict = if self.ioc_matched {
+            "matched"
+        } else {
+            "not matched"
+        };
+        format!(
+            "IOC {} from {}: {verdict}",
+            self.ioc_uuid.as_str(),
+            self.ioc_source.as_str()
+        )
+    }
+
+    fn task_uuids(&self) -> Vec<&TaskUuid> {
+        Vec::new()
+    }
+
+    /// The match confidence of a match, 0 when the IOC did not match.
+    fn base_impact(&self) -> Option<u8> {
+        Some(if self.ioc_matched {
+            self.match_confidence.round().clamp(0.0, 100.0) as u8
+        } else {
+            0
+        })
     }
 }

@@ -4,9 +4,12 @@
 //! path and what is expected there, and unknown keys are refused like unknown parameters.
 
 use crate::error::ApiError;
+use crate::event::{Detection, EventKind};
 use crate::limits;
+use crate::method::{MethodSpec, PUSH_MAIL};
 use crate::params::ParamReader;
 use crate::reporter::Reporter;
+use crate::triage;
 use crate::values::{ItemAction, MailAction, TaskUuid, Timestamp};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -448,6 +451,70 @@ impl Obj {
             Some(a) => ItemAction::parse("action", &a)
                 .map_err(|_| ApiError::mail(&path, "must be one of LOG, WARN, BLOCK")),
         }
+    }
+}
+
+impl Detection for MailCaptured {
+    const KIND: EventKind = EventKind::Mail;
+    const METHOD: &'static MethodSpec = &PUSH_MAIL;
+
+    fn read(reader: &ParamReader, now: Timestamp) -> Result<Self, ApiError> {
+        MailCaptured::read(reader, now)
+    }
+
+    fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+
+    fn occurred_at(&self) -> Option<Timestamp> {
+        Some(self.message.received_timestamp)
+    }
+
+    /// Its recipients.
+    fn hosts(&self) -> Vec<String> {
+        self.message
+            .recipients
+            .iter()
+            .map(|r| r.as_str().to_ascii_lowercase())
+            .collect()
+    }
+
+    /// "<subject> from <sender>".
+    fn summary(&self) -> String {
+        format!(
+            "{} from {}",
+            self.message.subject,
+            self.message.sender.as_str()
+        )
+    }
+
+    /// The tasks of its attachments and URLs.
+    fn task_uuids(&self) -> Vec<&TaskUuid> {
+        self.attachments
+            .iter()
+            .filter_map(|a| a.task_uuid.as_ref())
+            .chain(self.urls.iter().filter_map(|u| u.task_uuid.as_ref()))
+            .collect()
+    }
+
+    /// The strongest of the message's own action and those of its attachments and URLs.
+    fn action(&self) -> Option<ItemAction> {
+        let own = match self.action {
+            MailAction::Log => ItemAction::Log,
+            MailAction::Block => ItemAction::Block,
+        };
+        triage::strongest(
+            self.attachments
+                .iter()
+                .map(|a| a.action)
+                .chain(self.urls.iter().map(|u| u.action))
+                .chain(std::iter::once(own)),
+        )
+    }
+
+    /// What the gateway did: see [`triage::action_impact`].
+    fn base_impact(&self) -> Option<u8> {
+        Some(triage::action_impact(Detection::action(self)))
     }
 }
 

@@ -10,8 +10,7 @@
 //! A file download's impact is unknown until its task is scored. An incident's impact is
 //! the highest impact of its events.
 
-use crate::event::Event;
-use crate::values::{ItemAction, MailAction};
+use crate::values::ItemAction;
 use std::net::IpAddr;
 
 /// The impact a mail gateway's BLOCK stands for: the gateway judged it malicious.
@@ -32,42 +31,19 @@ fn rank(action: ItemAction) -> u8 {
     }
 }
 
-impl Event {
-    /// The strongest action the reporting tool took: a mail's own action or that of any of
-    /// its attachments and URLs. File downloads and IOC results carry no action.
-    pub fn action(&self) -> Option<ItemAction> {
-        let Event::Mail(mail) = self else {
-            return None;
-        };
-        let own = match mail.action {
-            MailAction::Log => ItemAction::Log,
-            MailAction::Block => ItemAction::Block,
-        };
-        mail.attachments
-            .iter()
-            .map(|a| a.action)
-            .chain(mail.urls.iter().map(|u| u.action))
-            .chain(std::iter::once(own))
-            .max_by_key(|a| rank(*a))
-    }
+/// The strongest of these actions (a tool that reports several: a mail and each of its
+/// attachments and URLs).
+pub(crate) fn strongest(actions: impl Iterator<Item = ItemAction>) -> Option<ItemAction> {
+    actions.max_by_key(|a| rank(*a))
+}
 
-    /// The impact known from the event alone, before any analysis score: the IOC match
-    /// confidence, or what the mail gateway did. None for a file download (its task's
-    /// score decides).
-    pub fn base_impact(&self) -> Option<u8> {
-        match self {
-            Event::FileDownload(_) => None,
-            Event::Ioc(e) => Some(if e.ioc_matched {
-                e.match_confidence.round().clamp(0.0, 100.0) as u8
-            } else {
-                0
-            }),
-            Event::Mail(_) => Some(match self.action() {
-                Some(ItemAction::Block) => BLOCK_IMPACT,
-                Some(ItemAction::Warn) => WARN_IMPACT,
-                _ => 0,
-            }),
-        }
+/// The impact a gateway's strongest action stands for: [`BLOCK_IMPACT`], [`WARN_IMPACT`],
+/// or 0 for LOG.
+pub(crate) fn action_impact(action: Option<ItemAction>) -> u8 {
+    match action {
+        Some(ItemAction::Block) => BLOCK_IMPACT,
+        Some(ItemAction::Warn) => WARN_IMPACT,
+        Some(ItemAction::Log) | None => 0,
     }
 }
 
@@ -108,6 +84,7 @@ impl HostKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Event;
     use crate::{EventKind, FormParams, PushRequest, Timestamp};
 
     fn event(kind: EventKind, params: &[(&str, &str)]) -> Event {
