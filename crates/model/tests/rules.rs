@@ -517,6 +517,23 @@ fn events_name_their_hosts_normalised_and_once() {
 }
 
 #[test]
+fn a_download_waits_for_its_task_and_a_mail_happened_when_received() {
+    let d = push(EventKind::FileDownload, &download(&[])).unwrap().event;
+    // Nothing in a download says how bad it is: its task's score will.
+    assert_eq!(d.base_impact(), None);
+    assert_eq!(d.action(), None);
+    let m = mail_push(message(
+        json!({"received_timestamp": "2026-11-28 10:00:00"}),
+    ))
+    .unwrap()
+    .event;
+    assert_eq!(
+        m.occurred_at().unwrap().to_string(),
+        "2026-11-28T10:00:00.000Z"
+    );
+}
+
+#[test]
 fn an_ioc_is_refused_without_any_main_address() {
     refused(
         push(EventKind::Ioc, &ioc(&[("main_ipv4", "")])).unwrap_err(),
