@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p pushdetect --example push_bench
-target/release/examples/push_bench "${1:-5000}" "${2:-both}"
+"${CARGO_TARGET_DIR:-target}"/release/examples/push_bench "${1:-5000}" "${2:-both}"
