@@ -315,6 +315,9 @@ pub struct StoredEvent {
     pub raw_params: Value,
     /// The hosts the event is about, as stored for the host filter, sorted.
     pub hosts: Vec<String>,
+    /// The analysis tasks it names, each once, sorted (from the links by which their
+    /// scores reach it).
+    pub task_uuids: Vec<String>,
     /// The strongest action the tool took, if it reports actions.
     pub action: Option<String>,
     /// Its impact, 0-100: the highest of its base impact and its tasks' scores; None while
@@ -330,18 +333,6 @@ impl StoredEvent {
         let kind = pushdetect_model::EventKind::from_name(&self.kind)?;
         let received = pushdetect_model::Timestamp::from_millis(self.received_at_ms);
         pushdetect_model::Event::from_stored(kind, &self.raw_params, received).ok()
-    }
-
-    /// The analysis tasks the event names, each once, in the order it names them (none
-    /// when [`StoredEvent::event`] cannot rebuild it).
-    pub fn task_uuids(&self) -> Vec<String> {
-        let mut uuids: Vec<String> = Vec::new();
-        for uuid in self.event().iter().flat_map(|e| e.task_uuids()) {
-            if !uuids.iter().any(|u| u == uuid.as_str()) {
-                uuids.push(uuid.as_str().to_owned());
-            }
-        }
-        uuids
     }
 }
 

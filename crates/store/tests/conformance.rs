@@ -172,6 +172,17 @@ async fn a_task_score_raises_the_impact_of_its_events_and_their_incidents(backen
         None
     );
     assert_eq!(incidents_of(store, t.0, "10.0.0.1").await[0].3, Some(50));
+    // The event comes back with the tasks it names, and one naming none with none.
+    let stored = store.get_event(t.0, id).await.unwrap().unwrap();
+    assert_eq!(stored.task_uuids, [uuid]);
+    let none = insert(store, &about(t, &["10.0.0.2"], 0, None)).await;
+    let every = EventFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    let listed = store.list_events(t.0, &every).await.unwrap();
+    let none = listed.iter().find(|e| e.id == none).unwrap();
+    assert!(none.task_uuids.is_empty());
 
     store.complete_task(uuid, 90, &json!({})).await.unwrap();
     assert_eq!(

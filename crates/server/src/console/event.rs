@@ -54,9 +54,9 @@ pub async fn event(
         Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
         Err(e) => return unavailable(e),
     };
-    let uuids = e.task_uuids();
+    let uuids = &e.task_uuids;
     // The account's own tasks among them, in one query.
-    let known = match app.store.known_tasks(user.account_id, &uuids).await {
+    let known = match app.store.known_tasks(user.account_id, uuids).await {
         Ok(known) => known,
         Err(e) => return unavailable(e),
     };

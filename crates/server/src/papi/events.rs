@@ -204,14 +204,13 @@ async fn task_links(
     caller: &Caller,
     event: &StoredEvent,
 ) -> Result<Value, Failure> {
-    let mut uuids = event.task_uuids();
-    uuids.sort();
-    let known = app.store.known_tasks(caller.account_id, &uuids).await?;
+    let uuids = &event.task_uuids;
+    let known = app.store.known_tasks(caller.account_id, uuids).await?;
     Ok(Value::Array(
         uuids
-            .into_iter()
+            .iter()
             .map(|u| {
-                let task = known.iter().find(|t| t.uuid == u);
+                let task = known.iter().find(|t| t.uuid == *u);
                 json!({
                     "task_uuid": u,
                     "known": task.is_some(),

@@ -31,7 +31,9 @@ pub(super) const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurr
      e.license_id, l.access_key, e.sensor_id, s.subkey, e.pushed_by_user_id, \
      e.pushed_by_license_id, COALESCE(pu.username, pl.access_key) AS pushed_by_label, \
      e.vendor_name, e.tool_name, e.fields, e.raw_params, e.action, e.impact, \
-     (SELECT string_agg(h.host, '\n') FROM event_hosts h WHERE h.event_id = e.id) AS hosts \
+     (SELECT string_agg(h.host, '\n') FROM event_hosts h WHERE h.event_id = e.id) AS hosts, \
+     (SELECT string_agg(t.task_uuid, '\n') FROM event_tasks t WHERE t.event_id = e.id) \
+     AS task_uuids \
      FROM events e \
      JOIN licenses l ON l.id = e.license_id JOIN sensors s ON s.id = e.sensor_id \
      LEFT JOIN users pu ON pu.id = e.pushed_by_user_id \
@@ -100,6 +102,16 @@ where
         })
     }
 
+    /// A column of values joined by newlines (`string_agg`), split and sorted.
+    fn joined(row: &B::Row, name: &str) -> StoreResult<Vec<String>> {
+        let joined: Option<String> = row.try_get(name)?;
+        let mut values: Vec<String> = joined
+            .map(|j| j.split('\n').map(str::to_owned).collect())
+            .unwrap_or_default();
+        values.sort();
+        Ok(values)
+    }
+
     /// A [`StoredEvent`] from the columns of [`EVENT_COLUMNS`].
     pub(super) fn stored_event(row: &B::Row) -> StoreResult<StoredEvent> {
         Ok(StoredEvent {
@@ -120,14 +132,8 @@ where
             tool_name: row.try_get("tool_name")?,
             fields: Self::json_column(row, "fields")?,
             raw_params: Self::json_column(row, "raw_params")?,
-            hosts: {
-                let joined: Option<String> = row.try_get("hosts")?;
-                let mut hosts: Vec<String> = joined
-                    .map(|j| j.split('\n').map(str::to_owned).collect())
-                    .unwrap_or_default();
-                hosts.sort();
-                hosts
-            },
+            hosts: Self::joined(row, "hosts")?,
+            task_uuids: Self::joined(row, "task_uuids")?,
             action: row.try_get("action")?,
             impact: row.try_get("impact")?,
         })
