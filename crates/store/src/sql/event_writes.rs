@@ -3,14 +3,14 @@
 //! up front ([`Backend::next_ids`]), and incidents are planned in memory
 //! ([`crate::incident_plan`]). Every function here runs in the caller's transaction.
 
-use super::json_rows::{int, text};
+use super::json_rows::{row, Rows};
 use super::rows::{split_principal, INCIDENT_COLUMNS};
 use super::statement::Statement;
 use super::{Backend, SqlStore};
 use crate::error::StoreResult;
 use crate::incident_plan::{higher, Plan};
 use crate::records::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
 use std::collections::HashMap;
 
@@ -26,8 +26,8 @@ fn incident_lock(account_id: i64, host: &str) -> String {
 }
 
 /// The row of `event_tasks` that links an event to a task it names.
-fn task_link(event_id: i64, account_id: i64, task_uuid: &str) -> Value {
-    json!({"event_id": event_id, "account_id": account_id, "task_uuid": task_uuid})
+fn task_link(event_id: i64, account_id: i64, task_uuid: &str) -> (&'static [&'static str], Value) {
+    row! { event_id: event_id, account_id: account_id, task_uuid: task_uuid }
 }
 
 /// Where one stored event goes among the incidents of its hosts.
@@ -74,7 +74,7 @@ where
     }
 
     /// Records which tasks events refer to, so that their scores reach them later.
-    pub(super) async fn link_tasks(conn: &mut B::Connection, links: Vec<Value>) -> StoreResult<()> {
+    pub(super) async fn link_tasks(conn: &mut B::Connection, links: &Rows) -> StoreResult<()> {
         Self::insert_rows(conn, "event_tasks", links, "ON CONFLICT DO NOTHING").await
     }
 
@@ -94,24 +94,24 @@ where
         if reach.is_empty() {
             return Ok(());
         }
-        let reach: Vec<_> = reach
+        let reach: Rows = reach
             .into_iter()
             .map(|((account, host), (lo, hi))| {
-                json!({"account_id": account, "host": host, "lo": lo, "hi": hi})
+                row! { account_id: account, host: host, lo: lo, hi: hi }
             })
             .collect();
         let rows = sqlx::query(&format!(
             "SELECT i.account_id, i.{columns} FROM incidents i JOIN (SELECT {} AS account_id, \
              {} AS host, {} AS lo, {} AS hi FROM {rows}) q ON i.account_id = q.account_id \
              AND i.host = q.host AND i.last_ms >= q.lo AND i.first_ms <= q.hi",
-            int("account_id"),
-            text("host"),
-            int("lo"),
-            int("hi"),
+            reach.int("account_id"),
+            reach.text("host"),
+            reach.int("lo"),
+            reach.int("hi"),
             columns = INCIDENT_COLUMNS.replace(", ", ", i."),
             rows = B::JSON_ROWS,
         ))
-        .bind(Value::Array(reach).to_string())
+        .bind(reach.json()?)
         .fetch_all(&mut *conn)
         .await?;
         let mut stored = Vec::with_capacity(rows.len());
@@ -133,72 +133,81 @@ where
         }
         let ids = B::next_ids(&mut *conn, "incidents", plan.new_incidents()).await?;
         let writes = plan.finish(&ids);
-        let created = writes.created.iter().map(|(account, i)| {
-            json!({
-                "id": i.id,
-                "account_id": account,
-                "host": i.host,
-                "first_ms": i.first_ms,
-                "last_ms": i.last_ms,
-                "events": i.events,
-                "impact": i.impact,
+        let created: Rows = writes
+            .created
+            .iter()
+            .map(|(account, i)| {
+                row! {
+                    id: i.id,
+                    account_id: account,
+                    host: i.host,
+                    first_ms: i.first_ms,
+                    last_ms: i.last_ms,
+                    events: i.events,
+                    impact: i.impact,
+                }
             })
-        });
-        Self::insert_rows(&mut *conn, "incidents", created.collect(), "").await?;
+            .collect();
+        Self::insert_rows(&mut *conn, "incidents", &created, "").await?;
         if !writes.merged.is_empty() {
-            let merged = writes
+            let merged: Rows = writes
                 .merged
                 .iter()
-                .map(|(from, into)| json!({"from": from, "into": into}));
-            let merged = Value::Array(merged.collect()).to_string();
+                .map(|(from, into)| row! { from: from, into: into })
+                .collect();
             sqlx::query(&format!(
                 "UPDATE incident_events SET incident_id = {} FROM {} \
                  WHERE incident_events.incident_id = {}",
-                int("into"),
+                merged.int("into"),
                 B::JSON_ROWS,
-                int("from"),
+                merged.int("from"),
             ))
-            .bind(&merged)
+            .bind(merged.json()?)
             .execute(&mut *conn)
             .await?;
             sqlx::query(&format!(
                 "DELETE FROM incidents WHERE id IN (SELECT {} FROM {})",
-                int("from"),
+                merged.int("from"),
                 B::JSON_ROWS,
             ))
-            .bind(&merged)
+            .bind(merged.json()?)
             .execute(&mut *conn)
             .await?;
         }
         if !writes.updated.is_empty() {
-            let updated = writes.updated.iter().map(|i| {
-                json!({
-                    "id": i.id,
-                    "first_ms": i.first_ms,
-                    "last_ms": i.last_ms,
-                    "events": i.events,
-                    "impact": i.impact,
+            let updated: Rows = writes
+                .updated
+                .iter()
+                .map(|i| {
+                    row! {
+                        id: i.id,
+                        first_ms: i.first_ms,
+                        last_ms: i.last_ms,
+                        events: i.events,
+                        impact: i.impact,
+                    }
                 })
-            });
+                .collect();
             sqlx::query(&format!(
                 "UPDATE incidents SET first_ms = {}, last_ms = {}, events = {}, impact = {} \
                  FROM {} WHERE incidents.id = {}",
-                int("first_ms"),
-                int("last_ms"),
-                int("events"),
-                int("impact"),
+                updated.int("first_ms"),
+                updated.int("last_ms"),
+                updated.int("events"),
+                updated.int("impact"),
                 B::JSON_ROWS,
-                int("id"),
+                updated.int("id"),
             ))
-            .bind(Value::Array(updated.collect()).to_string())
+            .bind(updated.json()?)
             .execute(&mut *conn)
             .await?;
         }
-        let memberships = writes
+        let memberships: Rows = writes
             .memberships
             .iter()
-            .map(|(i, e)| json!({"incident_id": i, "event_id": e}));
-        Self::insert_rows(&mut *conn, "incident_events", memberships.collect(), "").await
+            .map(|(i, e)| row! { incident_id: i, event_id: e })
+            .collect();
+        Self::insert_rows(&mut *conn, "incident_events", &memberships, "").await
     }
 
     /// Stores a batch of events in the caller's transaction (see [`crate::EventLog::insert_events`]).
@@ -226,18 +235,18 @@ where
         }
         // Fingerprints already stored: (event id, received at) of each.
         let mut stored: HashMap<String, (i64, i64)> = HashMap::new();
-        let fingerprints: Vec<Value> = batch
+        let fingerprints: Rows = batch
             .iter()
-            .filter_map(|(_, d)| d.map(|d| json!({"fingerprint": d.fingerprint})))
+            .filter_map(|(_, d)| d.map(|d| row! { fingerprint: d.fingerprint }))
             .collect();
         if !fingerprints.is_empty() {
             let rows = sqlx::query(&format!(
                 "SELECT fingerprint, event_id, received_at_ms FROM push_fingerprints \
                  WHERE fingerprint IN (SELECT {} FROM {})",
-                text("fingerprint"),
+                fingerprints.text("fingerprint"),
                 B::JSON_ROWS,
             ))
-            .bind(Value::Array(fingerprints).to_string())
+            .bind(fingerprints.json()?)
             .fetch_all(&mut *conn)
             .await?;
             for row in rows {
@@ -278,8 +287,9 @@ where
                 other => other,
             };
         }
-        let (mut rows, mut hosts, mut links, mut new_fingerprints, mut placed) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut hosts, mut links, mut new_fingerprints): (Rows, Rows, Rows, Rows) =
+            Default::default();
+        let mut placed = Vec::with_capacity(fresh.len());
         for (&i, &id) in fresh.iter().zip(&ids) {
             let (e, dedup) = batch[i];
             let impact = higher(
@@ -287,41 +297,36 @@ where
                 scores[&(e.account_id, e.triage.task_uuids.as_slice())],
             );
             let (user_id, license_id) = split_principal(e.pushed_by);
-            rows.push(json!({
-                "id": id,
-                "account_id": e.account_id,
-                "license_id": e.license_id,
-                "sensor_id": e.sensor_id,
-                "pushed_by_user_id": user_id,
-                "pushed_by_license_id": license_id,
-                "kind": e.kind,
-                "received_at_ms": e.received_at_ms,
-                "occurred_at_ms": e.occurred_at_ms,
-                "vendor_name": e.vendor_name,
-                "tool_name": e.tool_name,
-                "fields": e.fields.to_string(),
-                "raw_params": e.raw_params.to_string(),
-                "action": e.triage.action,
-                "impact": impact,
-                "incidents_indexed": 1,
-            }));
-            hosts.extend(
-                e.hosts
-                    .iter()
-                    .map(|h| json!({"event_id": id, "account_id": e.account_id, "host": h})),
-            );
-            links.extend(
-                e.triage
-                    .task_uuids
-                    .iter()
-                    .map(|u| task_link(id, e.account_id, u)),
-            );
+            rows.push(row! {
+                id: id,
+                account_id: e.account_id,
+                license_id: e.license_id,
+                sensor_id: e.sensor_id,
+                pushed_by_user_id: user_id,
+                pushed_by_license_id: license_id,
+                kind: e.kind,
+                received_at_ms: e.received_at_ms,
+                occurred_at_ms: e.occurred_at_ms,
+                vendor_name: e.vendor_name,
+                tool_name: e.tool_name,
+                fields: e.fields.to_string(),
+                raw_params: e.raw_params.to_string(),
+                action: e.triage.action,
+                impact: impact,
+                incidents_indexed: 1,
+            });
+            for h in &e.hosts {
+                hosts.push(row! { event_id: id, account_id: e.account_id, host: h });
+            }
+            for u in &e.triage.task_uuids {
+                links.push(task_link(id, e.account_id, u));
+            }
             if let Some(d) = dedup {
-                new_fingerprints.push(json!({
-                    "fingerprint": d.fingerprint,
-                    "event_id": id,
-                    "received_at_ms": e.received_at_ms,
-                }));
+                new_fingerprints.push(row! {
+                    fingerprint: d.fingerprint,
+                    event_id: id,
+                    received_at_ms: e.received_at_ms,
+                });
             }
             placed.push(Placed {
                 account_id: e.account_id,
@@ -332,14 +337,14 @@ where
                 window_ms: e.incident_window_ms,
             });
         }
-        Self::insert_rows(&mut *conn, "events", rows, "").await?;
-        Self::insert_rows(&mut *conn, "event_hosts", hosts, "ON CONFLICT DO NOTHING").await?;
-        Self::link_tasks(&mut *conn, links).await?;
+        Self::insert_rows(&mut *conn, "events", &rows, "").await?;
+        Self::insert_rows(&mut *conn, "event_hosts", &hosts, "ON CONFLICT DO NOTHING").await?;
+        Self::link_tasks(&mut *conn, &links).await?;
         Self::write_incidents(&mut *conn, &placed).await?;
         Self::insert_rows(
             &mut *conn,
             "push_fingerprints",
-            new_fingerprints,
+            &new_fingerprints,
             "ON CONFLICT (fingerprint) DO UPDATE SET event_id = excluded.event_id, \
              received_at_ms = excluded.received_at_ms",
         )
@@ -398,8 +403,12 @@ where
             .bind(id)
             .execute(&mut *conn)
             .await?;
-            let links = t.task_uuids.iter().map(|u| task_link(id, account_id, u));
-            Self::link_tasks(&mut *conn, links.collect()).await?;
+            let links: Rows = t
+                .task_uuids
+                .iter()
+                .map(|u| task_link(id, account_id, u))
+                .collect();
+            Self::link_tasks(&mut *conn, &links).await?;
             placed.push(Placed {
                 account_id,
                 event_id: id,

@@ -1,7 +1,10 @@
-//! Rows written by column name. A batch of rows of one table is bound as one JSON array of
-//! objects keyed by column and read back column by column (the backend's `JSON_ROWS`), so
-//! a whole batch costs one statement with one SQL text whatever its size, and a value
-//! lands in the column its key names, with that column's type from [`crate::schema`].
+//! Rows written by column name. Each row is built with [`row!`], which writes every value
+//! beside its column's name; a whole batch ([`Rows`]) is bound as one JSON array and read
+//! back column by column (the backend's `JSON_ROWS`), so it costs one statement with one
+//! SQL text whatever its size. On the wire a row is an array in the order of its columns
+//! and is read by position, which costs the database less than finding each value by name
+//! (measured: about a fifth of SQLite's batch insert rate); the positions are derived from
+//! the names here, never written by hand.
 
 use super::{Backend, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -9,39 +12,91 @@ use crate::schema::{self, Kind};
 use serde_json::Value;
 use sqlx::{Encode, Executor, IntoArguments, Type};
 
-/// The SQL that reads the element `key` of the JSON row `value` as a BIGINT.
-pub(super) fn int(key: &str) -> String {
-    format!("CAST(value ->> '{key}' AS BIGINT)")
+/// One row of named columns: `row! { id: id, host: h }` is the column names (`["id",
+/// "host"]`) and the row's values as a JSON array in that order, for [`Rows::push`].
+macro_rules! row {
+    ($($column:ident: $value:expr),+ $(,)?) => {
+        (
+            &[$(stringify!($column)),+] as &'static [&'static str],
+            serde_json::json!([$($value),+]),
+        )
+    };
+}
+pub(super) use row;
+
+/// Rows of one statement, every one made by the same [`row!`].
+#[derive(Debug, Default)]
+pub(super) struct Rows {
+    columns: &'static [&'static str],
+    rows: Vec<Value>,
 }
 
-/// The SQL that reads the element `key` of the JSON row `value` as text.
-pub(super) fn text(key: &str) -> String {
-    format!("value ->> '{key}'")
+impl Rows {
+    /// Adds a row made by [`row!`].
+    pub(super) fn push(&mut self, (columns, row): (&'static [&'static str], Value)) {
+        self.columns = columns;
+        self.rows.push(row);
+    }
+
+    /// Whether there are none.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The SQL that reads column `key` of the row `value` as a BIGINT.
+    pub(super) fn int(&self, key: &str) -> String {
+        format!("CAST(value ->> {} AS BIGINT)", self.at(key))
+    }
+
+    /// The SQL that reads column `key` of the row `value` as text.
+    pub(super) fn text(&self, key: &str) -> String {
+        format!("value ->> {}", self.at(key))
+    }
+
+    /// The position of `key` (past the end, so read as NULL, if it is not a column).
+    fn at(&self, key: &str) -> usize {
+        self.columns
+            .iter()
+            .position(|k| *k == key)
+            .unwrap_or(self.columns.len())
+    }
+
+    /// The JSON text bound as `$1`.
+    pub(super) fn json(&self) -> StoreResult<String> {
+        serde_json::to_string(&self.rows)
+            .map_err(|e| StoreError::Corrupt(format!("rows as JSON: {e}")))
+    }
 }
 
-/// For rows of `table` with these keys: the column list of the INSERT, and the SELECT
-/// list that reads each column from `value` as its type. A key that is not a column of
-/// the table is refused (a row must not be stored short of a value).
-fn insert_lists<'k>(
-    table: &str,
-    keys: impl Iterator<Item = &'k String>,
-) -> StoreResult<(String, String)> {
+impl FromIterator<(&'static [&'static str], Value)> for Rows {
+    fn from_iter<I: IntoIterator<Item = (&'static [&'static str], Value)>>(iter: I) -> Self {
+        let mut rows = Rows::default();
+        for row in iter {
+            rows.push(row);
+        }
+        rows
+    }
+}
+
+/// For rows of `table` with these columns: the column list of the INSERT, and the SELECT
+/// list that reads each column from `value` by position as its type. A column that the
+/// table does not have is refused.
+fn insert_lists(table: &str, columns: &[&str]) -> StoreResult<(String, String)> {
     let t = schema::table(table)
         .ok_or_else(|| StoreError::Corrupt(format!("no table '{table}' in the schema")))?;
-    let (mut columns, mut select) = (Vec::new(), Vec::new());
-    for key in keys {
+    let mut select = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
         let kind = t
             .columns
             .iter()
-            .find(|(c, _)| c == key)
+            .find(|(c, _)| c == column)
             .map(|(_, k)| *k)
-            .ok_or_else(|| StoreError::Corrupt(format!("no column '{key}' in {table}")))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("no column '{column}' in {table}")))?;
         select.push(match kind {
-            Kind::Int | Kind::OptInt => int(key),
-            Kind::Text | Kind::OptText => text(key),
-            Kind::Bool => format!("CAST(value ->> '{key}' AS BOOLEAN)"),
+            Kind::Int | Kind::OptInt => format!("CAST(value ->> {i} AS BIGINT)"),
+            Kind::Text | Kind::OptText => format!("value ->> {i}"),
+            Kind::Bool => format!("CAST(value ->> {i} AS BOOLEAN)"),
         });
-        columns.push(key.as_str());
     }
     Ok((columns.join(", "), select.join(", ")))
 }
@@ -53,21 +108,20 @@ where
     for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
     for<'q> String: Encode<'q, B> + Type<B>,
 {
-    /// Inserts `rows` into `table`: JSON objects keyed by column name, each with the keys of
-    /// the first. `on_conflict` says what to do with a row that exists ("" to fail).
-    /// Ids of identity columns are given as the rows give them.
+    /// Inserts `rows` into `table`. `on_conflict` says what to do with a row that exists
+    /// ("" to fail). Ids of identity columns are given as the rows give them.
     pub(super) async fn insert_rows(
         conn: &mut B::Connection,
         table: &str,
-        rows: Vec<Value>,
+        rows: &Rows,
         on_conflict: &str,
     ) -> StoreResult<()> {
-        let Some(first) = rows.first().and_then(Value::as_object) else {
+        if rows.is_empty() {
             return Ok(());
-        };
-        let (columns, select) = insert_lists(table, first.keys())?;
+        }
+        let (columns, select) = insert_lists(table, rows.columns)?;
         let overriding = match schema::table(table) {
-            Some(t) if t.identity && first.contains_key("id") => B::OVERRIDING,
+            Some(t) if t.identity && rows.columns.contains(&"id") => B::OVERRIDING,
             _ => "",
         };
         // (`WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.)
@@ -76,7 +130,7 @@ where
              {on_conflict}",
             B::JSON_ROWS
         ))
-        .bind(Value::Array(rows).to_string())
+        .bind(rows.json()?)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -87,35 +141,42 @@ where
 mod tests {
     use super::*;
 
-    fn keys(names: &[&str]) -> Vec<String> {
-        names.iter().map(|n| n.to_string()).collect()
-    }
-
     #[test]
-    fn each_column_is_read_by_its_name_as_its_type() {
-        let (columns, select) = insert_lists(
-            "event_hosts",
-            keys(&["account_id", "event_id", "host"]).iter(),
-        )
-        .unwrap();
+    fn each_column_is_read_at_its_position_as_its_type() {
+        let (columns, select) =
+            insert_lists("event_hosts", &["account_id", "event_id", "host"]).unwrap();
         assert_eq!(columns, "account_id, event_id, host");
         assert_eq!(
             select,
-            "CAST(value ->> 'account_id' AS BIGINT), CAST(value ->> 'event_id' AS BIGINT), \
-             value ->> 'host'"
+            "CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2"
         );
-        let (_, select) = insert_lists("accounts", keys(&["disabled"]).iter()).unwrap();
-        assert_eq!(select, "CAST(value ->> 'disabled' AS BOOLEAN)");
+        let (_, select) = insert_lists("accounts", &["disabled"]).unwrap();
+        assert_eq!(select, "CAST(value ->> 0 AS BOOLEAN)");
     }
 
     #[test]
-    fn a_key_that_is_not_a_column_is_refused() {
-        let err = insert_lists("event_hosts", keys(&["event_id", "hots"]).iter()).unwrap_err();
+    fn rows_name_their_columns_and_travel_as_arrays() {
+        let rows: Rows = [(1, 2)]
+            .into_iter()
+            .map(|(from, into)| row! { from: from, into: into })
+            .collect();
+        assert_eq!(rows.columns, ["from", "into"]);
+        assert_eq!(rows.json().unwrap(), "[[1,2]]");
+        assert_eq!(rows.int("into"), "CAST(value ->> 1 AS BIGINT)");
+        assert_eq!(rows.text("from"), "value ->> 0");
+        assert_eq!(rows.text("onto"), "value ->> 2");
+        assert!(!rows.is_empty());
+        assert!(Rows::default().is_empty());
+    }
+
+    #[test]
+    fn a_column_that_the_table_does_not_have_is_refused() {
+        let err = insert_lists("event_hosts", &["event_id", "hots"]).unwrap_err();
         assert!(
             err.to_string().contains("no column 'hots' in event_hosts"),
             "{err}"
         );
-        let err = insert_lists("event_host", keys(&["event_id"]).iter()).unwrap_err();
+        let err = insert_lists("event_host", &["event_id"]).unwrap_err();
         assert!(err.to_string().contains("no table 'event_host'"), "{err}");
     }
 }
