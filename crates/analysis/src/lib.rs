@@ -17,7 +17,7 @@ pub use engine::{Engine, EngineConfig, Snapshot, Verdict};
 pub use rules::{RuleSet, RulesError};
 
 /// One reason for a score.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// What found it: `yara`, `hash`, `archive` or `url`.
     pub source: String,

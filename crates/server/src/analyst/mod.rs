@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod api;
 pub mod content;
+pub mod outcome;
 mod results;
 mod submit;
 pub mod worker;

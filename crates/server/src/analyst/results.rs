@@ -5,6 +5,7 @@
 //! public client's report-based calls work unchanged.
 
 use super::api::{api_time, own_task, unavailable, Input, Licensed, Result};
+use super::outcome::Outcome;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -51,10 +52,8 @@ pub(super) fn full_report_score(input: &Input) -> Result<Option<i64>> {
 pub(super) fn result_data(task: &Task, full_report_score: Option<i64>) -> Value {
     let mut data = Map::new();
     data.insert("task_uuid".into(), json!(task.uuid));
-    if let Some(Value::Object(result)) = &task.result {
-        for (k, v) in result {
-            data.insert(k.clone(), v.clone());
-        }
+    if let Value::Object(result) = Outcome::of(task).to_json() {
+        data.extend(result);
     }
     data.insert("score".into(), json!(task.score.unwrap_or(0)));
     data.insert("submission".into(), json!(api_time(task.created_at_ms)));
@@ -85,14 +84,6 @@ fn finished(task: Task) -> Result<Task> {
         ));
     }
     Ok(task)
-}
-
-fn result_field(task: &Task, name: &str) -> Value {
-    task.result
-        .as_ref()
-        .and_then(|r| r.get(name))
-        .cloned()
-        .unwrap_or_else(|| json!([]))
 }
 
 /// `get`: HTTP 404 for an unknown task, 412 without result yet, as the client expects.
@@ -126,8 +117,9 @@ pub(super) async fn summary(app: &AppState, who: &Licensed, input: &Input) -> Re
     let task = finished(own_task(app, who, input).await?)?;
     let mut data = json!({"task_uuid": task.uuid, "score": task.score.unwrap_or(0)});
     if !score_only {
-        data["analysis_subject"] = result_field(&task, "analysis_subject");
-        data["malicious_activity"] = result_field(&task, "malicious_activity");
+        let outcome = Outcome::of(&task);
+        data["analysis_subject"] = outcome.analysis_subject;
+        data["malicious_activity"] = json!(outcome.malicious_activity);
         data["completed"] = json!(task.completed_at_ms.map(api_time));
     }
     Ok(data)
@@ -146,25 +138,19 @@ pub(super) async fn activities(
         .transpose()?;
     let task = finished(own_task(app, who, input).await?)?;
     check_report_uuid(report, &task)?;
+    let outcome = Outcome::of(&task);
     Ok(json!({
         "task_uuid": task.uuid,
-        "malicious_activity": result_field(&task, "malicious_activity"),
-        "findings": result_field(&task, "findings"),
+        "malicious_activity": outcome.malicious_activity,
+        "findings": outcome.findings,
     }))
 }
 
 /// `get_analysis_tags`: the rules that matched, one tag each.
 pub(super) async fn tags(app: &AppState, who: &Licensed, input: &Input) -> Result<Value> {
     let task = finished(own_task(app, who, input).await?)?;
-    let mut tags: Vec<String> = Vec::new();
-    if let Value::Array(findings) = result_field(&task, "findings") {
-        for rule in findings.iter().filter_map(|f| f["rule"].as_str()) {
-            if !tags.iter().any(|t| t == rule) {
-                tags.push(rule.to_owned());
-            }
-        }
-    }
-    Ok(json!({"task_uuid": task.uuid, "tags": tags}))
+    let outcome = Outcome::of(&task);
+    Ok(json!({"task_uuid": task.uuid, "tags": outcome.rules()}))
 }
 
 /// `get_task_metadata`: the submission as recorded.

@@ -5,8 +5,8 @@
 //! transaction: under load, the durable commits per task fall with the batch size; idle,
 //! a batch is the one task that was queued.
 
+use super::outcome::Outcome;
 use super::Analysis;
-use pushdetect_analysis::Verdict;
 use pushdetect_store::{Completion, Store, Task, TaskKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -39,11 +39,11 @@ pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
             let done: Vec<Completion> = tasks
                 .iter()
                 .map(|task| {
-                    let (score, result) = analyse(&worker_analysis, task);
+                    let outcome = analyse(&worker_analysis, task);
                     Completion {
                         uuid: task.uuid.clone(),
-                        score,
-                        result,
+                        score: outcome.score.unwrap_or(0),
+                        result: outcome.to_json(),
                     }
                 })
                 .collect();
@@ -107,27 +107,15 @@ async fn delete_content_asked_for(store: &dyn Store, analysis: &Analysis, tasks:
     }
 }
 
-fn verdict_json(subject: Value, verdict: &Verdict) -> Value {
-    json!({
-        "analysis_subject": subject,
-        "score": verdict.score,
-        "malicious_activity": verdict.malicious_activity,
-        "findings": verdict.findings,
-    })
-}
-
 /// Scores one task (blocking: runs on the blocking pool).
-fn analyse(analysis: &Analysis, task: &Task) -> (i64, Value) {
+fn analyse(analysis: &Analysis, task: &Task) -> Outcome {
     let snapshot = analysis.engine.snapshot();
     match task.kind {
         TaskKind::Url => {
             let url = task.url.clone().unwrap_or_default();
             match snapshot.analyse_url(&url) {
-                Ok((_, v)) => (i64::from(v.score), verdict_json(json!({"url": url}), &v)),
-                Err(e) => (
-                    0,
-                    json!({"analysis_subject": {"url": url}, "error": e.to_string()}),
-                ),
+                Ok((_, v)) => Outcome::of_verdict(json!({"url": url}), &v),
+                Err(e) => Outcome::failed(json!({"url": url}), e.to_string()),
             }
         }
         _ => {
@@ -135,9 +123,9 @@ fn analyse(analysis: &Analysis, task: &Task) -> (i64, Value) {
             let content = match analysis.content.read(&sha256) {
                 Ok(c) => c,
                 Err(e) => {
-                    return (
-                        0,
-                        json!({"error": format!("content {sha256} is not available: {e}")}),
+                    return Outcome::failed(
+                        Value::Null,
+                        format!("content {sha256} is not available: {e}"),
                     )
                 }
             };
@@ -145,7 +133,7 @@ fn analyse(analysis: &Analysis, task: &Task) -> (i64, Value) {
             let (subject, v) =
                 snapshot.analyse_file(&mut scanner, &content, task.filename.as_deref());
             let subject = serde_json::to_value(&subject).unwrap_or_default();
-            (i64::from(v.score), verdict_json(subject, &v))
+            Outcome::of_verdict(subject, &v)
         }
     }
 }

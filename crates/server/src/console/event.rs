@@ -2,13 +2,13 @@
 
 use super::page::{pairs, render, severity, task_state, time, unavailable};
 use super::session::{ConsoleUser, Nav};
+use crate::analyst::outcome::Outcome;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pushdetect_store::Principal;
-use serde_json::Value;
 
 /// An analysis task as the event page lists it.
 pub struct TaskLine {
@@ -65,27 +65,13 @@ pub async fn event(
         .iter()
         .filter_map(|u| known.iter().find(|t| &t.uuid == u))
     {
-        let result = t.result.clone().unwrap_or(Value::Null);
-        let subject = &result["analysis_subject"];
+        let outcome = Outcome::of(t);
         tasks.push(TaskLine {
             uuid: t.uuid.clone(),
             state: task_state(t),
             score: t.score.map_or("-".into(), |s| s.to_string()),
-            subject: subject["filename"]
-                .as_str()
-                .or(subject["url"].as_str())
-                .or(subject["sha256"].as_str())
-                .unwrap_or("")
-                .to_owned(),
-            activity: result["malicious_activity"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default(),
+            subject: outcome.subject_name().to_owned(),
+            activity: outcome.malicious_activity.join("; "),
         });
     }
     let pushed_by = match e.pushed_by {

@@ -3,13 +3,13 @@
 
 use super::page::{cut_page, pairs, refused, render, severity, task_state, time, unavailable};
 use super::session::{ConsoleUser, Nav};
+use crate::analyst::outcome::Outcome;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pushdetect_store::{Task, TaskFilter, TaskKind, TaskState};
-use serde_json::Value;
 
 /// Tasks per page.
 const PAGE: u32 = 50;
@@ -37,16 +37,7 @@ pub fn subject_of(t: &Task) -> String {
 
 impl TaskRow {
     fn of(t: &Task) -> TaskRow {
-        let rules = t
-            .result
-            .as_ref()
-            .and_then(|r| r["findings"].as_array())
-            .map(|f| {
-                let mut names: Vec<&str> = f.iter().filter_map(|x| x["rule"].as_str()).collect();
-                names.dedup();
-                names.join(", ")
-            })
-            .unwrap_or_default();
+        let rules = Outcome::of(t).rules().join(", ");
         TaskRow {
             uuid: t.uuid.clone(),
             kind: t.kind.as_str(),
@@ -173,22 +164,19 @@ pub async fn task(
         Ok(_) => return (StatusCode::NOT_FOUND, "404: no such task").into_response(),
         Err(e) => return unavailable(e),
     };
-    let result = t.result.clone().unwrap_or(Value::Null);
-    let findings = result["findings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|f| {
-                    (
-                        f["rule"].as_str().unwrap_or("").to_owned(),
-                        f["score"].to_string(),
-                        f["description"].as_str().unwrap_or("").to_owned(),
-                        f["path"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
+    let outcome = Outcome::of(&t);
+    let findings = outcome
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.clone(),
+                f.score.to_string(),
+                f.description.clone(),
+                f.path.clone().unwrap_or_default(),
+            )
         })
-        .unwrap_or_default();
+        .collect();
     let page = TaskPage {
         nav: user.nav(),
         uuid: t.uuid.clone(),
@@ -197,7 +185,7 @@ pub async fn task(
         score: t.score.map_or("-".into(), |s| s.to_string()),
         submitted: time(t.created_at_ms),
         completed: t.completed_at_ms.map(time).unwrap_or_else(|| "-".into()),
-        subject: pairs(&result["analysis_subject"]),
+        subject: pairs(&outcome.analysis_subject),
         findings,
     };
     render(&page)
