@@ -60,9 +60,10 @@ pub fn router(state: AppState) -> Router {
         }
     }
     for &(path, action) in crate::analyst::actions::ACTIONS {
-        let route = on(MethodFilter::GET.or(MethodFilter::POST), move |s, r| {
-            crate::analyst::api::handle(path, action, s, r)
-        })
+        let route = on(
+            MethodFilter::GET.or(MethodFilter::POST),
+            move |s, f, a, r| crate::analyst::api::handle(path, action, s, f, a, r),
+        )
         // Uploads are limited by the Analyst API's own limit, while streaming.
         .layer(DefaultBodyLimit::disable());
         for suffix in SUFFIXES {

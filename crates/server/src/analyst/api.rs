@@ -309,16 +309,19 @@ pub(super) async fn own_task(app: &AppState, who: &Licensed, input: &Input) -> R
 }
 
 /// Answers one Analyst API call: `path` is the call's (for its parameter list), `action`
-/// what it does (see [`super::actions`]).
+/// what it does (see [`super::actions`]). The reply format and the client's address come
+/// from the same extractors as the PAPI's; the caller does not: an upload's credentials
+/// may arrive as form fields before its file, so they are checked while the body is read
+/// ([`Gate`]), and nothing is written to disk for a caller who has not shown them.
 pub async fn handle(
     path: &'static str,
     action: Action,
     State(app): State<AppState>,
+    Fmt(format): Fmt,
+    ClientAddr(addr): ClientAddr,
     req: Request,
 ) -> Response {
-    let format = Fmt::of_path(req.uri().path());
     let headers = req.headers().clone();
-    let addr = ClientAddr::of(req.extensions(), &headers, &app).0;
     // A submission changes state: only by POST, never by a GET that a page elsewhere could
     // make the browser send with the session cookie.
     if action.changes_state() && req.method() != axum::http::Method::POST {
