@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use pushdetect_client::{AnalystClient, ClientConfig, PapiClient};
-use pushdetect_model::method::MethodSpec;
+use pushdetect_model::method::{MethodSpec, ParamSpec};
 use pushdetect_model::{EventKind, FormParams};
 use std::marker::PhantomData;
 use std::path::PathBuf;
@@ -58,14 +58,6 @@ pub trait FlagSpec {
     }
 }
 
-/// push_file_download's parameters.
-pub struct FileDownloadSpec;
-impl FlagSpec for FileDownloadSpec {
-    fn spec() -> &'static MethodSpec {
-        EventKind::FileDownload.method()
-    }
-}
-
 /// push_file_download's network context only: analyse-file fills in the task and file.
 pub struct FileContextSpec;
 impl FlagSpec for FileContextSpec {
@@ -74,14 +66,6 @@ impl FlagSpec for FileContextSpec {
     }
     fn skip() -> &'static [&'static str] {
         &["task_uuid", "filename"]
-    }
-}
-
-/// push_result's parameters.
-pub struct IocSpec;
-impl FlagSpec for IocSpec {
-    fn spec() -> &'static MethodSpec {
-        EventKind::Ioc.method()
     }
 }
 
@@ -120,46 +104,77 @@ impl<S> Clone for MethodFlags<S> {
 }
 
 impl<S: FlagSpec> MethodFlags<S> {
-    fn params() -> impl Iterator<Item = &'static pushdetect_model::method::ParamSpec> {
-        S::spec()
-            .params
-            .iter()
-            .filter(|p| !S::skip().contains(&p.name))
+    /// Fills the reporter defaults and the configured sensor key (see [`with_defaults`]).
+    pub fn with_defaults(self, tool: &str, config: &ClientConfig) -> FormParams {
+        with_defaults(self.params, tool, config)
     }
+}
 
-    /// Fills the reporter defaults (vendor `pushdetect`, the tool `tool`, our version)
-    /// and the configured sensor key when no network selection was given.
-    pub fn with_defaults(mut self, tool: &str, config: &ClientConfig) -> FormParams {
-        let given = |p: &FormParams, n: &str| p.pairs().iter().any(|(k, _)| k == n);
-        let defaults = [
-            ("vendor_name", "pushdetect"),
-            ("tool_name", tool),
-            ("tool_version", env!("CARGO_PKG_VERSION")),
-        ];
-        for (name, value) in defaults {
-            if !given(&self.params, name) {
-                self.params.push(name, value);
-            }
+/// Fills the reporter defaults (vendor `pushdetect`, the tool `tool`, our version) and the
+/// configured sensor key when no network selection was given.
+pub fn with_defaults(mut params: FormParams, tool: &str, config: &ClientConfig) -> FormParams {
+    let given = |p: &FormParams, n: &str| p.pairs().iter().any(|(k, _)| k == n);
+    let defaults = [
+        ("vendor_name", "pushdetect"),
+        ("tool_name", tool),
+        ("tool_version", env!("CARGO_PKG_VERSION")),
+    ];
+    for (name, value) in defaults {
+        if !given(&params, name) {
+            params.push(name, value);
         }
-        if !given(&self.params, "key") && !given(&self.params, "key_id") {
-            if let Some(key) = config.papi.as_ref().and_then(|p| p.key.clone()) {
-                self.params.push("key", key);
-            }
-        }
-        self.params
     }
+    if !given(&params, "key") && !given(&params, "key_id") {
+        if let Some(key) = config.papi.as_ref().and_then(|p| p.key.clone()) {
+            params.push("key", key);
+        }
+    }
+    params
+}
+
+/// The parameters of `spec` offered as flags: all but those in `skip`.
+fn flag_params<'a>(
+    spec: &'static MethodSpec,
+    skip: &'a [&'a str],
+) -> impl Iterator<Item = &'static ParamSpec> + 'a {
+    spec.params.iter().filter(move |p| !skip.contains(&p.name))
+}
+
+/// Adds one flag per parameter of `spec` but those in `skip` (`--src-ip` for `src_ip`,
+/// repeatable, documented from the table).
+pub fn method_args(mut cmd: Command, spec: &'static MethodSpec, skip: &[&str]) -> Command {
+    for p in flag_params(spec, skip) {
+        let mut help = p.doc.to_owned();
+        if !p.allowed.is_empty() {
+            help.push_str(&format!(" [{}]", p.allowed.join(", ")));
+        }
+        cmd = cmd.arg(
+            Arg::new(p.name)
+                .long(p.name.replace('_', "-"))
+                .value_name(p.name.to_ascii_uppercase())
+                .help(help)
+                .action(ArgAction::Append)
+                .help_heading(format!("{} parameters", spec.name)),
+        );
+    }
+    cmd
+}
+
+/// The values of the flags [`method_args`] added, as the form the PAPI receives.
+pub fn method_params(m: &ArgMatches, spec: &'static MethodSpec, skip: &[&str]) -> FormParams {
+    let mut params = FormParams::default();
+    for p in flag_params(spec, skip) {
+        for v in m.get_many::<String>(p.name).into_iter().flatten() {
+            params.push(p.name, v.clone());
+        }
+    }
+    params
 }
 
 impl<S: FlagSpec> FromArgMatches for MethodFlags<S> {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
-        let mut params = FormParams::default();
-        for p in Self::params() {
-            for v in m.get_many::<String>(p.name).into_iter().flatten() {
-                params.push(p.name, v.clone());
-            }
-        }
         Ok(MethodFlags {
-            params,
+            params: method_params(m, S::spec(), S::skip()),
             spec: PhantomData,
         })
     }
@@ -171,22 +186,8 @@ impl<S: FlagSpec> FromArgMatches for MethodFlags<S> {
 }
 
 impl<S: FlagSpec> Args for MethodFlags<S> {
-    fn augment_args(mut cmd: Command) -> Command {
-        for p in Self::params() {
-            let mut help = p.doc.to_owned();
-            if !p.allowed.is_empty() {
-                help.push_str(&format!(" [{}]", p.allowed.join(", ")));
-            }
-            cmd = cmd.arg(
-                Arg::new(p.name)
-                    .long(p.name.replace('_', "-"))
-                    .value_name(p.name.to_ascii_uppercase())
-                    .help(help)
-                    .action(ArgAction::Append)
-                    .help_heading(format!("{} parameters", S::spec().name)),
-            );
-        }
-        cmd
+    fn augment_args(cmd: Command) -> Command {
+        method_args(cmd, S::spec(), S::skip())
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {

@@ -6,7 +6,7 @@
 use crate::client_args::ClientArgs;
 use clap::Args;
 use pushdetect_client::{PapiClient, PushDetection};
-use pushdetect_model::method::{MethodSpec, EVENT_GET, EVENT_LIST};
+use pushdetect_model::method::{MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::{EventKind, FormParams};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -15,6 +15,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 use std::io::{BufRead, IsTerminal};
+use std::sync::LazyLock;
 
 /// The interactive shell.
 #[derive(Debug, Args)]
@@ -26,55 +27,44 @@ pub struct ShellArgs {
 /// One method callable from the shell.
 struct ShellMethod {
     /// The name typed, e.g. `push_detection.push_result`.
-    name: &'static str,
+    name: String,
     /// Its table (none for ping).
     spec: Option<&'static MethodSpec>,
     /// The push it makes, checked offline before sending.
     kind: Option<EventKind>,
 }
 
-const METHODS: &[ShellMethod] = &[
-    ShellMethod {
-        name: "push_detection.push_file_download",
-        spec: Some(&pushdetect_model::method::PUSH_FILE_DOWNLOAD),
-        kind: Some(EventKind::FileDownload),
-    },
-    ShellMethod {
-        name: "push_detection.push_result",
-        spec: Some(&pushdetect_model::method::PUSH_IOC_RESULT),
-        kind: Some(EventKind::Ioc),
-    },
-    ShellMethod {
-        name: "push_detection.push_mail",
-        spec: Some(&pushdetect_model::method::PUSH_MAIL),
-        kind: Some(EventKind::Mail),
-    },
-    ShellMethod {
-        name: "push_detection.event.list",
-        spec: Some(&EVENT_LIST),
+/// Every method of the shell: a push per event kind (`push_detection.` and the last part
+/// of its method's name, as papi_shell names them), the read API, and ping.
+static METHODS: LazyLock<Vec<ShellMethod>> = LazyLock::new(|| {
+    let push = EventKind::ALL.into_iter().map(|kind| {
+        let spec = kind.method();
+        let method = spec.name.rsplit('.').next().unwrap_or(spec.name);
+        ShellMethod {
+            name: format!("push_detection.{method}"),
+            spec: Some(spec),
+            kind: Some(kind),
+        }
+    });
+    let read = [
+        ("push_detection.event.list", &EVENT_LIST),
+        ("push_detection.event.get", &EVENT_GET),
+        ("push_detection.incident.list", &INCIDENT_LIST),
+        ("push_detection.incident.get", &INCIDENT_GET),
+    ]
+    .into_iter()
+    .map(|(name, spec)| ShellMethod {
+        name: name.to_owned(),
+        spec: Some(spec),
         kind: None,
-    },
-    ShellMethod {
-        name: "push_detection.event.get",
-        spec: Some(&EVENT_GET),
-        kind: None,
-    },
-    ShellMethod {
-        name: "push_detection.incident.list",
-        spec: Some(&pushdetect_model::method::INCIDENT_LIST),
-        kind: None,
-    },
-    ShellMethod {
-        name: "push_detection.incident.get",
-        spec: Some(&pushdetect_model::method::INCIDENT_GET),
-        kind: None,
-    },
-    ShellMethod {
-        name: "push_detection.ping",
+    });
+    let ping = ShellMethod {
+        name: "push_detection.ping".to_owned(),
         spec: None,
         kind: None,
-    },
-];
+    };
+    push.chain(read).chain(std::iter::once(ping)).collect()
+});
 
 const COMMANDS: &[&str] = &["help", "exit", "quit"];
 
@@ -135,7 +125,7 @@ impl Helper for ShellHelper {}
 fn help(name: Option<&str>) -> String {
     let Some(name) = name else {
         let mut out = String::from("Calls: METHOD name=value ... (quote values with spaces)\n");
-        for m in METHODS {
+        for m in METHODS.iter() {
             let summary = m.spec.map_or("Check the session.", |s| s.summary);
             out.push_str(&format!("  {:38} {summary}\n", m.name));
         }

@@ -3,10 +3,10 @@
 
 use crate::papi::auth;
 use pushdetect_model::method::{
-    MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_FILE_DOWNLOAD,
-    PUSH_IOC_RESULT, PUSH_IOC_RESULT_SPEC_URL, PUSH_MAIL,
+    MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_IOC_RESULT_SPEC_URL,
 };
 use pushdetect_model::EventKind;
+use std::sync::LazyLock;
 
 /// What an endpoint does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,34 +74,37 @@ const fn ping(path: &'static str) -> Endpoint {
     }
 }
 
-/// The PAPI endpoints.
-pub const ENDPOINTS: &[Endpoint] = &[
-    ep(&auth::LOGIN, POST, Action::Login),
-    ep(&auth::LOGOUT, POST, Action::Logout),
-    ping("ping"),
-    ping("push_detection/ping"),
-    ping("push_detection/file_capture/ping"),
-    ping("push_detection/ioc/ping"),
-    ping("push_detection/mail_capture/ping"),
-    ping("push_detection/event/ping"),
-    ep(
-        &PUSH_FILE_DOWNLOAD,
-        POST,
-        Action::Push(EventKind::FileDownload),
-    ),
-    ep(&PUSH_IOC_RESULT, POST, Action::Push(EventKind::Ioc)),
-    ep(
-        &PUSH_IOC_RESULT_SPEC_URL,
-        POST,
-        Action::Push(EventKind::Ioc),
-    ),
-    ep(&PUSH_MAIL, POST, Action::Push(EventKind::Mail)),
-    ep(&EVENT_LIST, GET_POST, Action::ListEvents),
-    ep(&EVENT_GET, GET_POST, Action::GetEvent),
-    ping("push_detection/incident/ping"),
-    ep(&INCIDENT_LIST, GET_POST, Action::ListIncidents),
-    ep(&INCIDENT_GET, GET_POST, Action::GetIncident),
-];
+/// The PAPI endpoints: one push per event kind of the model ([`EventKind::ALL`], at its
+/// method's path), and the rest.
+pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    let mut endpoints = vec![
+        ep(&auth::LOGIN, POST, Action::Login),
+        ep(&auth::LOGOUT, POST, Action::Logout),
+        ping("ping"),
+        ping("push_detection/ping"),
+        ping("push_detection/file_capture/ping"),
+        ping("push_detection/ioc/ping"),
+        ping("push_detection/mail_capture/ping"),
+        ping("push_detection/event/ping"),
+    ];
+    for kind in EventKind::ALL {
+        endpoints.push(ep(kind.method(), POST, Action::Push(kind)));
+    }
+    endpoints.extend([
+        // push_result also at the path the spec's text gives for it.
+        ep(
+            &PUSH_IOC_RESULT_SPEC_URL,
+            POST,
+            Action::Push(EventKind::Ioc),
+        ),
+        ep(&EVENT_LIST, GET_POST, Action::ListEvents),
+        ep(&EVENT_GET, GET_POST, Action::GetEvent),
+        ping("push_detection/incident/ping"),
+        ep(&INCIDENT_LIST, GET_POST, Action::ListIncidents),
+        ep(&INCIDENT_GET, GET_POST, Action::GetIncident),
+    ]);
+    endpoints
+});
 
 /// The format suffixes every PAPI path answers with.
 pub const SUFFIXES: [&str; 3] = ["", ".json", ".xml"];

@@ -97,7 +97,7 @@ fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
 /// The document served at `/papi/openapi.json`.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for endpoint in ENDPOINTS {
+    for endpoint in ENDPOINTS.iter() {
         let spec = endpoint.spec;
         let required: Vec<&str> = spec
             .params

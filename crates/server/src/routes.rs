@@ -53,7 +53,7 @@ async fn hsts(mut response: axum::response::Response) -> axum::response::Respons
 /// limits, timeouts, logging and metrics layers.
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
-    for endpoint in ENDPOINTS {
+    for endpoint in ENDPOINTS.iter() {
         let route = handler(endpoint.action, method_filter(endpoint.methods));
         for suffix in SUFFIXES {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
