@@ -53,7 +53,7 @@ impl Outcome {
         let Some(stored) = &task.result else {
             return Outcome::default();
         };
-        serde_json::from_value(stored.clone()).unwrap_or_else(|e| {
+        Outcome::deserialize(stored).unwrap_or_else(|e| {
             tracing::warn!(task = %task.uuid, error = %e, "a stored analysis result is unreadable");
             Outcome::failed(Value::Null, format!("the stored result is unreadable: {e}"))
         })

@@ -375,7 +375,7 @@ where
             let account_id: i64 = row.try_get("account_id")?;
             let t = triage_of(
                 &row.try_get::<String, _>("kind")?,
-                &Self::json_column(row, "raw_params")?,
+                &Self::json_column::<Value>(row, "raw_params")?,
                 row.try_get("received_at_ms")?,
             );
             tasks.extend(t.task_uuids.iter().map(|u| task_lock(u)));

@@ -68,8 +68,12 @@ where
     for<'q> i64: Decode<'q, B> + Type<B>,
     for<'q> String: Decode<'q, B> + Type<B>,
 {
-    /// A JSON value stored as text.
-    pub(super) fn json_column(row: &B::Row, name: &str) -> StoreResult<serde_json::Value> {
+    /// A JSON document stored as text, read as `T` (a `serde_json::Value`, or a typed
+    /// record such as the task's options) in one pass.
+    pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+        row: &B::Row,
+        name: &str,
+    ) -> StoreResult<T> {
         let text: String = row.try_get(name)?;
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
     }
@@ -91,8 +95,7 @@ where
             sha256: row.try_get("sha256")?,
             filename: row.try_get("filename")?,
             url: row.try_get("url")?,
-            options: serde_json::from_value(Self::json_column(row, "options")?)
-                .map_err(|e| StoreError::Corrupt(format!("task options: {e}")))?,
+            options: Self::json_column(row, "options")?,
             score: row.try_get("score")?,
             result: result
                 .map(|r| serde_json::from_str(&r))
