@@ -1069,3 +1069,33 @@ async fn the_event_list_order_is_checked_and_named() {
         "{page}"
     );
 }
+
+/// The console's host filters match a host as the read API does (as stored: an IPv6
+/// address in canonical form, a name in lower case) and refuse a malformed one naming the
+/// field, on the event list and on the incident list.
+#[tokio::test]
+async fn the_console_host_filters_match_hosts_as_stored() {
+    let app = TestApp::start().await;
+    let sensor = app.license_client().await;
+    let form = with(
+        &ioc_form(&app.creds.sensor_key),
+        "main_ipv6",
+        Some("2001:DB8::1"),
+    );
+    assert_ok(&sensor.post(IOC, &pairs(&form)).await);
+    let http = console_http();
+    console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    let row = "<tr data-event-id=\"1\">";
+    for host in ["2001:db8:0:0::1", "WS-09.", "ws-09"] {
+        let page = body(&http, &app, &format!("/events?host={host}")).await;
+        assert!(page.contains(row), "{host}: {page}");
+    }
+    let page = body(&http, &app, "/events?host=2001:db8::2").await;
+    assert!(!page.contains(row), "{page}");
+    assert_eq!(status(&http, &app, "/events?host=a%20b").await, 400);
+    let page = body(&http, &app, "/events?host=a%20b").await;
+    assert!(page.contains("&#39;host&#39; must be"), "{page}");
+    let incidents = body(&http, &app, "/incidents?host=2001:DB8:0::1").await;
+    assert!(incidents.contains("2001:db8::1"), "{incidents}");
+    assert_eq!(status(&http, &app, "/incidents?host=a%20b").await, 400);
+}

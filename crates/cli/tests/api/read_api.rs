@@ -61,6 +61,11 @@ async fn filters_select_by_type_time_host_vendor_tool_and_sensor() {
         ids(&c.get_ok(LIST, &[("before", "2024-02-01T00:00:00Z")]).await),
         vec![1]
     );
+    // As a browser's date and time field sends it (the console's filter form), UTC.
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("after", "2024-01-15T00:00")]).await),
+        vec![3, 2]
+    );
     assert_eq!(
         ids(&c
             .get_ok(LIST, &[("after", "2024-01-15"), ("before", "2024-02-15")])

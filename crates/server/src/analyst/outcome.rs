@@ -117,6 +117,21 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_result_is_read_back_and_an_unreadable_one_says_so() {
+        let mut task = Task::external("0123456789abcdef0123456789abcdef", 1, 1, 0);
+        assert_eq!(Outcome::of(&task), Outcome::default(), "no result yet");
+        // What an earlier version stored: read with what it holds.
+        task.result = Some(json!({"malicious_activity": ["m"], "score": 40}));
+        let o = Outcome::of(&task);
+        assert_eq!(o.malicious_activity, ["m"]);
+        assert_eq!(o.score, Some(40));
+        assert!(o.findings.is_empty());
+        task.result = Some(json!({"findings": "not a list"}));
+        let o = Outcome::of(&task);
+        assert!(o.error.unwrap().contains("the stored result is unreadable"));
+    }
+
+    #[test]
     fn a_failure_keeps_its_reason_and_no_empty_subject() {
         let o = Outcome::failed(Value::Null, "gone".into());
         let stored = o.to_json();
