@@ -5,7 +5,8 @@
 //! on the server named by `PUSHDETECT_TEST_POSTGRES`), one server runs in this process on a
 //! loopback port; 1, 16 and 64 clients, each on one keep-alive connection, share one
 //! logged-in session and push file downloads (`push_file_download`, each naming the one
-//! analysis task registered for the license, each different, so none is a resent push).
+//! analysis task registered for the license, each different, so none is a resent push);
+//! then 16 clients send batch pushes of 100 such events (a tenth as many requests).
 //!
 //! Usage: push_bench [PUSHES] [sqlite|postgres|both]   (see scripts/bench-push.sh)
 
@@ -21,6 +22,9 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
+/// Events per batch push, and connections sending batches.
+const BATCH_EVENTS: usize = 100;
+const BATCH_CONNECTIONS: usize = 16;
 /// The analysis task every pushed download names (an external task of the license).
 const TASK: &str = "88450dbe3c0600000ffa2b3a90b8560d";
 /// The task the raw inserts name (of the other account).
@@ -145,6 +149,7 @@ async fn raw_inserts(
                     let dedup = Dedup {
                         fingerprint: format!("raw-{writers}-{i}"),
                         since_ms: 0,
+                        keep_until_ms: i64::MAX,
                     };
                     commit
                         .insert(
@@ -282,6 +287,40 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
             push.per_second() / raw_ceiling,
         );
     }
+    // Batch pushes: 16 connections, 100 events per request, ten times the events.
+    let url = format!("{base}/papi/push_detection/batch/push_events.json");
+    let key = creds.sensor_key.clone();
+    let requests = pushes / 10;
+    let batch = load(BATCH_CONNECTIONS, requests, move |c, i| {
+        let mut body = String::with_capacity(BATCH_EVENTS * 400);
+        for k in 0..BATCH_EVENTS {
+            let n = 10_000_000 + i * BATCH_EVENTS + k;
+            body.push_str(
+                &serde_json::json!({
+                    "method": "push_file_download",
+                    "task_uuid": TASK,
+                    "src_ip": format!("10.3.{}.{}", (n / 250) % 250, n % 250),
+                    "dst_ip": "203.0.113.7",
+                    "application_protocol": "HTTP",
+                    "filename": format!("/downloads/file-{n}.exe"),
+                    "download_time": 1_700_000_000 + n,
+                    "vendor_name": "Bench",
+                    "tool_name": "push_bench",
+                    "key": key,
+                })
+                .to_string(),
+            );
+            body.push('\n');
+        }
+        c.post(&url).header("cookie", cookie.as_str()).body(body)
+    })
+    .await;
+    println!(
+        "| {name} | batch of {BATCH_EVENTS}, {BATCH_CONNECTIONS} connections | | {:.0} events/s | {:.2} | {:.2} | | |",
+        batch.per_second() * BATCH_EVENTS as f64,
+        batch.percentile_ms(0.5),
+        batch.percentile_ms(0.99),
+    );
     println!(
         "{name}: peak resident memory of the process so far: {:.0} MiB",
         peak_rss_mib()

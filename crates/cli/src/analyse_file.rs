@@ -4,16 +4,17 @@
 
 use crate::client_args::{ClientArgs, FileContextSpec, MethodFlags};
 use crate::inputs::{expand, Input};
+use crate::spool::{deliver, SpoolArgs};
 use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
-use pushdetect_client::{AnalystClient, PapiClient, PushDetection, Tracker};
-use pushdetect_model::FormParams;
+use pushdetect_client::{AnalystClient, Delivery, PapiClient, PushDetection, Spool, Tracker};
+use pushdetect_model::{EventKind, FormParams};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex, Semaphore};
 
 /// Analyse files and push the malicious ones.
 #[derive(Debug, Args)]
@@ -36,6 +37,8 @@ pub struct AnalyseFileArgs {
     #[command(flatten)]
     client: ClientArgs,
     #[command(flatten)]
+    spool: SpoolArgs,
+    #[command(flatten)]
     context: MethodFlags<FileContextSpec>,
 }
 
@@ -46,6 +49,8 @@ struct Row {
     score: Option<i64>,
     task_uuid: String,
     pushed: Result<bool, String>,
+    /// Why the push was spooled instead of delivered now, if it was.
+    spooled: Option<String>,
 }
 
 impl AnalyseFileArgs {
@@ -60,6 +65,7 @@ struct Shared {
     analyst: Arc<AnalystClient>,
     tracker: Tracker,
     papi: PapiClient,
+    spool: Option<Mutex<Spool>>,
     context: FormParams,
     threshold: i64,
     wait: Duration,
@@ -79,13 +85,13 @@ pub async fn run(args: AnalyseFileArgs) -> anyhow::Result<()> {
     let mut probe = context.clone();
     probe.push("task_uuid", "0".repeat(32));
     probe.push("filename", "probe");
-    PushDetection::check(pushdetect_model::EventKind::FileDownload, &probe)
-        .context("the push parameters")?;
+    PushDetection::check(EventKind::FileDownload, &probe).context("the push parameters")?;
     let analyst = Arc::new(args.client.analyst(&config)?);
     let shared = Arc::new(Shared {
         tracker: Tracker::start(analyst.clone()).await?,
         analyst,
         papi: args.client.papi(&config)?,
+        spool: args.spool.open()?,
         context,
         threshold: i64::from(args.threshold),
         wait: Duration::from_secs(args.wait_secs),
@@ -136,6 +142,7 @@ async fn analyse(shared: &Shared, input: &Input) -> Row {
         score: None,
         task_uuid: String::new(),
         pushed: Ok(false),
+        spooled: None,
     };
     let Input::File(path) = input else {
         return row;
@@ -165,24 +172,32 @@ async fn analyse(shared: &Shared, input: &Input) -> Row {
         }
     }
     if row.score.unwrap_or(0) > shared.threshold {
-        row.pushed = push(&shared.papi, &shared.context, &row)
-            .await
-            .map(|_| true);
+        match push(shared, &row).await {
+            Ok(Delivery::Pushed) => row.pushed = Ok(true),
+            Ok(Delivery::Spooled(why)) => {
+                row.pushed = Ok(true);
+                row.spooled = Some(why);
+            }
+            Err(e) => row.pushed = Err(e),
+        }
     }
     row
 }
 
-async fn push(papi: &PapiClient, context: &FormParams, row: &Row) -> Result<(), String> {
-    let mut params = context.clone();
+async fn push(shared: &Shared, row: &Row) -> Result<Delivery, String> {
+    let mut params = shared.context.clone();
     params.push("task_uuid", row.task_uuid.clone());
     if let Some(name) = std::path::Path::new(&row.file).file_name() {
         params.push("filename", name.to_string_lossy().into_owned());
     }
-    PushDetection::new(papi)
-        .push_file_download(&params)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    deliver(
+        &shared.papi,
+        shared.spool.as_ref(),
+        EventKind::FileDownload,
+        &params,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 fn print(rows: &[Row], as_json: bool) {
@@ -194,6 +209,7 @@ fn print(rows: &[Row], as_json: bool) {
                     "file": r.file, "sha256": r.sha256, "score": r.score,
                     "task_uuid": r.task_uuid,
                     "pushed": r.pushed.as_ref().ok(),
+                    "spooled": r.spooled,
                     "error": r.pushed.as_ref().err(),
                 })
             })
@@ -209,6 +225,7 @@ fn print(rows: &[Row], as_json: bool) {
     for r in rows {
         let score = r.score.map_or("-".to_owned(), |s| s.to_string());
         let pushed = match &r.pushed {
+            Ok(true) if r.spooled.is_some() => "spooled".to_owned(),
             Ok(true) => "yes".to_owned(),
             Ok(false) => "no".to_owned(),
             Err(e) => format!("error: {e}"),

@@ -13,6 +13,7 @@ mod migrate;
 mod push;
 mod serve;
 mod shell;
+mod spool;
 
 use clap::{Parser, Subcommand};
 
@@ -54,6 +55,8 @@ enum Command {
     AnalyseMail(analyse_mail::AnalyseMailArgs),
     /// An interactive shell for the Push Detection API, like papi_shell.
     Shell(shell::ShellArgs),
+    /// Send or inspect a spool of pushes kept while the server was away (--spool).
+    Spool(spool::SpoolCommandArgs),
 }
 
 impl Command {
@@ -64,6 +67,7 @@ impl Command {
             Command::AnalyseFile(a) => a.verbose(),
             Command::AnalyseMail(a) => a.verbose(),
             Command::Shell(a) => a.verbose(),
+            Command::Spool(a) => a.verbose(),
             _ => return "info,sqlx=warn",
         };
         if verbose {
@@ -101,6 +105,7 @@ async fn main() -> ExitCode {
         Command::AnalyseFile(args) => analyse_file::run(args).await,
         Command::AnalyseMail(args) => analyse_mail::run(args).await,
         Command::Shell(args) => shell::run(args).await,
+        Command::Spool(args) => spool::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

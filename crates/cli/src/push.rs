@@ -1,25 +1,36 @@
 //! `pushdetect push file-download | ioc | mail`: one push from the command line, checked
-//! offline first, then sent with papi_client's session and retry behaviour.
+//! offline first, then sent with papi_client's session and retry behaviour; and
+//! `pushdetect push --batch FILE`: many pushes of any kind in batch pushes.
 //!
 //! There is one subcommand per event kind of the model ([`EventKind::ALL`]), with one flag
 //! per parameter of its push method; a JSON parameter (push_mail's `mail_json_str`) is
 //! read from the file its own flag names (`--mail-json FILE`, `-` for standard input).
 
 use crate::client_args::{method_args, method_params, read_input, with_defaults, ClientArgs};
+use crate::spool::{deliver, SpoolArgs};
 use clap::error::ErrorKind;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Subcommand};
-use pushdetect_client::PushDetection;
+use pushdetect_client::spool::{new_key, spoolable, SpooledPush, DRAIN_BATCH};
+use pushdetect_client::{Delivery, PushDetection};
+use pushdetect_model::batch::{split_body, BatchAnswer, ItemResult, Outcome};
 use pushdetect_model::method::{MethodSpec, ParamKind, ParamSpec, Requirement};
-use pushdetect_model::{EventKind, FormParams};
+use pushdetect_model::{BatchItem, EventKind, FormParams};
 use serde_json::json;
 
-/// Push one detection.
+/// Push one detection, or many with --batch.
 #[derive(Debug, Args)]
 pub struct PushArgs {
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    spool: SpoolArgs,
+    /// Push the items of FILE (JSON lines or a JSON array; each item an object with
+    /// "method" and the method's parameters; - for standard input) with batch pushes,
+    /// 500 items per request.
+    #[arg(long, value_name = "FILE")]
+    batch: Option<String>,
     #[command(subcommand)]
-    kind: PushKind,
+    kind: Option<PushKind>,
 }
 
 impl PushArgs {
@@ -106,7 +117,7 @@ impl Subcommand for PushKind {
             }
             cmd = cmd.subcommand(method_args(sub, spec, &json_names(spec)));
         }
-        cmd.subcommand_required(true)
+        cmd
     }
 
     fn augment_subcommands_for_update(cmd: Command) -> Command {
@@ -120,29 +131,146 @@ impl Subcommand for PushKind {
 
 /// Runs the command.
 pub async fn run(args: PushArgs) -> anyhow::Result<()> {
-    let config = args.client.load()?;
+    match (&args.batch, args.kind) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "--batch FILE pushes the items of the file: name no kind of event with it"
+        ),
+        (Some(file), None) => push_batch(&args.client, &args.spool, file).await,
+        (None, Some(kind)) => push_one(&args.client, &args.spool, kind).await,
+        (None, None) => anyhow::bail!(
+            "name the kind of event to push ({}), or give --batch FILE",
+            EventKind::ALL.map(command_name).join(", ")
+        ),
+    }
+}
+
+async fn push_one(client: &ClientArgs, spool: &SpoolArgs, kind: PushKind) -> anyhow::Result<()> {
+    let config = client.load()?;
     let PushKind {
         kind,
         params,
         files,
-    } = args.kind;
+    } = kind;
     let mut params = with_defaults(params, "push", &config);
     for (name, file) in files {
         params.push(name, read_input(&file)?.trim().to_owned());
     }
-    // Checked offline first: nothing is sent when a parameter is wrong.
+    // Checked offline first: nothing is sent (or spooled) when a parameter is wrong.
     PushDetection::check(kind, &params)?;
-    let papi = args.client.papi(&config)?;
-    let answer = PushDetection::new(&papi).push(kind, &params).await?;
-    if args.client.json {
-        println!("{}", json!({"pushed": kind.as_str(), "answer": answer}));
-    } else {
+    let papi = client.papi(&config)?;
+    let spool = spool.open()?;
+    let delivery = deliver(&papi, spool.as_ref(), kind, &params).await?;
+    match (&delivery, client.json) {
+        (Delivery::Pushed, true) => {
+            println!("{}", json!({"pushed": kind.as_str(), "answer": "OK"}))
+        }
+        (Delivery::Spooled(why), true) => {
+            println!("{}", json!({"spooled": kind.as_str(), "reason": why}))
+        }
+        (Delivery::Pushed, false) => println!("{} event pushed: OK", kind.as_str()),
+        (Delivery::Spooled(why), false) => {
+            println!("{} event spooled, to be sent later ({why})", kind.as_str())
+        }
+    }
+    Ok(())
+}
+
+/// `push --batch FILE`: every item read first (an unreadable item is reported and not
+/// sent), then sent in batches of [`DRAIN_BATCH`]; with a spool, a batch that cannot be
+/// delivered now is spooled item by item. Fails when any item was refused.
+async fn push_batch(client: &ClientArgs, spool: &SpoolArgs, file: &str) -> anyhow::Result<()> {
+    let config = client.load()?;
+    let body = read_input(file)?;
+    let items = split_body(body.as_bytes(), usize::MAX)?;
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
+    let mut readable: Vec<(usize, BatchItem)> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item.and_then(BatchItem::read) {
+            Ok(mut item) => {
+                if spool.spool.is_some() && item.key.is_none() {
+                    // A spooled item is resent later: its key makes that safe.
+                    item.key = Some(new_key());
+                }
+                readable.push((index, item));
+                results.push(None);
+            }
+            Err(e) => results.push(Some(ItemResult::refused(index, &e))),
+        }
+    }
+    let papi = client.papi(&config)?;
+    let spool = spool.open()?;
+    let push = PushDetection::new(&papi);
+    let mut spooled = 0;
+    if let Some(spool) = &spool {
+        // What waited is sent first, so the order holds.
+        let report = spool.lock().await.drain(&push, DRAIN_BATCH).await?;
+        crate::spool::print_report(&report, false);
+    }
+    for chunk in readable.chunks(DRAIN_BATCH) {
+        let items: Vec<BatchItem> = chunk.iter().map(|(_, item)| item.clone()).collect();
+        let queued = match &spool {
+            Some(s) => s.lock().await.status()?.queued,
+            None => 0,
+        };
+        let answer = if queued > 0 {
+            Err(pushdetect_client::ClientError::Communication(
+                "earlier pushes are still queued".into(),
+            ))
+        } else {
+            push.push_events(&items).await
+        };
+        match (answer, &spool) {
+            (Ok(answer), _) => {
+                for r in answer.results {
+                    if let Some((index, _)) = chunk.get(r.index) {
+                        results[*index] = Some(ItemResult { index: *index, ..r });
+                    }
+                }
+            }
+            (Err(e), Some(s)) if spoolable(&e) => {
+                let s = s.lock().await;
+                for (_, item) in chunk {
+                    if let Some(key) = &item.key {
+                        s.append(&SpooledPush::new(item.kind, &item.params, key))?;
+                    }
+                }
+                spooled += chunk.len();
+                eprintln!("{} items spooled, to be sent later ({e})", chunk.len());
+            }
+            (Err(e), _) => return Err(e.into()),
+        }
+    }
+    let answered: Vec<ItemResult> = results.into_iter().flatten().collect();
+    let answer = BatchAnswer::of(answered);
+    if client.json {
         println!(
-            "{} event pushed: {}",
-            kind.as_str(),
-            answer.as_str().unwrap_or("OK")
+            "{}",
+            json!({"items": answer.items + spooled, "stored": answer.stored,
+                   "duplicates": answer.duplicates, "refused": answer.refused,
+                   "spooled": spooled, "results": answer.results})
+        );
+    } else {
+        for r in answer
+            .results
+            .iter()
+            .filter(|r| r.result == Outcome::Refused)
+        {
+            eprintln!(
+                "item {}: {} (error {})",
+                r.index,
+                r.error.as_deref().unwrap_or("refused"),
+                r.error_code.unwrap_or(0)
+            );
+        }
+        println!(
+            "{} items: {} stored, {} already stored, {} refused, {spooled} spooled",
+            answer.items + spooled,
+            answer.stored,
+            answer.duplicates,
+            answer.refused
         );
     }
+    anyhow::ensure!(answer.refused == 0, "{} items were refused", answer.refused);
     Ok(())
 }
 

@@ -30,6 +30,11 @@ pub struct ServeArgs {
     /// Seconds within which the same push from the same credential is stored once.
     #[arg(long, default_value_t = defaults::DEDUP_WINDOW_SECS)]
     dedup_window_secs: u64,
+    /// Seconds a push's idempotency key (header Idempotency-Key, or a batch item's
+    /// idempotency_key) is remembered per license: a resend with the same key within it is
+    /// stored once.
+    #[arg(long, default_value_t = defaults::IDEMPOTENCY_WINDOW_SECS)]
+    idempotency_window_secs: u64,
     /// Events about one host at most this many seconds apart form one incident. A change
     /// applies to events stored from then on.
     #[arg(long, default_value_t = defaults::INCIDENT_WINDOW_SECS)]
@@ -37,6 +42,12 @@ pub struct ServeArgs {
     /// Largest request body in bytes (larger answers 413).
     #[arg(long, default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Most items of one batch push (push_detection/batch/push_events).
+    #[arg(long, default_value_t = defaults::MAX_BATCH_ITEMS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    max_batch_items: usize,
+    /// Largest body of a batch push in bytes (larger answers 413).
+    #[arg(long, default_value_t = defaults::MAX_BATCH_BYTES)]
+    max_batch_bytes: usize,
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_SECS)]
     request_timeout_secs: u64,
@@ -117,8 +128,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let config = Config {
         session_idle: Duration::from_secs(args.session_idle_secs),
         dedup_window: Duration::from_secs(args.dedup_window_secs),
+        idempotency_window: Duration::from_secs(args.idempotency_window_secs),
         incident_window: Duration::from_secs(args.incident_window_secs),
         max_body_bytes: args.max_body_bytes,
+        max_batch_items: args.max_batch_items,
+        max_batch_bytes: args.max_batch_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         max_connections: connection_budget(args.max_connections),
         header_timeout: Duration::from_secs(args.header_timeout_secs),

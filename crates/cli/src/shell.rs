@@ -6,6 +6,7 @@
 use crate::client_args::ClientArgs;
 use clap::Args;
 use pushdetect_client::{PapiClient, PushDetection};
+use pushdetect_model::batch::PUSH_EVENTS;
 use pushdetect_model::method::{MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::{EventKind, FormParams};
 use rustyline::completion::{Completer, Pair};
@@ -58,15 +59,41 @@ static METHODS: LazyLock<Vec<ShellMethod>> = LazyLock::new(|| {
         spec: Some(spec),
         kind: None,
     });
+    let batch = ShellMethod {
+        name: "push_detection.push_events".to_owned(),
+        spec: Some(&PUSH_EVENTS),
+        kind: None,
+    };
     let ping = ShellMethod {
         name: "push_detection.ping".to_owned(),
         spec: None,
         kind: None,
     };
-    push.chain(read).chain(std::iter::once(ping)).collect()
+    push.chain([batch])
+        .chain(read)
+        .chain(std::iter::once(ping))
+        .collect()
 });
 
 const COMMANDS: &[&str] = &["help", "exit", "quit"];
+
+/// The batch push takes its items from a file or from the line, not as form parameters.
+const BATCH_PARAMS: &[(&str, &str)] = &[
+    (
+        "file",
+        "A file of items: JSON lines or a JSON array, each item an object with \"method\" \
+         and the method's parameters.",
+    ),
+    ("items", "The items themselves, as a JSON array (quoted)."),
+];
+
+/// The parameter names a method takes in the shell.
+fn param_names(spec: &MethodSpec) -> Vec<&'static str> {
+    if std::ptr::eq(spec, &PUSH_EVENTS) {
+        return BATCH_PARAMS.iter().map(|(name, _)| *name).collect();
+    }
+    spec.params.iter().map(|p| p.name).collect()
+}
 
 /// Finds a method by its shell name or by the spec's full dotted name.
 fn method(name: &str) -> Option<&'static ShellMethod> {
@@ -100,7 +127,7 @@ impl Completer for ShellHelper {
             Some("help") => METHODS.iter().map(|m| m.name.to_owned()).collect(),
             Some(name) => method(name)
                 .and_then(|m| m.spec)
-                .map(|s| s.params.iter().map(|p| format!("{}=", p.name)).collect())
+                .map(|s| param_names(s).iter().map(|p| format!("{p}=")).collect())
                 .unwrap_or_default(),
         };
         let pairs = candidates
@@ -145,6 +172,11 @@ fn help(name: Option<&str>) -> String {
             for p in spec.params {
                 out.push_str(&format!("  {:36} {}\n", p.name, p.doc));
             }
+            if std::ptr::eq(*spec, &PUSH_EVENTS) {
+                for (name, doc) in BATCH_PARAMS {
+                    out.push_str(&format!("  {name:36} {doc}\n"));
+                }
+            }
             out.trim_end().to_owned()
         }
     }
@@ -179,6 +211,12 @@ async fn execute(papi: &PapiClient, line: &str) -> Result<Outcome, String> {
     }
     let view = PushDetection::new(papi);
     let result = match (m.kind, m.spec) {
+        (None, Some(spec)) if std::ptr::eq(spec, &PUSH_EVENTS) => {
+            let body = batch_body(&params)?;
+            view.push_lines(body.as_bytes())
+                .await
+                .map(|answer| serde_json::to_value(answer).unwrap_or_default())
+        }
         (Some(kind), _) => view.push(kind, &params).await,
         (None, Some(spec)) => view.call(spec, &params).await,
         (None, None) => view.ping().await,
@@ -189,6 +227,17 @@ async fn execute(papi: &PapiClient, line: &str) -> Result<Outcome, String> {
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     Ok(Outcome::Continue)
+}
+
+/// The body of a batch push typed in the shell: `file=PATH` or `items=JSON`.
+fn batch_body(params: &FormParams) -> Result<String, String> {
+    match params.pairs() {
+        [(name, path)] if name == "file" => {
+            std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
+        }
+        [(name, items)] if name == "items" => Ok(items.clone()),
+        _ => Err("push_detection.push_events takes file=PATH or items=JSON (one of them)".into()),
+    }
 }
 
 impl ShellArgs {
@@ -220,7 +269,7 @@ pub async fn run(args: ShellArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "pushdetect shell {} on {}\nviews loaded: push_detection (push_file_download, push_result, push_mail, event.list, event.get, ping)\n'help' lists the calls, Tab completes, 'exit' leaves.",
+        "pushdetect shell {} on {}\nviews loaded: push_detection (push_file_download, push_result, push_mail, push_events, event.list, event.get, ping)\n'help' lists the calls, Tab completes, 'exit' leaves.",
         env!("CARGO_PKG_VERSION"),
         papi.config().url
     );

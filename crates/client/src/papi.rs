@@ -5,10 +5,20 @@
 use crate::config::{Auth, PapiConfig};
 use crate::error::ClientError;
 use crate::http;
-use reqwest::header::COOKIE;
+use pushdetect_model::batch::KEY_HEADER;
+use reqwest::header::{CONTENT_TYPE, COOKIE};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Mutex;
+
+/// What a call sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// Form fields (the query string of a GET).
+    Form(&'a [(String, String)]),
+    /// A JSON body (JSON lines or an array: the batch push).
+    Json(&'a [u8]),
+}
 
 /// A PAPI session.
 pub struct PapiClient {
@@ -79,7 +89,9 @@ impl PapiClient {
         if self.session.lock().await.is_none() {
             return Ok(());
         }
-        let result = self.send(Method::POST, "logout.json", &[]).await;
+        let result = self
+            .send(Method::POST, "logout.json", Body::Form(&[]), None)
+            .await;
         *self.session.lock().await = None;
         result.map(|_| ())
     }
@@ -88,18 +100,33 @@ impl PapiClient {
         &self,
         method: Method,
         path: &str,
-        params: &[(String, String)],
+        body: Body<'_>,
+        key: Option<&str>,
     ) -> Result<Value, ClientError> {
         let url = self.url(path);
         let cookie = self.session.lock().await.clone();
-        tracing::debug!(target: "pushdetect_client::http", "-> {method} {url} {}", http::masked(params));
-        let mut request = if method == Method::GET {
-            self.http.get(&url).query(params)
-        } else {
-            self.http.request(method, &url).form(params)
+        let mut request = match body {
+            Body::Form(params) => {
+                tracing::debug!(target: "pushdetect_client::http", "-> {method} {url} {}", http::masked(params));
+                if method == Method::GET {
+                    self.http.get(&url).query(params)
+                } else {
+                    self.http.request(method, &url).form(params)
+                }
+            }
+            Body::Json(bytes) => {
+                tracing::debug!(target: "pushdetect_client::http", "-> {method} {url} ({} bytes of JSON)", bytes.len());
+                self.http
+                    .request(method, &url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(bytes.to_vec())
+            }
         };
         if let Some(c) = cookie {
             request = request.header(COOKIE, c);
+        }
+        if let Some(key) = key {
+            request = request.header(KEY_HEADER, key);
         }
         let response = request.send().await?;
         let status = response.status();
@@ -122,6 +149,18 @@ impl PapiClient {
         path: &str,
         params: &[(String, String)],
     ) -> Result<Value, ClientError> {
+        self.call_with(method, path, Body::Form(params), None).await
+    }
+
+    /// [`PapiClient::call`] with any body, and an idempotency key sent in the
+    /// `Idempotency-Key` header: the server stores a push resent with the same key once.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body<'_>,
+        key: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -129,7 +168,7 @@ impl PapiClient {
                 if self.session.lock().await.is_none() {
                     self.login().await?;
                 }
-                self.send(method.clone(), path, params).await
+                self.send(method.clone(), path, body, key).await
             }
             .await;
             match result {

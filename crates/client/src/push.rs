@@ -2,9 +2,10 @@
 //! crate before it is sent, so a user sees the server's clear error offline.
 
 use crate::error::ClientError;
-use crate::papi::PapiClient;
+use crate::papi::{Body, PapiClient};
+use pushdetect_model::batch::{BatchAnswer, PUSH_EVENTS};
 use pushdetect_model::method::MethodSpec;
-use pushdetect_model::{EventKind, FormParams, PushRequest, Timestamp};
+use pushdetect_model::{BatchItem, EventKind, FormParams, IdempotencyKey, PushRequest, Timestamp};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -29,6 +30,54 @@ impl<'a> PushDetection<'a> {
     pub async fn push(&self, kind: EventKind, params: &FormParams) -> Result<Value, ClientError> {
         Self::check(kind, params)?;
         self.call(kind.method(), params).await
+    }
+
+    /// Checks and sends a push that carries an idempotency key: a resend with the same key
+    /// (a retry after a lost answer, a spooled copy drained later) is stored once.
+    pub async fn push_keyed(
+        &self,
+        kind: EventKind,
+        params: &FormParams,
+        key: &IdempotencyKey,
+    ) -> Result<Value, ClientError> {
+        Self::check(kind, params)?;
+        let spec = kind.method();
+        self.papi
+            .call_with(
+                Method::POST,
+                &format!("{}.json", spec.path),
+                Body::Form(params.pairs()),
+                Some(key.as_str()),
+            )
+            .await
+    }
+
+    /// `push_detection.batch.push_events`: many pushes in one request, sent as JSON lines.
+    /// Items are not checked here: the server answers each with its own result, in order.
+    pub async fn push_events(&self, items: &[BatchItem]) -> Result<BatchAnswer, ClientError> {
+        let mut body = Vec::new();
+        for item in items {
+            body.extend_from_slice(item.to_json().to_string().as_bytes());
+            body.push(b'\n');
+        }
+        self.push_lines(&body).await
+    }
+
+    /// `push_detection.batch.push_events` with a body as the caller wrote it (a JSON array
+    /// or JSON lines), e.g. read from a file.
+    pub async fn push_lines(&self, body: &[u8]) -> Result<BatchAnswer, ClientError> {
+        let data = self
+            .papi
+            .call_with(
+                Method::POST,
+                &format!("{}.json", PUSH_EVENTS.path),
+                Body::Json(body),
+                None,
+            )
+            .await?;
+        serde_json::from_value(data).map_err(|e| {
+            ClientError::Communication(format!("the batch answer is not as documented: {e}"))
+        })
     }
 
     /// `push_detection.file_capture.push_file_download`.

@@ -5,6 +5,7 @@
 //! and what is expected. Response envelopes (JSON and XML) live in [`envelope`]. No I/O.
 
 pub mod analyst;
+pub mod batch;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod reporter;
 pub mod triage;
 pub mod values;
 
+pub use batch::{BatchItem, IdempotencyKey};
 pub use envelope::Format;
 pub use error::{ApiError, ErrorCode};
 pub use event::{Event, EventKind, PushRequest};

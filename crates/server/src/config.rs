@@ -9,6 +9,12 @@ pub mod defaults {
     pub const SESSION_IDLE_SECS: u64 = 30 * 60;
     /// `--dedup-window-secs`.
     pub const DEDUP_WINDOW_SECS: u64 = 5 * 60;
+    /// `--idempotency-window-secs`: a day, so a spool drained the next morning is safe.
+    pub const IDEMPOTENCY_WINDOW_SECS: u64 = 24 * 60 * 60;
+    /// `--max-batch-items`.
+    pub const MAX_BATCH_ITEMS: usize = 1000;
+    /// `--max-batch-bytes`: a thousand events with room for large mail objects.
+    pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
     /// `--incident-window-secs`.
     pub const INCIDENT_WINDOW_SECS: u64 = 60 * 60;
     /// `--max-body-bytes`.
@@ -32,10 +38,17 @@ pub struct Config {
     pub session_idle: Duration,
     /// The same push from the same credential within this window is stored once.
     pub dedup_window: Duration,
+    /// A push carrying an idempotency key already seen from the same license within this
+    /// window is stored once.
+    pub idempotency_window: Duration,
     /// Events about one host at most this far apart form one incident.
     pub incident_window: Duration,
     /// Largest accepted request body; larger answers HTTP 413.
     pub max_body_bytes: usize,
+    /// Most items of one batch push.
+    pub max_batch_items: usize,
+    /// Largest body of a batch push; larger answers HTTP 413.
+    pub max_batch_bytes: usize,
     /// A request taking longer is answered HTTP 408.
     pub request_timeout: Duration,
     /// Connections served at once; at the limit the connection idle longest is closed to
@@ -61,8 +74,11 @@ impl Default for Config {
         Config {
             session_idle: Duration::from_secs(defaults::SESSION_IDLE_SECS),
             dedup_window: Duration::from_secs(defaults::DEDUP_WINDOW_SECS),
+            idempotency_window: Duration::from_secs(defaults::IDEMPOTENCY_WINDOW_SECS),
             incident_window: Duration::from_secs(defaults::INCIDENT_WINDOW_SECS),
             max_body_bytes: defaults::MAX_BODY_BYTES,
+            max_batch_items: defaults::MAX_BATCH_ITEMS,
+            max_batch_bytes: defaults::MAX_BATCH_BYTES,
             request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
             max_connections: defaults::MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(defaults::HEADER_TIMEOUT_SECS),

@@ -2,6 +2,7 @@
 //! (`openapi`) are both built from it, so they cannot drift apart.
 
 use crate::papi::auth;
+use pushdetect_model::batch::PUSH_EVENTS;
 use pushdetect_model::method::{
     MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_IOC_RESULT_SPEC_URL,
 };
@@ -19,6 +20,8 @@ pub enum Action {
     Ping,
     /// Push an event of this kind.
     Push(EventKind),
+    /// Push many events of any kind (a JSON body).
+    PushBatch,
     /// List events.
     ListEvents,
     /// Get one event.
@@ -97,6 +100,8 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
             POST,
             Action::Push(EventKind::Ioc),
         ),
+        ping("push_detection/batch/ping"),
+        ep(&PUSH_EVENTS, POST, Action::PushBatch),
         ep(&EVENT_LIST, GET_POST, Action::ListEvents),
         ep(&EVENT_GET, GET_POST, Action::GetEvent),
         ping("push_detection/incident/ping"),

@@ -107,12 +107,7 @@ async fn purge_loop(state: AppState) {
         let now = chrono::Utc::now().timestamp_millis();
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let sessions_before = now.saturating_sub(ms(state.config.session_idle));
-        let fingerprints_before = now.saturating_sub(ms(state.config.dedup_window));
-        if let Err(e) = state
-            .store
-            .purge(sessions_before, fingerprints_before)
-            .await
-        {
+        if let Err(e) = state.store.purge(sessions_before, now).await {
             tracing::warn!(error = %e, "purge of expired sessions failed");
         }
         if state.store.is_shared() {

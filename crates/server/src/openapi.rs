@@ -1,8 +1,10 @@
 //! The OpenAPI 3.1 document of every PAPI endpoint, generated from the endpoint table and
 //! the parameter tables of the model.
 
-use crate::endpoints::ENDPOINTS;
+use crate::endpoints::{Action, ENDPOINTS};
+use pushdetect_model::batch::{method_name, KEY_FIELD, KEY_HEADER, MAX_KEY_BYTES};
 use pushdetect_model::method::{ParamKind, ParamSpec, Requirement};
+use pushdetect_model::EventKind;
 use serde_json::{json, Map, Value};
 
 fn schema(p: &ParamSpec) -> Value {
@@ -40,6 +42,56 @@ fn envelope() -> Value {
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
             "application/xml": {"schema": {"$ref": "#/components/schemas/Envelope"}}
+        }
+    })
+}
+
+/// The schema of a form push's parameters.
+fn form_schema(params: &[ParamSpec]) -> Value {
+    let required: Vec<&str> = params
+        .iter()
+        .filter(|p| p.requirement == Requirement::Required)
+        .map(|p| p.name)
+        .collect();
+    let properties: Map<String, Value> = params
+        .iter()
+        .map(|p| (p.name.to_owned(), schema(p)))
+        .collect();
+    json!({"type": "object", "properties": properties, "required": required,
+           "additionalProperties": false})
+}
+
+fn key_schema() -> Value {
+    json!({"type": "string", "pattern": format!("^[!-~]{{1,{MAX_KEY_BYTES}}}$"),
+           "description": "Names the push so that a resend of it within the idempotency \
+                           window (a day by default) is stored once, per license."})
+}
+
+/// The body of the batch push: items of every kind, each its method's parameters plus
+/// `method` and an optional `idempotency_key`.
+fn batch_body() -> Value {
+    let items: Vec<Value> = EventKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut item = form_schema(kind.method().params);
+            item["properties"]["method"] = json!({"type": "string",
+                "enum": [method_name(kind), kind.method().name]});
+            item["properties"][KEY_FIELD] = key_schema();
+            if let Some(required) = item["required"].as_array_mut() {
+                required.push(json!("method"));
+            }
+            item
+        })
+        .collect();
+    let item = json!({"oneOf": items});
+    json!({
+        "required": true,
+        "description": "A JSON array of items, or JSON lines (one item per line). Values may \
+                        be JSON strings, numbers or booleans; mail_json_str may be the mail \
+                        object itself. The answer's data holds one result per item, in order.",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": item}},
+            "application/x-ndjson": {"schema": item},
         }
     })
 }
@@ -99,17 +151,7 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for endpoint in ENDPOINTS.iter() {
         let spec = endpoint.spec;
-        let required: Vec<&str> = spec
-            .params
-            .iter()
-            .filter(|p| p.requirement == Requirement::Required)
-            .map(|p| p.name)
-            .collect();
-        let properties: Map<String, Value> = spec
-            .params
-            .iter()
-            .map(|p| (p.name.to_owned(), schema(p)))
-            .collect();
+        let pushes = matches!(endpoint.action, Action::Push(_) | Action::PushBatch);
         let mut item = Map::new();
         for method in endpoint.methods {
             let mut op = json!({
@@ -117,7 +159,13 @@ pub fn document() -> Value {
                 "summary": spec.summary,
                 "responses": {"200": envelope()},
             });
-            if *method == "GET" {
+            if pushes {
+                op["parameters"] = json!([{"name": KEY_HEADER, "in": "header",
+                    "required": false, "schema": key_schema()}]);
+            }
+            if endpoint.action == Action::PushBatch {
+                op["requestBody"] = batch_body();
+            } else if *method == "GET" {
                 op["parameters"] = spec
                     .params
                     .iter()
@@ -131,8 +179,7 @@ pub fn document() -> Value {
                     })
                     .collect();
             } else {
-                let body = json!({"type": "object", "properties": properties,
-                                  "required": required, "additionalProperties": false});
+                let body = form_schema(spec.params);
                 op["requestBody"] = json!({
                     "required": !spec.params.is_empty(),
                     "content": {

@@ -3,7 +3,7 @@
 //! passes.
 
 use crate::endpoints::{Action, ENDPOINTS, SUFFIXES};
-use crate::papi::{auth, events, push};
+use crate::papi::{auth, batch, events, push};
 use crate::state::AppState;
 use crate::{metrics, openapi};
 use axum::extract::DefaultBodyLimit;
@@ -14,14 +14,17 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
+fn handler(action: Action, filter: MethodFilter, max_batch: usize) -> MethodRouter<AppState> {
     match action {
         Action::Login => on(filter, auth::login).layer(DefaultBodyLimit::max(
             pushdetect_model::limits::MAX_LOGIN_BODY_BYTES,
         )),
         Action::Logout => on(filter, auth::logout),
         Action::Ping => on(filter, auth::ping),
-        Action::Push(kind) => on(filter, move |s, c, f, form| push::push(kind, s, c, f, form)),
+        Action::Push(kind) => on(filter, move |s, c, f, h, form| {
+            push::push(kind, s, c, f, h, form)
+        }),
+        Action::PushBatch => on(filter, batch::push_events).layer(DefaultBodyLimit::max(max_batch)),
         Action::ListEvents => on(filter, events::list),
         Action::GetEvent => on(filter, events::get),
         Action::ListIncidents => on(filter, events::list_incidents),
@@ -54,7 +57,11 @@ async fn hsts(mut response: axum::response::Response) -> axum::response::Respons
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for endpoint in ENDPOINTS.iter() {
-        let route = handler(endpoint.action, method_filter(endpoint.methods));
+        let route = handler(
+            endpoint.action,
+            method_filter(endpoint.methods),
+            state.config.max_batch_bytes,
+        );
         for suffix in SUFFIXES {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
         }

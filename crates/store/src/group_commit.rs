@@ -7,9 +7,12 @@
 //! that commit: "OK" still means stored durably. Under light load a batch is one write and
 //! nothing waits; under heavy load batches grow by themselves.
 //!
-//! If a batch fails, each of its writes is tried again in a transaction of its own, so
-//! one bad write fails alone and a transient failure (a PostgreSQL serialisation or
-//! deadlock error) gets a second chance.
+//! A writer may also hand over a group of writes (a batch push) that is stored in one
+//! transaction, all or nothing; groups join batches like single writes and are never split.
+//!
+//! If a batch fails, each of its writes (or groups) is tried again in a transaction of its
+//! own, so one bad write fails alone and a transient failure (a PostgreSQL serialisation
+//! or deadlock error) gets a second chance.
 //!
 //! Two kinds of writes go through it: pushed events ([`EventWrite`], the answer says
 //! whether the event was new or a resent copy) and analysis tasks ([`Task`], submitted
@@ -74,10 +77,11 @@ impl Write for Task {
     }
 }
 
-/// One write waiting for its commit.
+/// Writes waiting for their commit: one write, or a group that is stored in one
+/// transaction (a batch push).
 struct Job<W: Write> {
-    write: W,
-    answer: oneshot::Sender<StoreResult<W::Answer>>,
+    writes: Vec<W>,
+    answer: oneshot::Sender<StoreResult<Vec<W::Answer>>>,
 }
 
 /// The queue of writes of one kind; cloned handles share it.
@@ -111,9 +115,20 @@ impl<W: Write> GroupCommit<W> {
 
     /// Stores the write and returns once it is committed.
     pub async fn write(&self, write: W) -> StoreResult<W::Answer> {
+        let mut answers = self.write_all(vec![write]).await?;
+        answers.pop().ok_or(StoreError::Stopped)
+    }
+
+    /// Stores the writes in one transaction (shared with other writes queued at the same
+    /// time) and returns once it is committed: all of them are stored, or none. One answer
+    /// per write, in order.
+    pub async fn write_all(&self, writes: Vec<W>) -> StoreResult<Vec<W::Answer>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
         let (answer, answered) = oneshot::channel();
         self.queue
-            .send(Job { write, answer })
+            .send(Job { writes, answer })
             .await
             .map_err(|_| StoreError::Stopped)?;
         answered.await.map_err(|_| StoreError::Stopped)?
@@ -134,10 +149,15 @@ async fn commit_loop<W: Write>(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<J
         let Ok(writer) = writers.clone().acquire_owned().await else {
             return;
         };
+        let mut size = first.writes.len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        // A group is never split, so a batch may end past MAX_BATCH by its last group.
+        while size < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    size += job.writes.len();
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -153,13 +173,19 @@ async fn commit_loop<W: Write>(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<J
         .await;
 }
 
-/// Stores one batch and answers each of its writes.
+/// Stores one batch and answers each of its jobs.
 async fn commit<W: Write>(store: &dyn Store, batch: Vec<Job<W>>) {
-    let writes: Vec<&W> = batch.iter().map(|job| &job.write).collect();
+    let writes: Vec<&W> = batch.iter().flat_map(|job| &job.writes).collect();
     match W::write_batch(store, &writes).await {
         Ok(answers) => {
-            for (job, answer) in batch.into_iter().zip(answers) {
-                let _ = job.answer.send(Ok(answer));
+            let mut answers = answers.into_iter();
+            for job in batch {
+                let mine: Vec<_> = answers.by_ref().take(job.writes.len()).collect();
+                let _ = job.answer.send(if mine.len() == job.writes.len() {
+                    Ok(mine)
+                } else {
+                    Err(StoreError::Corrupt("a batch was answered short".into()))
+                });
             }
         }
         Err(e) if batch.len() == 1 => {
@@ -168,9 +194,12 @@ async fn commit<W: Write>(store: &dyn Store, batch: Vec<Job<W>>) {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, writes = batch.len(), "batch failed; storing its writes one by one");
+            tracing::warn!(error = %e, writes = writes.len(), "batch failed; storing its groups one by one");
             for job in batch {
-                let answer = W::write_one(store, &job.write).await;
+                let answer = match job.writes.as_slice() {
+                    [one] => W::write_one(store, one).await.map(|a| vec![a]),
+                    group => W::write_batch(store, &group.iter().collect::<Vec<_>>()).await,
+                };
                 let _ = job.answer.send(answer);
             }
         }
@@ -342,6 +371,60 @@ mod tests {
         }
         assert_eq!(*seen.batches.lock().unwrap(), [1, 3]);
         assert_eq!(*seen.retried.lock().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_group_joins_a_batch_whole_and_is_retried_whole() {
+        let (_dir, store) = store().await;
+        let commit = GroupCommit::<Probe>::start(store);
+        let seen = Arc::new(Seen::default());
+        let held = hold(&commit, &seen).await;
+        let probe = |id, fail_alone| Probe {
+            seen: seen.clone(),
+            hold: false,
+            fail_alone,
+            id,
+        };
+        // Queued behind the held batch, in this order: a single write that makes any
+        // shared batch fail, then a group larger than what is left of a batch.
+        let (single, single_answer) = oneshot::channel();
+        commit
+            .queue
+            .send(Job {
+                writes: vec![probe(1, true)],
+                answer: single,
+            })
+            .await
+            .unwrap();
+        let ids: Vec<usize> = (2..=MAX_BATCH + 2).collect();
+        let (group, group_answer) = oneshot::channel();
+        commit
+            .queue
+            .send(Job {
+                writes: ids.iter().map(|&id| probe(id, false)).collect(),
+                answer: group,
+            })
+            .await
+            .unwrap();
+        seen.release.notify_one();
+        held.await.unwrap();
+        assert_eq!(single_answer.await.unwrap().unwrap(), [1]);
+        assert_eq!(
+            group_answer.await.unwrap().unwrap(),
+            ids,
+            "one answer per write, in order"
+        );
+        assert_eq!(
+            *seen.batches.lock().unwrap(),
+            [1, MAX_BATCH + 2, MAX_BATCH + 1],
+            "the group is taken whole past MAX_BATCH, and retried as one transaction"
+        );
+        assert_eq!(
+            *seen.retried.lock().unwrap(),
+            1,
+            "only the single write alone"
+        );
+        assert!(commit.write_all(Vec::new()).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -43,10 +43,10 @@ use async_trait::async_trait;
 /// client is sent only after the write returned.
 #[async_trait]
 pub trait Store: Directory + Analyses + EventLog + Send + Sync + 'static {
-    /// Removes sessions idle since before `sessions_before_ms` and push fingerprints older
-    /// than `fingerprints_before_ms`. Returns the number of rows removed.
-    async fn purge(&self, sessions_before_ms: i64, fingerprints_before_ms: i64)
-        -> StoreResult<u64>;
+    /// Removes sessions idle since before `sessions_before_ms` and push fingerprints kept
+    /// until before `now_ms` (see [`Dedup::keep_until_ms`]). Returns the number of rows
+    /// removed.
+    async fn purge(&self, sessions_before_ms: i64, now_ms: i64) -> StoreResult<u64>;
 
     /// Closes connections after in-flight work.
     async fn close(&self);

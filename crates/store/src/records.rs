@@ -267,10 +267,13 @@ pub type TriageOf = dyn Fn(&str, &Value, i64) -> Triage + Sync;
 /// Recognises a resent push: the same fingerprint within the window is the same event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dedup {
-    /// A hash of the credential, method and canonical parameters.
+    /// A hash of the credential, method and canonical parameters, or of the license and
+    /// the idempotency key the sender gave the push.
     pub fingerprint: String,
     /// Pushes received at or after this time (ms) count as the same.
     pub since_ms: i64,
+    /// Until when (ms) the fingerprint is kept; [`crate::Store::purge`] removes it after.
+    pub keep_until_ms: i64,
 }
 
 /// What inserting an event did.

@@ -149,6 +149,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("fingerprint", Text),
             ("event_id", Int),
             ("received_at_ms", Int),
+            ("keep_until_ms", Int),
         ],
     },
     Table {

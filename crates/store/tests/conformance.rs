@@ -368,6 +368,7 @@ async fn purge_removes_idle_sessions_and_old_fingerprints_only(backend: Backend)
     let dedup = Dedup {
         fingerprint: "fp".into(),
         since_ms: 0,
+        keep_until_ms: 4_999,
     };
     assert!(matches!(
         store.insert_event(&e, Some(&dedup)).await.unwrap(),
@@ -377,15 +378,30 @@ async fn purge_removes_idle_sessions_and_old_fingerprints_only(backend: Backend)
         store.insert_event(&e, Some(&dedup)).await.unwrap(),
         Inserted::Duplicate(1)
     );
+    // An idempotency key's fingerprint, received at the same time, is kept for longer.
+    let keyed = Dedup {
+        fingerprint: "key".into(),
+        since_ms: 0,
+        keep_until_ms: 5_000,
+    };
+    assert_eq!(
+        store.insert_event(&e, Some(&keyed)).await.unwrap(),
+        Inserted::New(2)
+    );
 
     let removed = store.purge(5_000, 5_000).await.unwrap();
     assert_eq!(removed, 2, "one session and one fingerprint");
+    assert_eq!(
+        store.insert_event(&e, Some(&keyed)).await.unwrap(),
+        Inserted::Duplicate(2),
+        "kept until its own expiry, not the purge's window"
+    );
     assert!(store.find_session("old", 0).await.unwrap().is_none());
     assert!(store.find_session("new", 0).await.unwrap().is_some());
     // With its fingerprint gone, the same push is a new event; the event itself stays.
     assert_eq!(
         store.insert_event(&e, Some(&dedup)).await.unwrap(),
-        Inserted::New(2)
+        Inserted::New(3)
     );
     assert!(store.get_event(account.id, 1).await.unwrap().is_some());
 }
@@ -403,6 +419,7 @@ async fn a_fingerprint_older_than_the_window_does_not_match(backend: Backend) {
     let dedup = |since_ms| Dedup {
         fingerprint: "fp".into(),
         since_ms,
+        keep_until_ms: i64::MAX,
     };
     assert_eq!(
         store.insert_event(&first, Some(&dedup(0))).await.unwrap(),
@@ -608,6 +625,7 @@ fn fingerprint(f: &str) -> Dedup {
     Dedup {
         fingerprint: f.into(),
         since_ms: 0,
+        keep_until_ms: i64::MAX,
     }
 }
 

@@ -10,7 +10,7 @@ use super::AnalyseMailArgs;
 use anyhow::Context as _;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use pushdetect_client::mail::Extracted;
-use pushdetect_client::{AnalystClient, ClientError, PapiClient, PushDetection, Tracker};
+use pushdetect_client::{AnalystClient, ClientError, Delivery, PapiClient, PushDetection, Tracker};
 use pushdetect_model::{EventKind, FormParams};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -58,8 +58,10 @@ pub struct Analysed {
     pub items: Vec<ItemResult>,
     /// The highest score.
     pub top: i64,
-    /// Whether it was pushed (always false in a dry run).
+    /// Whether it was pushed, or spooled to be pushed later (always false in a dry run).
     pub pushed: bool,
+    /// Why it was spooled instead of pushed now (`--spool`), if it was.
+    pub spooled: Option<String>,
     /// Whether a score is above the threshold (it is, or would be, pushed).
     pub above: bool,
 }
@@ -74,6 +76,7 @@ pub struct Context {
     analyst: Arc<AnalystClient>,
     tracker: Tracker,
     papi: Option<PapiClient>,
+    spool: Option<tokio::sync::Mutex<pushdetect_client::Spool>>,
     params: FormParams,
     threshold: i64,
     block_threshold: i64,
@@ -109,6 +112,11 @@ impl Context {
             analyst,
             tracker,
             papi,
+            spool: if args.dry_run {
+                None
+            } else {
+                args.spool.open()?
+            },
             params,
             threshold: i64::from(args.threshold),
             block_threshold: i64::from(args.block_threshold),
@@ -248,15 +256,17 @@ impl Context {
         PushDetection::check(EventKind::Mail, &params)
             .map_err(|e| format!("the mail object: {e}"))?;
         let above = top > self.threshold;
-        let pushed = match (&self.papi, above) {
+        let (pushed, spooled) = match (&self.papi, above) {
             (Some(papi), true) => {
-                PushDetection::new(papi)
-                    .call(EventKind::Mail.method(), &params)
+                match crate::spool::deliver(papi, self.spool.as_ref(), EventKind::Mail, &params)
                     .await
-                    .map_err(|e| format!("push: {e}"))?;
-                true
+                    .map_err(|e| format!("push: {e}"))?
+                {
+                    Delivery::Pushed => (true, None),
+                    Delivery::Spooled(why) => (true, Some(why)),
+                }
             }
-            _ => false,
+            _ => (false, None),
         };
         Ok(Analysed {
             extracted,
@@ -264,6 +274,7 @@ impl Context {
             items,
             top,
             pushed,
+            spooled,
             above,
         })
     }

@@ -37,6 +37,8 @@ pub struct AnalyseMailArgs {
     /// Analyse, but print each mail object instead of pushing it.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    spool: crate::spool::SpoolArgs,
     /// Only read the messages, with no server: one JSON object per message on stdout
     /// (the mail object, attachments with their SHA-256, URLs, where each address came
     /// from, and what the limits cut).

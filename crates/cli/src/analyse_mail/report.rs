@@ -36,6 +36,7 @@ pub struct Outcome {
 struct Counts {
     messages: u64,
     pushed: u64,
+    spooled: u64,
     not_pushed: u64,
     would_push: u64,
     extracted: u64,
@@ -160,6 +161,7 @@ impl Report {
     fn count(&mut self, a: &Analysed) {
         let c = &mut self.counts;
         match (a.pushed, a.above) {
+            (true, _) if a.spooled.is_some() => c.spooled += 1,
             (true, _) => c.pushed += 1,
             (false, true) => c.would_push += 1,
             (false, false) => c.not_pushed += 1,
@@ -204,6 +206,7 @@ impl Report {
                 "highest_score": a.top,
                 "action": action,
                 "pushed": a.pushed,
+                "spooled": a.spooled,
                 "above_threshold": a.above,
                 "origins": a.extracted.origins,
                 "cut": a.extracted.cut,
@@ -213,7 +216,11 @@ impl Report {
         if self.dry_run {
             return a.object.to_string();
         }
-        let outcome = if a.pushed { "pushed" } else { "not pushed" };
+        let outcome = match (&a.spooled, a.pushed) {
+            (Some(why), _) => format!("spooled, to be pushed later ({why})"),
+            (None, true) => "pushed".to_owned(),
+            (None, false) => "not pushed".to_owned(),
+        };
         format!(
             "{name}: {} attachment(s), {} URL(s), highest score {}, action {action}; {outcome}",
             a.extracted.attachments.len(),
@@ -234,6 +241,7 @@ impl Report {
                 "messages": c.messages,
                 "extracted": c.extracted,
                 "pushed": c.pushed,
+                "spooled": c.spooled,
                 "would_push": c.would_push,
                 "not_pushed": c.not_pushed,
                 "failed": c.failed,
@@ -255,7 +263,7 @@ impl Report {
             let pushed = if self.dry_run {
                 format!("{} would be pushed", c.would_push)
             } else {
-                format!("{} pushed", c.pushed)
+                format!("{} pushed, {} spooled", c.pushed, c.spooled)
             };
             eprintln!(
                 "{} message(s) in {seconds:.1} s ({rate:.0}/s): {pushed}, {} not pushed, {} failed; \

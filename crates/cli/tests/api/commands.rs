@@ -30,7 +30,7 @@ pub(crate) fn write_ini(dir: &Path, app: &TestApp, base: &str, method: &str) -> 
 }
 
 /// The flags of a complete IOC push.
-const IOC_FLAGS: &[&str] = &[
+pub(crate) const IOC_FLAGS: &[&str] = &[
     "--ioc-uuid",
     "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10",
     "--ioc-source",

@@ -2,6 +2,7 @@
 
 mod analyst;
 mod auth;
+mod batch;
 mod client_retry;
 mod commands;
 mod connections;
@@ -21,5 +22,6 @@ mod process;
 mod read_api;
 mod resend;
 mod server;
+mod spool;
 mod support;
 mod uploads;

@@ -61,6 +61,34 @@ async fn the_openapi_document_and_the_router_agree() {
         body["properties"]["application_protocol"]["enum"],
         serde_json::json!(["HTTP", "HTTPS", "FTP", "SMB", "other"])
     );
+    // The batch push takes JSON: an array of items, or JSON lines, of the three methods.
+    let batch = &paths["/papi/push_detection/batch/push_events"]["post"];
+    let content = &batch["requestBody"]["content"];
+    assert_eq!(content["application/json"]["schema"]["type"], "array");
+    let methods: Vec<&Value> = content["application/x-ndjson"]["schema"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["properties"]["method"]["enum"][0])
+        .collect();
+    assert_eq!(
+        methods,
+        ["push_file_download", "push_result", "push_mail"]
+            .map(|m| serde_json::json!(m))
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    // Every push may carry an idempotency key.
+    for push in [
+        "/papi/push_detection/batch/push_events",
+        "/papi/push_detection/ioc/push_result",
+        "/papi/push_detection/mail_capture/push_mail",
+    ] {
+        assert_eq!(
+            paths[push]["post"]["parameters"][0]["name"], "Idempotency-Key",
+            "{push}"
+        );
+    }
     // And an undocumented path is not served.
     let r = http
         .post(app.url("/papi/push_detection/file_capture/push_file_upload.json"))

@@ -1,6 +1,7 @@
 //! The Portal API (PAPI) under `/papi`: login, pushes and the read API.
 
 pub mod auth;
+pub mod batch;
 pub mod caller;
 pub mod events;
 pub mod form;

@@ -1,17 +1,23 @@
 //! The three push methods: parse, check the sensor and task against the caller, store
-//! durably, answer "OK".
+//! durably, answer "OK". The batch push (`batch.rs`) prepares each of its items here too.
 
 use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use pushdetect_model::batch::KEY_HEADER;
 use pushdetect_model::{
-    ApiError, ErrorCode, Event, EventKind, FormParams, NetworkSelection, PushRequest, Timestamp,
+    ApiError, ErrorCode, Event, EventKind, FormParams, IdempotencyKey, NetworkSelection,
+    PushRequest, Timestamp,
 };
+use pushdetect_store::group_commit::EventWrite;
 use pushdetect_store::{Dedup, Inserted, NewEvent, Principal, Sensor};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::time::Duration;
 
 /// Handles `push_file_download`, `push_result` and `push_mail`.
 pub async fn push(
@@ -19,27 +25,75 @@ pub async fn push(
     State(app): State<AppState>,
     caller: Caller,
     Fmt(format): Fmt,
+    headers: HeaderMap,
     Form(params): Form,
 ) -> Reply {
-    Reply::new(
-        format,
-        store_push(&app, &caller, kind, &params)
-            .await
-            .map(|_| json!("OK")),
-    )
+    let result = async {
+        let key = header_key(&headers)?;
+        let mut lookups = Lookups::default();
+        let now = Timestamp(chrono::Utc::now());
+        let write = prepare(&app, &caller, &mut lookups, kind, &params, key, now).await?;
+        let inserted = app.events.write(write).await?;
+        app.live.notify_waiters();
+        stored(&app, kind, inserted, caller.account_id);
+        Ok(json!("OK"))
+    };
+    Reply::new(format, result.await)
 }
 
-async fn store_push(
+/// The idempotency key of the `Idempotency-Key` header, if sent.
+pub(super) fn header_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get(KEY_HEADER) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("\u{1}");
+    IdempotencyKey::parse(KEY_HEADER, text).map(Some)
+}
+
+/// Records a stored push in the metrics and the log.
+pub(super) fn stored(app: &AppState, kind: EventKind, inserted: Inserted, account_id: i64) {
+    match inserted {
+        Inserted::New(id) => {
+            app.metrics.event_stored(kind.as_str());
+            tracing::debug!(event_id = id, kind = %kind, account = account_id, "event stored");
+        }
+        Inserted::Duplicate(id) => {
+            tracing::info!(event_id = id, kind = %kind, "resent push recognised; not stored again");
+        }
+    }
+}
+
+/// What the pushes of one request looked up already: a batch names the same sensor and
+/// task many times, and asks the store once.
+#[derive(Default)]
+pub(super) struct Lookups {
+    sensors: HashMap<NetworkSelection, Option<Sensor>>,
+    task_licenses: HashMap<String, Option<i64>>,
+}
+
+/// Checks one push and makes its write: parsed, its sensor usable by the caller, its task
+/// (if any) submitted with the sensor's license, and how a resend of it is recognised.
+pub(super) async fn prepare(
     app: &AppState,
     caller: &Caller,
+    lookups: &mut Lookups,
     kind: EventKind,
     params: &FormParams,
-) -> Result<Inserted, Failure> {
-    let now = Timestamp(chrono::Utc::now());
+    key: Option<IdempotencyKey>,
+    now: Timestamp,
+) -> Result<EventWrite, Failure> {
     let request = PushRequest::parse(kind, params, now)?;
-    let sensor = usable_sensor(app, caller, &request.network).await?;
+    let sensor = usable_sensor(app, caller, lookups, &request.network).await?;
     if let Event::FileDownload(download) = &request.event {
-        let license = app.store.task_license(download.task_uuid.as_str()).await?;
+        let uuid = download.task_uuid.as_str();
+        let license = match lookups.task_licenses.get(uuid) {
+            Some(license) => *license,
+            None => {
+                let license = app.store.task_license(uuid).await?;
+                lookups.task_licenses.insert(uuid.to_owned(), license);
+                license
+            }
+        };
         if license != Some(sensor.license_id) {
             return Err(ApiError::new(
                 ErrorCode::UnknownTask,
@@ -54,6 +108,7 @@ async fn store_push(
         }
     }
     let reporter = request.event.reporter();
+    let dedup = dedup(app, caller, kind, params, sensor.license_id, key, now);
     let event = NewEvent {
         account_id: sensor.account_id,
         sensor_id: sensor.id,
@@ -70,26 +125,38 @@ async fn store_push(
         triage: crate::triage::of_event(&request.event),
         incident_window_ms: app.config.incident_window_ms(),
     };
-    // A zero window turns resent-push recognition off.
-    let window = app.config.dedup_window;
-    let dedup = (!window.is_zero()).then(|| Dedup {
-        fingerprint: fingerprint(caller.principal, kind, params),
-        since_ms: now
-            .millis()
-            .saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
-    });
-    let inserted = app.events.insert(event, dedup).await?;
-    app.live.notify_waiters();
-    match inserted {
-        Inserted::New(id) => {
-            app.metrics.event_stored(kind.as_str());
-            tracing::debug!(event_id = id, kind = %kind, account = caller.account_id, "event stored");
-        }
-        Inserted::Duplicate(id) => {
-            tracing::info!(event_id = id, kind = %kind, "resent push recognised; not stored again");
-        }
-    }
-    Ok(inserted)
+    Ok(EventWrite { event, dedup })
+}
+
+/// How a resend of a push is recognised: by its idempotency key within the idempotency
+/// window when it has one, else by its content within the resend window (a zero window
+/// turns that off).
+fn dedup(
+    app: &AppState,
+    caller: &Caller,
+    kind: EventKind,
+    params: &FormParams,
+    license_id: i64,
+    key: Option<IdempotencyKey>,
+    now: Timestamp,
+) -> Option<Dedup> {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let (fingerprint, window) = match key {
+        Some(key) => (
+            key_fingerprint(license_id, &key),
+            app.config.idempotency_window,
+        ),
+        None if app.config.dedup_window.is_zero() => return None,
+        None => (
+            fingerprint(caller.principal, kind, params),
+            app.config.dedup_window,
+        ),
+    };
+    Some(Dedup {
+        fingerprint,
+        since_ms: now.millis().saturating_sub(ms(window)),
+        keep_until_ms: now.millis().saturating_add(ms(window)),
+    })
 }
 
 /// The fingerprint of a push: who sent it (the credential, not the session: a retrying
@@ -108,25 +175,40 @@ fn fingerprint(principal: Principal, kind: EventKind, params: &FormParams) -> St
     hex::encode(h.finalize())
 }
 
+/// The fingerprint of an idempotency key: the same key of another license is another
+/// push. (It cannot equal a content fingerprint: those start from a credential's name.)
+fn key_fingerprint(license_id: i64, key: &IdempotencyKey) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("key:{license_id}").as_bytes());
+    h.update([0]);
+    h.update(key.as_str().as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// The sensor named by the push, if the caller may use it; otherwise 3001. The answer is the
 /// same whether the sensor does not exist or belongs to someone else, so nothing leaks.
 async fn usable_sensor(
     app: &AppState,
     caller: &Caller,
+    lookups: &mut Lookups,
     selection: &NetworkSelection,
 ) -> Result<Sensor, Failure> {
-    let (sensor, shown) = match selection {
-        NetworkSelection::SensorKey { access_key, subkey } => (
-            app.store.find_sensor_by_key(access_key, subkey).await?,
-            format!("key '{access_key}:{subkey}'"),
-        ),
-        NetworkSelection::Ids { key_id, subkey_id } => (
-            app.store
-                .find_sensor(*subkey_id)
-                .await?
-                .filter(|s| s.license_id == *key_id),
-            format!("key_id {key_id} with subkey_id {subkey_id}"),
-        ),
+    let sensor = match lookups.sensors.get(selection) {
+        Some(sensor) => sensor.clone(),
+        None => {
+            let sensor = match selection {
+                NetworkSelection::SensorKey { access_key, subkey } => {
+                    app.store.find_sensor_by_key(access_key, subkey).await?
+                }
+                NetworkSelection::Ids { key_id, subkey_id } => app
+                    .store
+                    .find_sensor(*subkey_id)
+                    .await?
+                    .filter(|s| s.license_id == *key_id),
+            };
+            lookups.sensors.insert(selection.clone(), sensor.clone());
+            sensor
+        }
     };
     let allowed = |s: &Sensor| {
         !s.disabled
@@ -137,6 +219,14 @@ async fn usable_sensor(
             }
     };
     sensor.filter(allowed).ok_or_else(|| {
+        let shown = match selection {
+            NetworkSelection::SensorKey { access_key, subkey } => {
+                format!("key '{access_key}:{subkey}'")
+            }
+            NetworkSelection::Ids { key_id, subkey_id } => {
+                format!("key_id {key_id} with subkey_id {subkey_id}")
+            }
+        };
         ApiError::permission_denied(&format!(
             "{shown} is not an enabled sensor this login may push for"
         ))

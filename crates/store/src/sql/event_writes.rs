@@ -326,6 +326,7 @@ where
                     fingerprint: d.fingerprint,
                     event_id: id,
                     received_at_ms: e.received_at_ms,
+                    keep_until_ms: d.keep_until_ms,
                 });
             }
             placed.push(Placed {
@@ -346,7 +347,7 @@ where
             "push_fingerprints",
             &new_fingerprints,
             "ON CONFLICT (fingerprint) DO UPDATE SET event_id = excluded.event_id, \
-             received_at_ms = excluded.received_at_ms",
+             received_at_ms = excluded.received_at_ms, keep_until_ms = excluded.keep_until_ms",
         )
         .await?;
         Ok(inserted)

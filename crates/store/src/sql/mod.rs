@@ -129,18 +129,14 @@ where
     for<'q> Option<i64>: Encode<'q, B>,
     for<'q> Option<String>: Encode<'q, B>,
 {
-    async fn purge(
-        &self,
-        sessions_before_ms: i64,
-        fingerprints_before_ms: i64,
-    ) -> StoreResult<u64> {
+    async fn purge(&self, sessions_before_ms: i64, now_ms: i64) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
         let a = sqlx::query("DELETE FROM sessions WHERE last_seen_ms < $1")
             .bind(sessions_before_ms)
             .execute(&mut *tx)
             .await?;
-        let b = sqlx::query("DELETE FROM push_fingerprints WHERE received_at_ms < $1")
-            .bind(fingerprints_before_ms)
+        let b = sqlx::query("DELETE FROM push_fingerprints WHERE keep_until_ms < $1")
+            .bind(now_ms)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
