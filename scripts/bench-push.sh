@@ -3,8 +3,9 @@
 # PostgreSQL, next to the same server's /healthz and the store's raw insert rate
 # (docs/benchmarks.md). PostgreSQL: PUSHDETECT_TEST_POSTGRES, default
 # postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped).
-# Usage: scripts/bench-push.sh [REQUESTS_PER_RUN] [sqlite|postgres|both]
+# Usage: scripts/bench-push.sh [REQUESTS_PER_RUN] [sqlite|postgres|both] [store]
+# (`store`: only the store's ceilings through group commit, for profiling.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p pushdetect --example push_bench
-"${CARGO_TARGET_DIR:-target}"/release/examples/push_bench "${1:-5000}" "${2:-both}"
+"${CARGO_TARGET_DIR:-target}"/release/examples/push_bench "${1:-5000}" "${2:-both}" ${3:+"$3"}

@@ -8,11 +8,12 @@
 //! analysis task registered for the license, each different, so none is a resent push);
 //! then 16 clients send batch pushes of 100 such events (a tenth as many requests).
 //!
-//! Usage: push_bench [PUSHES] [sqlite|postgres|both]   (see scripts/bench-push.sh)
+//! Usage: push_bench [PUSHES] [sqlite|postgres|both] [store]   (see scripts/bench-push.sh;
+//! `store` measures the store's ceilings only, e.g. under a profiler)
 
 use pushdetect_server::provision::init_account;
 use pushdetect_server::{AppState, Config};
-use pushdetect_store::group_commit::GroupCommit;
+use pushdetect_store::group_commit::{EventWrite, GroupCommit};
 use pushdetect_store::{Dedup, NewEvent, Principal, Store, Task, Triage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -181,7 +182,50 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
+/// Events per second stored through group commit by `writers` writers each handing over
+/// groups of `group` events at once (as batch pushes do).
+async fn raw_groups(
+    store: Arc<dyn Store>,
+    ids: (i64, i64, i64),
+    total: usize,
+    writers: usize,
+    group: usize,
+) -> f64 {
+    let commit = GroupCommit::start(store);
+    let start = Instant::now();
+    let groups = total / group;
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let commit = commit.clone();
+            tokio::spawn(async move {
+                let mut g = w;
+                while g < groups {
+                    let writes = (0..group)
+                        .map(|k| {
+                            let i = 50_000_000 + g * group + k;
+                            EventWrite {
+                                event: event(ids.0, ids.1, ids.2, i),
+                                dedup: Some(Dedup {
+                                    fingerprint: format!("group-{i}"),
+                                    since_ms: 0,
+                                    keep_until_ms: i64::MAX,
+                                }),
+                            }
+                        })
+                        .collect();
+                    commit.write_all(writes).await.unwrap();
+                    g += writers;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (groups * group) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: bool) {
     let (account, creds) = init_account(store.as_ref(), "bench", "admin")
         .await
         .unwrap();
@@ -249,10 +293,22 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize) {
     for writers in CONNECTIONS {
         raw.push(raw_inserts(store.clone(), raw_store, pushes, writers).await);
     }
+    let grouped = raw_groups(
+        store.clone(),
+        raw_store,
+        pushes * 10,
+        BATCH_CONNECTIONS,
+        BATCH_EVENTS,
+    )
+    .await;
     println!(
-        "\n{name}: raw store inserts/s with 1, 16, 64 writers: {:.0}, {:.0}, {:.0}",
+        "\n{name}: raw store inserts/s with 1, 16, 64 writers: {:.0}, {:.0}, {:.0}; \
+         {BATCH_CONNECTIONS} writers of groups of {BATCH_EVENTS}: {grouped:.0}",
         raw[0], raw[1], raw[2]
     );
+    if store_only {
+        return;
+    }
     println!("| backend | connections | healthz/s | pushes/s | push p50 ms | push p99 ms | pushes / healthz | pushes / raw inserts |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (connections, raw_ceiling) in CONNECTIONS.into_iter().zip(raw) {
@@ -334,6 +390,8 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let pushes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5000);
     let which = args.next().unwrap_or_else(|| "both".into());
+    // `store`: the store's figures only (for profiling the write path).
+    let store_only = args.next().is_some_and(|a| a == "store");
     println!(
         "{pushes} requests per run; {} cores; server and load generator in one process",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -343,7 +401,7 @@ async fn main() {
         let store = pushdetect_store::sqlite::SqliteStore::open(&dir.path().join("bench.db"))
             .await
             .unwrap();
-        bench("sqlite", Arc::new(store), pushes).await;
+        bench("sqlite", Arc::new(store), pushes, store_only).await;
     }
     if which == "postgres" || which == "both" {
         let admin = std::env::var("PUSHDETECT_TEST_POSTGRES")
@@ -357,7 +415,7 @@ async fn main() {
         let store = pushdetect_store::postgres::PgStore::connect(&url)
             .await
             .unwrap();
-        bench("postgres", Arc::new(store), pushes).await;
+        bench("postgres", Arc::new(store), pushes, store_only).await;
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The most writes one transaction stores.
-pub const MAX_BATCH: usize = 256;
+pub const MAX_BATCH: usize = 2048;
 
 /// Writes queued beyond this wait before joining the queue (back-pressure).
 const QUEUE: usize = 8 * MAX_BATCH;
