@@ -143,7 +143,10 @@ where
         }
         q.push(" ORDER BY ");
         if f.order == EventOrder::Impact {
-            q.push("COALESCE(e.impact, -1) DESC, ");
+            // Unknown impacts last, spelled so that the impact index gives the order (an
+            // expression such as COALESCE would make the database sort every event of the
+            // account first).
+            q.push("e.impact DESC NULLS LAST, ");
         }
         q.push(format!("e.occurred_at_ms {dir}, e.id {dir} LIMIT "))
             .push_bind(i64::from(f.limit));
