@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Largest body of a batch push in bytes (larger answers 413).
     #[arg(long, default_value_t = defaults::MAX_BATCH_BYTES)]
     max_batch_bytes: usize,
+    /// Bytes of batch-push bodies held in memory at once, together; beyond it a batch
+    /// push answers 503 and the client sends it again later.
+    #[arg(long, default_value_t = defaults::BATCH_BUDGET_BYTES)]
+    batch_budget_bytes: usize,
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_SECS)]
     request_timeout_secs: u64,
@@ -133,6 +137,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_batch_items: args.max_batch_items,
         max_batch_bytes: args.max_batch_bytes,
+        batch_budget_bytes: args.batch_budget_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs),
         max_connections: connection_budget(args.max_connections),
         header_timeout: Duration::from_secs(args.header_timeout_secs),

@@ -15,6 +15,8 @@ pub mod defaults {
     pub const MAX_BATCH_ITEMS: usize = 1000;
     /// `--max-batch-bytes`: a thousand events with room for large mail objects.
     pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+    /// `--batch-budget-bytes`: the batch bodies held in memory at once, together.
+    pub const BATCH_BUDGET_BYTES: usize = 256 * 1024 * 1024;
     /// `--incident-window-secs`.
     pub const INCIDENT_WINDOW_SECS: u64 = 60 * 60;
     /// `--max-body-bytes`.
@@ -49,6 +51,9 @@ pub struct Config {
     pub max_batch_items: usize,
     /// Largest body of a batch push; larger answers HTTP 413.
     pub max_batch_bytes: usize,
+    /// Bytes of batch bodies held in memory at once on this node, together; beyond it a
+    /// batch push answers HTTP 503 (retry later) instead of the node running out of memory.
+    pub batch_budget_bytes: usize,
     /// A request taking longer is answered HTTP 408.
     pub request_timeout: Duration,
     /// Connections served at once; at the limit the connection idle longest is closed to
@@ -79,6 +84,7 @@ impl Default for Config {
             max_body_bytes: defaults::MAX_BODY_BYTES,
             max_batch_items: defaults::MAX_BATCH_ITEMS,
             max_batch_bytes: defaults::MAX_BATCH_BYTES,
+            batch_budget_bytes: defaults::BATCH_BUDGET_BYTES,
             request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECS),
             max_connections: defaults::MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(defaults::HEADER_TIMEOUT_SECS),

@@ -14,7 +14,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-fn handler(action: Action, filter: MethodFilter, max_batch: usize) -> MethodRouter<AppState> {
+fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
     match action {
         Action::Login => on(filter, auth::login).layer(DefaultBodyLimit::max(
             pushdetect_model::limits::MAX_LOGIN_BODY_BYTES,
@@ -24,7 +24,8 @@ fn handler(action: Action, filter: MethodFilter, max_batch: usize) -> MethodRout
         Action::Push(kind) => on(filter, move |s, c, f, h, form| {
             push::push(kind, s, c, f, h, form)
         }),
-        Action::PushBatch => on(filter, batch::push_events).layer(DefaultBodyLimit::max(max_batch)),
+        // Reads its own body, within its own limit and the node's batch budget.
+        Action::PushBatch => on(filter, batch::push_events),
         Action::ListEvents => on(filter, events::list),
         Action::GetEvent => on(filter, events::get),
         Action::ListIncidents => on(filter, events::list_incidents),
@@ -57,11 +58,7 @@ async fn hsts(mut response: axum::response::Response) -> axum::response::Respons
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for endpoint in ENDPOINTS.iter() {
-        let route = handler(
-            endpoint.action,
-            method_filter(endpoint.methods),
-            state.config.max_batch_bytes,
-        );
+        let route = handler(endpoint.action, method_filter(endpoint.methods));
         for suffix in SUFFIXES {
             app = app.route(&format!("/papi/{}{suffix}", endpoint.path()), route.clone());
         }

@@ -28,13 +28,20 @@ pub struct AppState {
     pub events: GroupCommit<EventWrite>,
     /// Where submitted analysis tasks are stored: concurrent submissions share one commit.
     pub tasks: GroupCommit<Task>,
+    /// Bytes of batch-push bodies being held, in permits of one byte
+    /// (`Config::batch_budget_bytes`).
+    pub batch_budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// Builds the state around a store and the analysis engine, and starts the event
     /// committer (on the current tokio runtime).
     pub fn new(store: Arc<dyn Store>, config: Config, analysis: Analysis) -> Self {
+        let budget = config
+            .batch_budget_bytes
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         AppState {
+            batch_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
             events: GroupCommit::start(store.clone()),
             tasks: GroupCommit::start(store.clone()),
             store,

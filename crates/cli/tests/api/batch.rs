@@ -365,3 +365,37 @@ async fn a_malformed_idempotency_key_is_refused_naming_the_header() {
     assert_eq!(data["results"][0]["error_code"], 2002, "{data}");
     assert_eq!(app.event_count().await, 0);
 }
+
+#[tokio::test]
+async fn batch_bodies_held_at_once_are_bounded_and_beyond_the_budget_answer_503() {
+    let app = TestApp::start_with(pushdetect_server::Config {
+        batch_budget_bytes: 2048,
+        ..Default::default()
+    })
+    .await;
+    let key = &app.creds.sensor_key;
+    let c = app.user_client().await;
+    // Larger than what the node may hold for batches at once (though within the size
+    // limit): the client is told to come back, and nothing is stored.
+    let many: Vec<Value> = (1..=8)
+        .map(|n| item("push_result", &ioc_numbered(key, n)))
+        .collect();
+    let body = json!(many).to_string();
+    assert!(body.len() > 2048);
+    let r = c
+        .http
+        .post(format!("{}{BATCH}", c.base()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_error(&v, 5001, "retry later");
+    assert_eq!(app.event_count().await, 0);
+    // The budget was given back: a batch within it goes through, again and again.
+    for n in 1..=3 {
+        let data = batch_ok(&c, &[item("push_result", &ioc_numbered(key, n))]).await;
+        assert_eq!(data["stored"], 1, "{data}");
+    }
+}

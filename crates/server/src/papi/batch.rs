@@ -9,24 +9,97 @@ use super::caller::Caller;
 use super::push::{header_key, prepare, stored, Lookups};
 use super::reply::{Failure, Fmt, Reply};
 use crate::state::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use pushdetect_model::batch::{split_body, BatchAnswer, ItemResult};
-use pushdetect_model::{BatchItem, EventKind, Timestamp};
+use pushdetect_model::{ApiError, BatchItem, ErrorCode, EventKind, Timestamp};
 use pushdetect_store::Inserted;
 use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Handles `push_detection/batch/push_events`. The caller is known before the body is read
-/// (the session cookie); the body is bounded by `--max-batch-bytes`.
+/// (the session cookie); the body is bounded by `--max-batch-bytes` (HTTP 413), and the
+/// bodies held at once on the node by `--batch-budget-bytes` (HTTP 503, retry later).
 pub async fn push_events(
     State(app): State<AppState>,
     caller: Caller,
     Fmt(format): Fmt,
     headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    Reply::new(format, push_all(&app, &caller, &headers, &body).await)
+    body: Body,
+) -> Response {
+    let (body, _held) = match read_body(&app, body).await {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(format),
+    };
+    Reply::new(format, push_all(&app, &caller, &headers, &body).await).into_response()
+}
+
+/// Why a batch body was not read.
+enum BodyRefused {
+    /// Larger than `--max-batch-bytes`.
+    TooLarge,
+    /// The node holds its whole batch budget already.
+    Busy,
+    /// The connection failed while sending.
+    Broken(String),
+}
+
+impl BodyRefused {
+    fn into_response(self, format: pushdetect_model::Format) -> Response {
+        match self {
+            BodyRefused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+            BodyRefused::Busy => {
+                let e = ApiError::new(
+                    ErrorCode::Unavailable,
+                    "too many batch pushes are being received at once; retry later",
+                );
+                let mut response = Reply::error(format, e).into_response();
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                response
+            }
+            BodyRefused::Broken(why) => Reply::error(
+                format,
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("the request body could not be read: {why}"),
+                ),
+            )
+            .into_response(),
+        }
+    }
+}
+
+/// Reads the body chunk by chunk, each chunk first taken from the node's batch budget;
+/// the permit is held until the batch is answered.
+async fn read_body(
+    app: &AppState,
+    body: Body,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), BodyRefused> {
+    let limit = app.config.max_batch_bytes;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BodyRefused::Broken(e.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyRefused::TooLarge);
+        }
+        let n = u32::try_from(chunk.len()).map_err(|_| BodyRefused::TooLarge)?;
+        let permit = app
+            .batch_budget
+            .clone()
+            .try_acquire_many_owned(n)
+            .map_err(|_| BodyRefused::Busy)?;
+        match &mut held {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, held))
 }
 
 async fn push_all(
