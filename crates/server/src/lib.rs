@@ -4,6 +4,7 @@
 //! runs it on a listener until the shutdown signal, finishing in-flight requests.
 
 pub mod analyst;
+pub mod budget;
 pub mod client_addr;
 pub mod config;
 pub mod console;

@@ -7,13 +7,14 @@
 //! so interrupted uploads never stay on disk. The bytes of all uploads in flight on a node
 //! are bounded: beyond the budget an upload is refused instead of filling the disk.
 
+use crate::budget::Held;
 use pushdetect_analysis::subject::Hasher;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Default budget of upload bytes in flight on one node.
 pub const DEFAULT_UPLOAD_BUDGET: u64 = 256 * 1024 * 1024;
@@ -41,7 +42,7 @@ pub struct Upload {
     limit: u64,
     written: u64,
     budget: Arc<Semaphore>,
-    held: Option<OwnedSemaphorePermit>,
+    held: Held,
 }
 
 /// Why a chunk of an upload was not taken.
@@ -59,7 +60,7 @@ pub enum Refused {
 pub struct Received {
     file: tempfile::NamedTempFile,
     /// Its share of the upload budget, given back when it is kept or dropped.
-    _held: Option<OwnedSemaphorePermit>,
+    _held: Held,
     /// MD5.
     pub md5: String,
     /// SHA-1.
@@ -77,15 +78,8 @@ impl Upload {
         if self.written > self.limit {
             return Err(Refused::TooLarge);
         }
-        let n = u32::try_from(chunk.len()).map_err(|_| Refused::TooLarge)?;
-        let permit = self
-            .budget
-            .clone()
-            .try_acquire_many_owned(n)
-            .map_err(|_| Refused::Busy)?;
-        match &mut self.held {
-            Some(held) => held.merge(permit),
-            None => self.held = Some(permit),
+        if !self.held.take(&self.budget, chunk.len()) {
+            return Err(Refused::Busy);
         }
         self.hasher.update(chunk);
         self.file.write_all(chunk).map_err(Refused::Io)
@@ -148,7 +142,7 @@ impl ContentStore {
             limit,
             written: 0,
             budget: self.budget.clone(),
-            held: None,
+            held: Held::default(),
         })
     }
 

@@ -8,6 +8,7 @@
 use super::caller::Caller;
 use super::push::{header_key, prepare, stored, Lookups};
 use super::reply::{Failure, Fmt, Reply};
+use crate::budget::Held;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -18,7 +19,6 @@ use pushdetect_model::batch::{split_body, BatchAnswer, ItemResult};
 use pushdetect_model::{ApiError, BatchItem, ErrorCode, EventKind, Timestamp};
 use pushdetect_store::Inserted;
 use serde_json::Value;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// Handles `push_detection/batch/push_events`. The caller is known before the body is read
 /// (the session cookie); the body is bounded by `--max-batch-bytes` (HTTP 413), and the
@@ -74,28 +74,18 @@ impl BodyRefused {
 
 /// Reads the body chunk by chunk, each chunk first taken from the node's batch budget;
 /// the permit is held until the batch is answered.
-async fn read_body(
-    app: &AppState,
-    body: Body,
-) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), BodyRefused> {
+async fn read_body(app: &AppState, body: Body) -> Result<(Vec<u8>, Held), BodyRefused> {
     let limit = app.config.max_batch_bytes;
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
-    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut held = Held::default();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| BodyRefused::Broken(e.to_string()))?;
         if bytes.len() + chunk.len() > limit {
             return Err(BodyRefused::TooLarge);
         }
-        let n = u32::try_from(chunk.len()).map_err(|_| BodyRefused::TooLarge)?;
-        let permit = app
-            .batch_budget
-            .clone()
-            .try_acquire_many_owned(n)
-            .map_err(|_| BodyRefused::Busy)?;
-        match &mut held {
-            Some(h) => h.merge(permit),
-            None => held = Some(permit),
+        if !held.take(&app.batch_budget, chunk.len()) {
+            return Err(BodyRefused::Busy);
         }
         bytes.extend_from_slice(&chunk);
     }
