@@ -201,43 +201,43 @@ async fn push_batch(client: &ClientArgs, spool: &SpoolArgs, file: &str) -> anyho
     let spool = spool.open()?;
     let push = PushDetection::new(&papi);
     let mut spooled = 0;
+    // Once something waits in the spool, every later item joins it, so the order holds.
+    let mut queued = false;
     if let Some(spool) = &spool {
-        // What waited is sent first, so the order holds.
+        // What waited is sent first.
         let report = spool.lock().await.drain(&push, DRAIN_BATCH).await?;
         crate::spool::print_report(&report, false);
+        queued = report.left > 0;
     }
     for chunk in readable.chunks(DRAIN_BATCH) {
-        let items: Vec<BatchItem> = chunk.iter().map(|(_, item)| item.clone()).collect();
-        let queued = match &spool {
-            Some(s) => s.lock().await.status()?.queued,
-            None => 0,
-        };
-        let answer = if queued > 0 {
-            Err(pushdetect_client::ClientError::Communication(
-                "earlier pushes are still queued".into(),
-            ))
+        let why = if queued {
+            "earlier pushes are still queued".to_owned()
         } else {
-            push.push_events(&items).await
+            let items: Vec<BatchItem> = chunk.iter().map(|(_, item)| item.clone()).collect();
+            match push.push_events(&items).await {
+                Ok(answer) => {
+                    for r in answer.results {
+                        if let Some((index, _)) = chunk.get(r.index) {
+                            results[*index] = Some(ItemResult { index: *index, ..r });
+                        }
+                    }
+                    continue;
+                }
+                Err(e) if spool.is_some() && spoolable(&e) => e.to_string(),
+                Err(e) => return Err(e.into()),
+            }
         };
-        match (answer, &spool) {
-            (Ok(answer), _) => {
-                for r in answer.results {
-                    if let Some((index, _)) = chunk.get(r.index) {
-                        results[*index] = Some(ItemResult { index: *index, ..r });
-                    }
+        // (Items are kept back only with a spool: without one, errors returned above.)
+        if let Some(s) = &spool {
+            let s = s.lock().await;
+            for (_, item) in chunk {
+                if let Some(key) = &item.key {
+                    s.append(&SpooledPush::new(item.kind, &item.params, key))?;
                 }
             }
-            (Err(e), Some(s)) if spoolable(&e) => {
-                let s = s.lock().await;
-                for (_, item) in chunk {
-                    if let Some(key) = &item.key {
-                        s.append(&SpooledPush::new(item.kind, &item.params, key))?;
-                    }
-                }
-                spooled += chunk.len();
-                eprintln!("{} items spooled, to be sent later ({e})", chunk.len());
-            }
-            (Err(e), _) => return Err(e.into()),
+            queued = true;
+            spooled += chunk.len();
+            eprintln!("{} items spooled, to be sent later ({why})", chunk.len());
         }
     }
     let answered: Vec<ItemResult> = results.into_iter().flatten().collect();
