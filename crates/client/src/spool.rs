@@ -17,7 +17,7 @@
 
 use crate::error::ClientError;
 use crate::push::PushDetection;
-use pushdetect_model::batch::{method_name, Outcome, KEY_FIELD};
+use pushdetect_model::batch::{method_name, ItemResult, Outcome, KEY_FIELD};
 use pushdetect_model::{BatchItem, ErrorCode, EventKind, FormParams, IdempotencyKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -378,9 +378,9 @@ impl Spool {
                     break;
                 }
             };
-            if answer.results.len() != entries.len() {
+            if !one_per_item_in_order(&answer.results, entries.len()) {
                 let why = format!(
-                    "the server answered {} results for {} items",
+                    "the server answered {} results for {} items, not one per item in order",
                     answer.results.len(),
                     entries.len()
                 );
@@ -388,10 +388,7 @@ impl Spool {
                 report.stopped = Some(why);
                 break;
             }
-            for (i, entry) in entries.iter().enumerate() {
-                let Some(result) = answer.results.iter().find(|r| r.index == i) else {
-                    continue;
-                };
+            for (entry, result) in entries.iter().zip(&answer.results) {
                 match result.result {
                     Outcome::Stored => report.sent += 1,
                     Outcome::Duplicate => report.duplicates += 1,
@@ -459,6 +456,12 @@ impl Spool {
 /// after logging in again (3001-3004).
 pub fn spoolable(e: &ClientError) -> bool {
     matches!(e, ClientError::Communication(_)) || e.is_session_error()
+}
+
+/// Whether a batch answer holds one result per item, in order. Anything else answers for
+/// none of them (and sending the same items again would get the same answer).
+fn one_per_item_in_order(results: &[ItemResult], items: usize) -> bool {
+    results.len() == items && results.iter().enumerate().all(|(i, r)| r.index == i)
 }
 
 /// Whether the server refused a batch for its size (too many items, or HTTP 413).
@@ -610,6 +613,16 @@ mod tests {
         let mut bad = p.clone();
         bad.method = "push_nothing".into();
         assert!(bad.item().unwrap_err().contains("'method'"));
+    }
+
+    #[test]
+    fn only_one_result_per_item_in_order_answers_a_batch() {
+        let ok = |i| ItemResult::accepted(i, false);
+        assert!(one_per_item_in_order(&[ok(0), ok(1)], 2));
+        assert!(!one_per_item_in_order(&[ok(0)], 2), "short");
+        assert!(!one_per_item_in_order(&[ok(0), ok(1), ok(2)], 2), "long");
+        assert!(!one_per_item_in_order(&[ok(1), ok(0)], 2), "out of order");
+        assert!(!one_per_item_in_order(&[ok(0), ok(0)], 2), "an item twice");
     }
 
     #[test]
