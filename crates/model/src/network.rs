@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// The sensor named by a push: `key` = "access_key:subkey", or `key_id` + `subkey_id`.
 /// Whether the caller may use it is decided by the server against the store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum NetworkSelection {
     /// A full sensor key.

@@ -6,7 +6,7 @@
 //! alone. Only a body that cannot be read as items refuses the whole request.
 
 use super::caller::Caller;
-use super::push::{header_key, prepare, stored, Lookups};
+use super::push::{header_key, prepare, stored};
 use super::reply::{Failure, Fmt, Reply};
 use crate::budget::Held;
 use crate::state::AppState;
@@ -101,7 +101,6 @@ async fn push_all(
     let header_key = header_key(headers)?;
     let items = split_body(body, app.config.max_batch_items)?;
     let now = Timestamp(chrono::Utc::now());
-    let mut lookups = Lookups::default();
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(items.len());
     // The accepted items: their writes, and the position and kind of each.
     let (mut writes, mut accepted): (Vec<_>, Vec<(usize, EventKind)>) = Default::default();
@@ -117,7 +116,7 @@ async fn push_all(
         let key = item
             .key
             .or_else(|| header_key.as_ref().map(|k| k.for_item(index)));
-        match prepare(app, caller, &mut lookups, item.kind, &item.params, key, now).await {
+        match prepare(app, caller, item.kind, &item.params, key, now).await {
             Ok(write) => {
                 writes.push(write);
                 accepted.push((index, item.kind));

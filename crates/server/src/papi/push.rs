@@ -16,7 +16,6 @@ use pushdetect_store::group_commit::EventWrite;
 use pushdetect_store::{Dedup, Inserted, NewEvent, Principal, Sensor};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Handles `push_file_download`, `push_result` and `push_mail`.
@@ -30,9 +29,8 @@ pub async fn push(
 ) -> Reply {
     let result = async {
         let key = header_key(&headers)?;
-        let mut lookups = Lookups::default();
         let now = Timestamp(chrono::Utc::now());
-        let write = prepare(&app, &caller, &mut lookups, kind, &params, key, now).await?;
+        let write = prepare(&app, &caller, kind, &params, key, now).await?;
         let inserted = app.events.write(write).await?;
         app.live.notify_waiters();
         stored(&app, kind, inserted, caller.account_id);
@@ -46,8 +44,8 @@ pub(super) fn header_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, 
     let Some(value) = headers.get(KEY_HEADER) else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or("\u{1}");
-    IdempotencyKey::parse(KEY_HEADER, text).map(Some)
+    // A value that is not visible ASCII is refused as an empty one is.
+    IdempotencyKey::parse(KEY_HEADER, value.to_str().unwrap_or_default()).map(Some)
 }
 
 /// Records a stored push in the metrics and the log.
@@ -63,37 +61,22 @@ pub(super) fn stored(app: &AppState, kind: EventKind, inserted: Inserted, accoun
     }
 }
 
-/// What the pushes of one request looked up already: a batch names the same sensor and
-/// task many times, and asks the store once.
-#[derive(Default)]
-pub(super) struct Lookups {
-    sensors: HashMap<NetworkSelection, Option<Sensor>>,
-    task_licenses: HashMap<String, Option<i64>>,
-}
-
 /// Checks one push and makes its write: parsed, its sensor usable by the caller, its task
 /// (if any) submitted with the sensor's license, and how a resend of it is recognised.
 pub(super) async fn prepare(
     app: &AppState,
     caller: &Caller,
-    lookups: &mut Lookups,
     kind: EventKind,
     params: &FormParams,
     key: Option<IdempotencyKey>,
     now: Timestamp,
 ) -> Result<EventWrite, Failure> {
     let request = PushRequest::parse(kind, params, now)?;
-    let sensor = usable_sensor(app, caller, lookups, &request.network).await?;
+    // (The store keeps what pushes look up, sensors and task licenses, in its cache:
+    // a batch naming one sensor a thousand times reads it once.)
+    let sensor = usable_sensor(app, caller, &request.network).await?;
     if let Event::FileDownload(download) = &request.event {
-        let uuid = download.task_uuid.as_str();
-        let license = match lookups.task_licenses.get(uuid) {
-            Some(license) => *license,
-            None => {
-                let license = app.store.task_license(uuid).await?;
-                lookups.task_licenses.insert(uuid.to_owned(), license);
-                license
-            }
-        };
+        let license = app.store.task_license(download.task_uuid.as_str()).await?;
         if license != Some(sensor.license_id) {
             return Err(ApiError::new(
                 ErrorCode::UnknownTask,
@@ -190,25 +173,17 @@ fn key_fingerprint(license_id: i64, key: &IdempotencyKey) -> String {
 async fn usable_sensor(
     app: &AppState,
     caller: &Caller,
-    lookups: &mut Lookups,
     selection: &NetworkSelection,
 ) -> Result<Sensor, Failure> {
-    let sensor = match lookups.sensors.get(selection) {
-        Some(sensor) => sensor.clone(),
-        None => {
-            let sensor = match selection {
-                NetworkSelection::SensorKey { access_key, subkey } => {
-                    app.store.find_sensor_by_key(access_key, subkey).await?
-                }
-                NetworkSelection::Ids { key_id, subkey_id } => app
-                    .store
-                    .find_sensor(*subkey_id)
-                    .await?
-                    .filter(|s| s.license_id == *key_id),
-            };
-            lookups.sensors.insert(selection.clone(), sensor.clone());
-            sensor
+    let sensor = match selection {
+        NetworkSelection::SensorKey { access_key, subkey } => {
+            app.store.find_sensor_by_key(access_key, subkey).await?
         }
+        NetworkSelection::Ids { key_id, subkey_id } => app
+            .store
+            .find_sensor(*subkey_id)
+            .await?
+            .filter(|s| s.license_id == *key_id),
     };
     let allowed = |s: &Sensor| {
         !s.disabled
