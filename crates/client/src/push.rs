@@ -41,15 +41,12 @@ impl<'a> PushDetection<'a> {
         key: &IdempotencyKey,
     ) -> Result<Value, ClientError> {
         Self::check(kind, params)?;
-        let spec = kind.method();
-        self.papi
-            .call_with(
-                Method::POST,
-                &format!("{}.json", spec.path),
-                Body::Form(params.pairs()),
-                Some(key.as_str()),
-            )
-            .await
+        self.send(
+            kind.method(),
+            Body::Form(params.pairs()),
+            Some(key.as_str()),
+        )
+        .await
     }
 
     /// `push_detection.batch.push_events`: many pushes in one request, sent as JSON lines.
@@ -66,15 +63,7 @@ impl<'a> PushDetection<'a> {
     /// `push_detection.batch.push_events` with a body as the caller wrote it (a JSON array
     /// or JSON lines), e.g. read from a file.
     pub async fn push_lines(&self, body: &[u8]) -> Result<BatchAnswer, ClientError> {
-        let data = self
-            .papi
-            .call_with(
-                Method::POST,
-                &format!("{}.json", PUSH_EVENTS.path),
-                Body::Json(body),
-                None,
-            )
-            .await?;
+        let data = self.send(&PUSH_EVENTS, Body::Json(body), None).await?;
         serde_json::from_value(data).map_err(|e| {
             ClientError::Communication(format!("the batch answer is not as documented: {e}"))
         })
@@ -104,9 +93,19 @@ impl<'a> PushDetection<'a> {
 
     /// Any method of the view, by its table, with parameters as given (the server checks).
     pub async fn call(&self, spec: &MethodSpec, params: &FormParams) -> Result<Value, ClientError> {
+        self.send(spec, Body::Form(params.pairs()), None).await
+    }
+
+    /// Sends `body` to the method of `spec`, with an idempotency key if given.
+    async fn send(
+        &self,
+        spec: &MethodSpec,
+        body: Body<'_>,
+        key: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let method = Method::from_bytes(spec.http_method.as_bytes()).unwrap_or(Method::POST);
         self.papi
-            .call(method, &format!("{}.json", spec.path), params.pairs())
+            .call_with(method, &format!("{}.json", spec.path), body, key)
             .await
     }
 }
