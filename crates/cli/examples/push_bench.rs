@@ -131,65 +131,17 @@ fn event(account: i64, license: i64, sensor: i64, i: usize) -> NewEvent {
 }
 
 /// Events per second stored straight through the store's group commit (as the push
-/// handler stores them, without HTTP, parsing or lookups) by `writers` concurrent writers:
-/// the store's ceiling at that concurrency.
-async fn raw_inserts(
-    store: Arc<dyn Store>,
-    ids: (i64, i64, i64),
-    total: usize,
-    writers: usize,
-) -> f64 {
-    let commit = GroupCommit::start(store);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..writers)
-        .map(|w| {
-            let commit = commit.clone();
-            tokio::spawn(async move {
-                let mut i = w;
-                while i < total {
-                    let dedup = Dedup {
-                        fingerprint: format!("raw-{writers}-{i}"),
-                        since_ms: 0,
-                        keep_until_ms: i64::MAX,
-                    };
-                    commit
-                        .insert(
-                            event(ids.0, ids.1, ids.2, writers * 1_000_000 + i),
-                            Some(dedup),
-                        )
-                        .await
-                        .unwrap();
-                    i += writers;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    total as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Peak resident memory of this process (server and load generator), MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Events per second stored through group commit by `writers` writers each handing over
-/// groups of `group` events at once (as batch pushes do).
+/// handlers store them, without HTTP, parsing or lookups) by `writers` concurrent writers,
+/// each handing over `group` events at once (1 as a single push does, more as a batch
+/// push does): the store's ceiling at that concurrency. Events are numbered from `first`,
+/// so that runs do not resend each other's events.
 async fn raw_groups(
     store: Arc<dyn Store>,
     ids: (i64, i64, i64),
     total: usize,
     writers: usize,
     group: usize,
+    first: usize,
 ) -> f64 {
     let commit = GroupCommit::start(store);
     let start = Instant::now();
@@ -202,11 +154,11 @@ async fn raw_groups(
                 while g < groups {
                     let writes = (0..group)
                         .map(|k| {
-                            let i = 50_000_000 + g * group + k;
+                            let i = first + g * group + k;
                             EventWrite {
                                 event: event(ids.0, ids.1, ids.2, i),
                                 dedup: Some(Dedup {
-                                    fingerprint: format!("group-{i}"),
+                                    fingerprint: format!("raw-{i}"),
                                     since_ms: 0,
                                     keep_until_ms: i64::MAX,
                                 }),
@@ -223,6 +175,18 @@ async fn raw_groups(
         t.await.unwrap();
     }
     (groups * group) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Peak resident memory of this process (server and load generator), MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: bool) {
@@ -291,7 +255,8 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
 
     let mut raw = Vec::new();
     for writers in CONNECTIONS {
-        raw.push(raw_inserts(store.clone(), raw_store, pushes, writers).await);
+        let first = writers * 1_000_000;
+        raw.push(raw_groups(store.clone(), raw_store, pushes, writers, 1, first).await);
     }
     let grouped = raw_groups(
         store.clone(),
@@ -299,6 +264,7 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
         pushes * 10,
         BATCH_CONNECTIONS,
         BATCH_EVENTS,
+        100_000_000,
     )
     .await;
     println!(
