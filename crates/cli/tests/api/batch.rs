@@ -6,16 +6,6 @@ use std::time::Duration;
 
 const BATCH: &str = "/papi/push_detection/batch/push_events.json";
 
-/// A batch item made of a form and its method.
-fn item(method: &str, form: &[(&'static str, String)]) -> Value {
-    let mut item = serde_json::Map::new();
-    item.insert("method".into(), json!(method));
-    for (k, v) in form {
-        item.insert((*k).into(), json!(v));
-    }
-    Value::Object(item)
-}
-
 /// Posts a body to the batch push; asserts HTTP 200 and returns the envelope.
 async fn post_batch(c: &Client, path: &str, body: String, key: Option<&str>) -> Value {
     let mut request = c
@@ -38,33 +28,6 @@ async fn batch_ok(c: &Client, items: &[Value]) -> Value {
     v["data"].clone()
 }
 
-/// The ioc_uuid of each stored event, oldest first (by id).
-async fn stored_ioc_uuids(app: &TestApp) -> Vec<String> {
-    let c = app.user_client().await;
-    let mut events: Vec<Value> = c.get_ok(LIST, &[("limit", "1000")]).await["events"]
-        .as_array()
-        .unwrap()
-        .clone();
-    events.sort_by_key(|e| e["event_id"].as_i64().unwrap());
-    events
-        .iter()
-        .map(|e| {
-            e["raw_parameters"]["ioc_uuid"]
-                .as_str()
-                .unwrap_or("-")
-                .to_owned()
-        })
-        .collect()
-}
-
-fn ioc_numbered(key: &str, n: usize) -> Vec<(&'static str, String)> {
-    with(
-        &ioc_form(key),
-        "ioc_uuid",
-        Some(&format!("00000000-0000-4000-8000-{n:012}")),
-    )
-}
-
 #[tokio::test]
 async fn items_of_every_kind_are_stored_in_order_and_a_bad_item_fails_alone() {
     let app = TestApp::start().await;
@@ -72,13 +35,13 @@ async fn items_of_every_kind_are_stored_in_order_and_a_bad_item_fails_alone() {
     let key = &app.creds.sensor_key;
     let c = app.user_client().await;
     let bad = with(&ioc_form(key), "match_confidence", Some("high"));
-    let mut mail = item("push_mail", &mail_form(key, SPEC_SAMPLE_MAIL));
+    let mut mail = batch_item("push_mail", &mail_form(key, SPEC_SAMPLE_MAIL));
     // The mail object may be the object itself rather than its text.
     mail["mail_json_str"] = serde_json::from_str(SPEC_SAMPLE_MAIL).unwrap();
     let items = [
-        item("push_file_download", &download_form(key)),
-        item("push_result", &bad),
-        item("push_detection.ioc.push_result", &ioc_form(key)),
+        batch_item("push_file_download", &download_form(key)),
+        batch_item("push_result", &bad),
+        batch_item("push_detection.ioc.push_result", &ioc_form(key)),
         mail,
         json!({"method": "push_dns", "key": key}),
         json!("push_result"),
@@ -128,16 +91,16 @@ async fn json_lines_and_numbers_are_read_like_a_form() {
     let app = TestApp::start().await;
     let key = &app.creds.sensor_key;
     let c = app.user_client().await;
-    let mut first = item("push_result", &ioc_numbered(key, 1));
+    let mut first = batch_item("push_result", &ioc_numbered(key, 1));
     first["match_confidence"] = json!(85);
     first["ioc_matched"] = json!(true);
-    let second = item("push_result", &ioc_numbered(key, 2));
+    let second = batch_item("push_result", &ioc_numbered(key, 2));
     let body = format!("{first}\n\n{second}\r\n{{not json\n");
     let v = post_batch(&c, BATCH, body, None).await;
     assert_eq!(v["data"]["stored"], 2, "{v}");
     assert_eq!(v["data"]["results"][2]["error_code"], 2008, "{v}");
     assert_eq!(
-        stored_ioc_uuids(&app).await,
+        app.stored_ioc_uuids().await,
         [
             "00000000-0000-4000-8000-000000000001",
             "00000000-0000-4000-8000-000000000002"
@@ -150,8 +113,8 @@ async fn resends_are_recognised_within_a_batch_across_batches_and_single_pushes(
     let app = TestApp::start().await;
     let key = &app.creds.sensor_key;
     let c = app.user_client().await;
-    let one = item("push_result", &ioc_numbered(key, 1));
-    let two = item("push_result", &ioc_numbered(key, 2));
+    let one = batch_item("push_result", &ioc_numbered(key, 1));
+    let two = batch_item("push_result", &ioc_numbered(key, 2));
     let data = batch_ok(&c, &[one.clone(), two.clone(), one.clone()]).await;
     assert_eq!(
         data["results"],
@@ -171,9 +134,9 @@ async fn resends_are_recognised_within_a_batch_across_batches_and_single_pushes(
     // A single push of the same event is the same event, and the other way round.
     assert_ok(&c.post(IOC, &pairs(&ioc_numbered(key, 1))).await);
     assert_ok(&c.post(IOC, &pairs(&ioc_numbered(key, 3))).await);
-    let data = batch_ok(&c, &[item("push_result", &ioc_numbered(key, 3))]).await;
+    let data = batch_ok(&c, &[batch_item("push_result", &ioc_numbered(key, 3))]).await;
     assert_eq!(data["results"][0]["result"], "duplicate", "{data}");
-    assert_eq!(stored_ioc_uuids(&app).await.len(), 3);
+    assert_eq!(app.stored_ioc_uuids().await.len(), 3);
 }
 
 #[tokio::test]
@@ -187,7 +150,7 @@ async fn item_and_body_limits_refuse_the_whole_request() {
     let key = &app.creds.sensor_key;
     let c = app.user_client().await;
     let items: Vec<Value> = (1..=4)
-        .map(|n| item("push_result", &ioc_numbered(key, n)))
+        .map(|n| batch_item("push_result", &ioc_numbered(key, n)))
         .collect();
     let v = post_batch(&c, BATCH, json!(items).to_string(), None).await;
     assert_error(
@@ -227,7 +190,7 @@ async fn the_batch_answer_comes_in_xml_too() {
     let key = &app.creds.sensor_key;
     let c = app.user_client().await;
     let items = json!([
-        item("push_result", &ioc_form(key)),
+        batch_item("push_result", &ioc_form(key)),
         json!({"method": "push_result", "key": key}),
     ]);
     let r = c
@@ -266,15 +229,15 @@ async fn the_batch_answer_comes_in_xml_too() {
 async fn a_batch_is_for_logged_in_callers_and_their_own_sensors_only() {
     let app = TestApp::start().await;
     let c = Client::new(&app.base);
-    let items = json!([item("push_result", &ioc_form(&app.creds.sensor_key))]);
+    let items = json!([batch_item("push_result", &ioc_form(&app.creds.sensor_key))]);
     let v = post_batch(&c, BATCH, items.to_string(), None).await;
     assert_error(&v, 3004, "log in first");
     // Another tenant's sensor is refused item by item, as its single push would be.
     let other = app.other_tenant().await;
     let mallory = Client::new(&app.base);
     mallory.login_user(&other.username, &other.password).await;
-    let mine = item("push_result", &ioc_form(&other.sensor_key));
-    let theirs = item("push_result", &ioc_form(&app.creds.sensor_key));
+    let mine = batch_item("push_result", &ioc_form(&other.sensor_key));
+    let theirs = batch_item("push_result", &ioc_form(&app.creds.sensor_key));
     let data = batch_ok(&mallory, &[mine, theirs]).await;
     assert_eq!(data["results"][0]["result"], "OK");
     assert_eq!(data["results"][1]["error_code"], 3001, "{data}");
@@ -328,14 +291,14 @@ async fn an_idempotency_key_outlives_the_resend_window_per_license() {
     assert_eq!(app.event_count().await, 3);
     // A batch: an item's own key, or the header's key made the item's own.
     let keyed = |n, k: &str| {
-        let mut i = item("push_result", &ioc_numbered(&key, n));
+        let mut i = batch_item("push_result", &ioc_numbered(&key, n));
         i["idempotency_key"] = json!(k);
         i
     };
     let data = batch_ok(&c, &[keyed(7, "spool-1"), keyed(8, "spool-2")]).await;
     assert_eq!(data["results"][0]["result"], "duplicate", "{data}");
     assert_eq!(data["results"][1]["result"], "OK", "{data}");
-    let body = json!([item("push_result", &ioc_numbered(&key, 9))]).to_string();
+    let body = json!([batch_item("push_result", &ioc_numbered(&key, 9))]).to_string();
     let v = post_batch(&c, BATCH, body.clone(), Some("b-1")).await;
     assert_eq!(v["data"]["stored"], 1, "{v}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -359,7 +322,7 @@ async fn a_malformed_idempotency_key_is_refused_naming_the_header() {
         .await;
         assert_error(&v, 2002, "'Idempotency-Key'");
     }
-    let mut i = item("push_result", &form);
+    let mut i = batch_item("push_result", &form);
     i["idempotency_key"] = json!("");
     let data = batch_ok(&c, &[i]).await;
     assert_eq!(data["results"][0]["error_code"], 2002, "{data}");
@@ -378,7 +341,7 @@ async fn batch_bodies_held_at_once_are_bounded_and_beyond_the_budget_answer_503(
     // Larger than what the node may hold for batches at once (though within the size
     // limit): the client is told to come back, and nothing is stored.
     let many: Vec<Value> = (1..=8)
-        .map(|n| item("push_result", &ioc_numbered(key, n)))
+        .map(|n| batch_item("push_result", &ioc_numbered(key, n)))
         .collect();
     let body = json!(many).to_string();
     assert!(body.len() > 2048);
@@ -395,7 +358,7 @@ async fn batch_bodies_held_at_once_are_bounded_and_beyond_the_budget_answer_503(
     assert_eq!(app.event_count().await, 0);
     // The budget was given back: a batch within it goes through, again and again.
     for n in 1..=3 {
-        let data = batch_ok(&c, &[item("push_result", &ioc_numbered(key, n))]).await;
+        let data = batch_ok(&c, &[batch_item("push_result", &ioc_numbered(key, n))]).await;
         assert_eq!(data["stored"], 1, "{data}");
     }
 }

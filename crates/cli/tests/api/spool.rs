@@ -5,7 +5,6 @@ use crate::commands::{run, write_ini, IOC_FLAGS};
 use crate::support::*;
 use pushdetect_client::spool::{new_key, Spool, SpooledPush};
 use pushdetect_model::{EventKind, FormParams};
-use pushdetect_store::EventFilter;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,10 +24,6 @@ fn ini(dir: &Path, name: &str, app: &TestApp, base: &str) -> PathBuf {
     write_ini(&sub, app, base, "account")
 }
 
-fn uuid(n: usize) -> String {
-    format!("00000000-0000-4000-8000-{n:012}")
-}
-
 /// `push ioc` of the IOC numbered `n` through the spool.
 fn push_args(n: usize, spool: &Path) -> Vec<String> {
     let mut args: Vec<String> = ["push", "--spool", spool.to_str().unwrap(), "ioc"]
@@ -39,7 +34,7 @@ fn push_args(n: usize, spool: &Path) -> Vec<String> {
         args.push((*flag).to_owned());
         let value = flags.next().unwrap();
         args.push(if *flag == "--ioc-uuid" {
-            uuid(n)
+            numbered_uuid(n)
         } else {
             (*value).to_owned()
         });
@@ -63,24 +58,6 @@ async fn run_args(config: &Path, args: &[String]) -> crate::commands::Run {
     run(config, &args, None).await
 }
 
-/// The ioc_uuid of every stored event, by id (the order they were stored in).
-async fn stored(app: &TestApp) -> Vec<String> {
-    let filter = EventFilter {
-        limit: 100_000,
-        ..Default::default()
-    };
-    let mut events = app
-        .store
-        .list_events(app.account_id().await, &filter)
-        .await
-        .unwrap();
-    events.sort_by_key(|e| e.id);
-    events
-        .iter()
-        .map(|e| e.raw_params["ioc_uuid"].as_str().unwrap_or("-").to_owned())
-        .collect()
-}
-
 async fn status(config: &Path, spool: &Path) -> Value {
     let out = run(
         config,
@@ -96,11 +73,7 @@ async fn status(config: &Path, spool: &Path) -> Value {
 fn spool_many(spool: &Path, key: &str, range: std::ops::RangeInclusive<usize>) {
     let s = Spool::open(spool).unwrap();
     for n in range {
-        let params = FormParams::from_pairs(
-            ioc_form(key)
-                .into_iter()
-                .map(|(k, v)| (k, if k == "ioc_uuid" { uuid(n) } else { v })),
-        );
+        let params = FormParams::from_pairs(ioc_numbered(key, n));
         s.append(&SpooledPush::new(EventKind::Ioc, &params, &new_key()))
             .unwrap();
     }
@@ -133,12 +106,20 @@ async fn pushes_spooled_while_the_server_is_away_are_sent_in_order_once() {
         "{s}"
     );
     assert!(s["oldest_spooled_at_ms"].as_i64().unwrap() > 0, "{s}");
-    assert!(stored(&app).await.is_empty());
+    assert!(app.stored_ioc_uuids().await.is_empty());
     // The next push with the spool sends what waited first, then itself.
     let out = run_args(&up, &push_args(4, &spool)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "ioc event pushed: OK\n");
-    assert_eq!(stored(&app).await, [uuid(1), uuid(2), uuid(3), uuid(4)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [
+            numbered_uuid(1),
+            numbered_uuid(2),
+            numbered_uuid(3),
+            numbered_uuid(4)
+        ]
+    );
     let s = status(&up, &spool).await;
     assert_eq!(s["queued"], 0, "{s}");
     assert_eq!(
@@ -153,7 +134,7 @@ async fn pushes_spooled_while_the_server_is_away_are_sent_in_order_once() {
         out.stdout,
         "0 sent, 0 already stored, 0 refused, 0 corrupt, 0 left\n"
     );
-    assert_eq!(stored(&app).await.len(), 4);
+    assert_eq!(app.stored_ioc_uuids().await.len(), 4);
 }
 
 #[tokio::test]
@@ -200,7 +181,10 @@ async fn a_corrupt_record_is_reported_and_set_aside_and_the_rest_drained() {
         out.stdout,
         "2 sent, 0 already stored, 0 refused, 1 corrupt, 0 left\n"
     );
-    assert_eq!(stored(&app).await, [uuid(1), uuid(3)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [numbered_uuid(1), numbered_uuid(3)]
+    );
     let s = status(&up, &spool).await;
     assert_eq!(
         (s["queued"].as_i64(), s["corrupt"].as_i64()),
@@ -226,7 +210,10 @@ async fn a_push_the_server_refuses_for_good_is_set_aside_not_retried_forever() {
         out.stdout,
         "2 sent, 0 already stored, 1 refused, 0 corrupt, 0 left\n"
     );
-    assert_eq!(stored(&app).await, [uuid(1), uuid(3)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [numbered_uuid(1), numbered_uuid(3)]
+    );
     assert_eq!(status(&up, &spool).await["rejected"], 1);
 }
 
@@ -262,8 +249,12 @@ async fn a_drain_killed_midway_loses_nothing_and_stores_nothing_twice() {
     assert!(left > 0, "killed before the end (left {left})");
     let out = run(&up, &["spool", "drain", spool.to_str().unwrap()], None).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let expected: Vec<String> = (1..=total).map(uuid).collect();
-    assert_eq!(stored(&app).await, expected, "each once, in order");
+    let expected: Vec<String> = (1..=total).map(numbered_uuid).collect();
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        expected,
+        "each once, in order"
+    );
     assert_eq!(queued(), 0);
 }
 
@@ -271,13 +262,7 @@ async fn a_drain_killed_midway_loses_nothing_and_stores_nothing_twice() {
 fn batch_file(dir: &Path, key: &str, numbers: &[usize], extra: &[&str]) -> PathBuf {
     let mut text = String::new();
     for &n in numbers {
-        let mut item = serde_json::Map::new();
-        item.insert("method".into(), "push_result".into());
-        for (k, v) in ioc_form(key) {
-            let v = if k == "ioc_uuid" { uuid(n) } else { v };
-            item.insert(k.into(), v.into());
-        }
-        text.push_str(&Value::Object(item).to_string());
+        text.push_str(&batch_item("push_result", &ioc_numbered(key, n)).to_string());
         text.push('\n');
     }
     for line in extra {
@@ -312,7 +297,10 @@ async fn push_batch_sends_a_file_of_items_and_names_each_refused_one() {
         "{}",
         out.stderr
     );
-    assert_eq!(stored(&app).await, [uuid(1), uuid(2)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [numbered_uuid(1), numbered_uuid(2)]
+    );
     // The shell sends items too.
     let items = format!(
         "push_detection.push_events items='{}'\n",
@@ -324,7 +312,10 @@ async fn push_batch_sends_a_file_of_items_and_names_each_refused_one() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let answer: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(answer["stored"], 1, "{answer}");
-    assert_eq!(stored(&app).await, [uuid(1), uuid(2), uuid(3)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [numbered_uuid(1), numbered_uuid(2), numbered_uuid(3)]
+    );
 }
 
 #[tokio::test]
@@ -355,5 +346,8 @@ async fn push_batch_spools_what_it_cannot_deliver_and_a_drain_sends_it() {
         out.stdout,
         "3 sent, 0 already stored, 0 refused, 0 corrupt, 0 left\n"
     );
-    assert_eq!(stored(&app).await, [uuid(1), uuid(2), uuid(3)]);
+    assert_eq!(
+        app.stored_ioc_uuids().await,
+        [numbered_uuid(1), numbered_uuid(2), numbered_uuid(3)]
+    );
 }

@@ -277,6 +277,25 @@ impl TestApp {
     }
 
     /// Number of stored events of the first account, counted through the read API.
+    /// The ioc_uuid of every stored event of the first account, in the order they were
+    /// stored (by id); "-" for an event without one.
+    pub async fn stored_ioc_uuids(&self) -> Vec<String> {
+        let filter = pushdetect_store::EventFilter {
+            limit: 100_000,
+            ..Default::default()
+        };
+        let mut events = self
+            .store
+            .list_events(self.account_id().await, &filter)
+            .await
+            .unwrap();
+        events.sort_by_key(|e| e.id);
+        events
+            .iter()
+            .map(|e| e.raw_params["ioc_uuid"].as_str().unwrap_or("-").to_owned())
+            .collect()
+    }
+
     pub async fn event_count(&self) -> usize {
         let c = self.user_client().await;
         c.get_ok("/papi/push_detection/event/list.json", &[("limit", "1000")])
@@ -446,6 +465,26 @@ pub fn ioc_form(key: &str) -> Vec<(&'static str, String)> {
         ("hostname", "WS-09".to_owned()),
         ("key", key.to_owned()),
     ]
+}
+
+/// The IOC uuid numbered `n`: distinct pushes of one test, told apart once stored.
+pub fn numbered_uuid(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+/// `ioc_form` with the IOC uuid numbered `n`.
+pub fn ioc_numbered(key: &str, n: usize) -> Vec<(&'static str, String)> {
+    with(&ioc_form(key), "ioc_uuid", Some(&numbered_uuid(n)))
+}
+
+/// A batch-push item: a form and its method.
+pub fn batch_item(method: &str, form: &[(&'static str, String)]) -> Value {
+    let mut item = serde_json::Map::new();
+    item.insert("method".into(), serde_json::json!(method));
+    for (k, v) in form {
+        item.insert((*k).into(), serde_json::json!(v));
+    }
+    Value::Object(item)
 }
 
 /// The spec's sample mail object, quotes straightened, exactly as printed.
