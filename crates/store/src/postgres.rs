@@ -6,7 +6,7 @@
 //! score at insert shares a lock on the task that its completion takes alone.
 
 use crate::error::StoreResult;
-use crate::sql::{Backend, SqlStore};
+use crate::sql::{Backend, Bound, SqlStore};
 use async_trait::async_trait;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgQueryResult};
@@ -104,5 +104,74 @@ impl Backend for Postgres {
         .await?;
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// One statement whatever the number of rows: each column's values bound as one array
+    /// and unnested (`SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], ...)`), so the SQL
+    /// text is the same for every batch of a table.
+    async fn insert_rows(
+        conn: &mut PgConnection,
+        head: &str,
+        on_conflict: &str,
+        width: usize,
+        values: &[Bound],
+    ) -> StoreResult<()> {
+        /// One column's values, as the array bound for it.
+        enum Column<'a> {
+            Int(Vec<Option<i64>>),
+            Text(Vec<Option<&'a str>>),
+            Bool(Vec<bool>),
+        }
+        let width = width.max(1);
+        let mut columns = Vec::with_capacity(width);
+        let mut arrays = Vec::with_capacity(width);
+        for c in 0..width.min(values.len()) {
+            let cells = values.iter().skip(c).step_by(width);
+            // Every value of a column is of its first's type (checked by the caller).
+            let (column, cast) = match values[c] {
+                Bound::Int(_) => (
+                    Column::Int(
+                        cells
+                            .map(|v| match v {
+                                Bound::Int(i) => *i,
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    "BIGINT[]",
+                ),
+                Bound::Text(_) => (
+                    Column::Text(
+                        cells
+                            .map(|v| match v {
+                                Bound::Text(t) => t.as_deref(),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                    "TEXT[]",
+                ),
+                Bound::Bool(_) => (
+                    Column::Bool(cells.map(|v| matches!(v, Bound::Bool(true))).collect()),
+                    "BOOLEAN[]",
+                ),
+            };
+            columns.push(column);
+            arrays.push(format!("CAST(${} AS {cast})", c + 1));
+        }
+        let sql = format!(
+            "{head} SELECT * FROM UNNEST({}) {on_conflict}",
+            arrays.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for column in columns {
+            q = match column {
+                Column::Int(v) => q.bind(v),
+                Column::Text(v) => q.bind(v),
+                Column::Bool(v) => q.bind(v),
+            };
+        }
+        q.execute(conn).await?;
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! are atomic); reads use a separate pool and never wait for writers.
 
 use crate::error::StoreResult;
-use crate::sql::{Backend, SqlStore};
+use crate::sql::{next_chunk, values_sql, Backend, Bound, SqlStore};
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
@@ -15,6 +15,16 @@ use sqlx::{Sqlite, SqliteConnection};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Rows of one multi-row INSERT at most: 128 rows of the widest table (16 columns) bind
+/// 2,048 values, far below SQLite's limit of 32,766, and the eight sizes up to it (powers
+/// of two, see `next_chunk`) keep a few prepared texts per table.
+const MOST_ROWS_PER_INSERT: usize = 128;
+
+/// Prepared statements kept per connection: every statement of the store, and the
+/// multi-row INSERTs of each size for each table written in batches, with room to spare
+/// (sqlx keeps 100 by default).
+const STATEMENT_CACHE: usize = 256;
 
 /// SQLite-backed [`Store`](crate::Store).
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -28,7 +38,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .statement_cache_capacity(STATEMENT_CACHE);
         Self::connect(options).await
     }
 
@@ -39,7 +50,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .statement_cache_capacity(STATEMENT_CACHE);
         Self::connect(options).await
     }
 
@@ -105,5 +117,34 @@ impl Backend for Sqlite {
                 .await?;
         let last = last.unwrap_or(0);
         Ok((1..=n as i64).map(|k| last + k).collect())
+    }
+
+    /// Multi-row `VALUES`, each value bound as it is (text borrowed, not copied), in
+    /// statements of at most [`MOST_ROWS_PER_INSERT`] rows.
+    async fn insert_rows(
+        conn: &mut SqliteConnection,
+        head: &str,
+        on_conflict: &str,
+        width: usize,
+        values: &[Bound],
+    ) -> StoreResult<()> {
+        let width = width.max(1);
+        let total = values.len() / width;
+        let mut done = 0;
+        while done < total {
+            let n = next_chunk(total - done, MOST_ROWS_PER_INSERT);
+            let sql = values_sql(head, width, n, on_conflict);
+            let mut q = sqlx::query(&sql);
+            for v in &values[done * width..(done + n) * width] {
+                q = match v {
+                    Bound::Int(v) => q.bind(*v),
+                    Bound::Text(v) => q.bind(v.as_deref()),
+                    Bound::Bool(v) => q.bind(*v),
+                };
+            }
+            q.execute(&mut *conn).await?;
+            done += n;
+        }
+        Ok(())
     }
 }

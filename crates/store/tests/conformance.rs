@@ -687,6 +687,99 @@ async fn a_batch_stores_its_events_in_order_and_recognises_copies_within_it(back
     assert_eq!(count().await, 3);
 }
 
+/// A batch larger than one multi-row statement (300 events) stores every value of every
+/// row as given: NULLs and their absence, text with quotes, backslashes, control and
+/// non-ASCII characters, each event's hosts, tasks and fingerprint, and the ids in order.
+async fn a_large_batch_stores_every_value_as_given(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    let user = store.create_user(t.0, "u", "hash", false, 0).await.unwrap();
+    let odd = "quote \" backslash \\ tab \t nul-free \u{1} ünï 😀 '; DROP TABLE events; --";
+    let events: Vec<NewEvent> = (0..300i64)
+        .map(|i| {
+            let mut e = about(t, &[], 1_000 + i, None);
+            e.kind = ["ioc", "mail", "file_download"][i as usize % 3].into();
+            e.pushed_by = if i % 2 == 0 {
+                Principal::User(user.id)
+            } else {
+                Principal::License(t.1)
+            };
+            e.received_at_ms = 5_000 + i;
+            e.vendor_name = format!("vendor {i} {odd}");
+            e.tool_name = format!("tool {i}");
+            e.hosts = (0..i % 3).map(|h| format!("10.0.{i}.{h}")).collect();
+            e.fields = json!({ "n": i, "text": odd });
+            e.raw_params = json!({ "n": i.to_string(), "text": odd });
+            e.triage = Triage {
+                action: (i % 4 != 0).then(|| ["LOG", "WARN", "BLOCK"][i as usize % 3].to_owned()),
+                base_impact: (i % 5 != 0).then_some(i % 101),
+                task_uuids: (0..i % 2).map(|k| format!("task-{i}-{k}")).collect(),
+            };
+            e
+        })
+        .collect();
+    let prints: Vec<Dedup> = (0..300).map(|i| fingerprint(&format!("F{i}"))).collect();
+    let batch: Vec<(&NewEvent, Option<&Dedup>)> = events
+        .iter()
+        .zip(&prints)
+        .enumerate()
+        .map(|(i, (e, d))| (e, (i % 7 != 0).then_some(d)))
+        .collect();
+    let answers = store.insert_events(&batch).await.unwrap();
+    let ids: Vec<i64> = answers
+        .iter()
+        .map(|a| match a {
+            Inserted::New(id) => *id,
+            other => panic!("not stored: {other:?}"),
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let stored = store
+        .list_events(
+            t.0,
+            &EventFilter {
+                limit: 1000,
+                order: EventOrder::Oldest,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 300);
+    for ((s, e), id) in stored.iter().zip(&events).zip(&ids) {
+        assert_eq!(s.id, *id);
+        assert_eq!(
+            (&s.kind, s.received_at_ms, s.occurred_at_ms, s.pushed_by),
+            (&e.kind, e.received_at_ms, e.occurred_at_ms, e.pushed_by)
+        );
+        assert_eq!(
+            (&s.vendor_name, &s.tool_name),
+            (&e.vendor_name, &e.tool_name)
+        );
+        assert_eq!((&s.fields, &s.raw_params), (&e.fields, &e.raw_params));
+        assert_eq!((&s.hosts, &s.task_uuids), (&e.hosts, &e.triage.task_uuids));
+        assert_eq!(
+            (&s.action, s.impact),
+            (&e.triage.action, e.triage.base_impact)
+        );
+        assert_eq!((s.license_id, s.sensor_id), (t.1, t.2));
+    }
+    // Each fingerprint given is stored: the same batch again is 258 copies and 42 new
+    // events (those pushed without one).
+    let again = store.insert_events(&batch).await.unwrap();
+    for (i, (a, id)) in again.iter().zip(&ids).enumerate() {
+        if i % 7 == 0 {
+            assert!(
+                matches!(a, Inserted::New(n) if n > ids.last().unwrap()),
+                "{i}: {a:?}"
+            );
+        } else {
+            assert_eq!(*a, Inserted::Duplicate(*id), "{i}");
+        }
+    }
+}
+
 /// Group commit: concurrent events are each stored once, with their own ids; concurrent
 /// copies of one push are stored once; an event that cannot be stored fails alone.
 async fn group_commit_stores_concurrent_events_once_each(backend: Backend) {
@@ -1028,6 +1121,7 @@ conformance!(
     unique_names_conflict_and_disabling_cascades,
     the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
     a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
+    a_large_batch_stores_every_value_as_given,
     group_commit_stores_concurrent_events_once_each,
     cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_ttl,
     a_poller_continuing_from_the_horizon_misses_no_completion,

@@ -1,12 +1,12 @@
 //! How events are written. A batch of events costs a fixed number of statements, whatever
-//! its size: rows travel as one JSON array per table (`json_rows.rs`), new ids are reserved
+//! its size: each table's rows are one multi-row insert (`batch_rows.rs`), new ids are reserved
 //! up front ([`Backend::next_ids`]), and incidents are planned in memory
 //! ([`crate::incident_plan`]). Every function here runs in the caller's transaction.
 
-use super::json_rows::{row, Rows};
+use super::batch_rows::{row, Rows};
 use super::rows::{split_principal, INCIDENT_COLUMNS};
 use super::statement::Statement;
-use super::{Backend, SqlStore};
+use super::{Backend, Bound, SqlStore};
 use crate::error::StoreResult;
 use crate::incident_plan::{higher, Plan};
 use crate::records::*;
@@ -26,7 +26,11 @@ fn incident_lock(account_id: i64, host: &str) -> String {
 }
 
 /// The row of `event_tasks` that links an event to a task it names.
-fn task_link(event_id: i64, account_id: i64, task_uuid: &str) -> (&'static [&'static str], Value) {
+fn task_link(
+    event_id: i64,
+    account_id: i64,
+    task_uuid: &str,
+) -> (&'static [&'static str], [Bound; 3]) {
     row! { event_id: event_id, account_id: account_id, task_uuid: task_uuid }
 }
 
@@ -140,7 +144,7 @@ where
                 row! {
                     id: i.id,
                     account_id: account,
-                    host: i.host,
+                    host: &i.host,
                     first_ms: i.first_ms,
                     last_ms: i.last_ms,
                     events: i.events,
@@ -237,7 +241,7 @@ where
         let mut stored: HashMap<String, (i64, i64)> = HashMap::new();
         let fingerprints: Rows = batch
             .iter()
-            .filter_map(|(_, d)| d.map(|d| row! { fingerprint: d.fingerprint }))
+            .filter_map(|(_, d)| d.map(|d| row! { fingerprint: &d.fingerprint }))
             .collect();
         if !fingerprints.is_empty() {
             let rows = sqlx::query(&format!(
@@ -304,14 +308,14 @@ where
                 sensor_id: e.sensor_id,
                 pushed_by_user_id: user_id,
                 pushed_by_license_id: license_id,
-                kind: e.kind,
+                kind: &e.kind,
                 received_at_ms: e.received_at_ms,
                 occurred_at_ms: e.occurred_at_ms,
-                vendor_name: e.vendor_name,
-                tool_name: e.tool_name,
+                vendor_name: &e.vendor_name,
+                tool_name: &e.tool_name,
                 fields: e.fields.to_string(),
                 raw_params: e.raw_params.to_string(),
-                action: e.triage.action,
+                action: &e.triage.action,
                 impact: impact,
                 incidents_indexed: 1,
             });
@@ -323,7 +327,7 @@ where
             }
             if let Some(d) = dedup {
                 new_fingerprints.push(row! {
-                    fingerprint: d.fingerprint,
+                    fingerprint: &d.fingerprint,
                     event_id: id,
                     received_at_ms: e.received_at_ms,
                     keep_until_ms: d.keep_until_ms,

@@ -5,7 +5,7 @@
 //! Each part of the store is implemented in its own module: [`Directory`](crate::Directory)
 //! in `directory.rs`, [`Analyses`](crate::Analyses) in `analyses.rs`,
 //! [`EventLog`](crate::EventLog) in `event_log.rs` (batch writes in `event_writes.rs`, rows
-//! written by column name in `json_rows.rs`), row mapping in `rows.rs`.
+//! written by column name in `batch_rows.rs`), row mapping in `rows.rs`.
 //!
 //! The generic code needs sqlx to run statements on the backend's connections and to
 //! encode and decode `i64`, `bool` and text there. Rust does not carry such bounds from a
@@ -13,12 +13,15 @@
 //! on [`SqlStore`]'s [`Store`] implementation below.
 
 mod analyses;
+mod batch_rows;
 mod directory;
 mod event_log;
 mod event_writes;
-mod json_rows;
 mod rows;
 mod statement;
+
+pub(crate) use batch_rows::{next_chunk, values_sql};
+pub use statement::Bound;
 
 use crate::cache::Lookups;
 use crate::completions::Completions;
@@ -39,7 +42,7 @@ pub trait Backend: Database {
     /// How many write transactions are worth running at once.
     const PARALLEL_WRITERS: usize;
     /// A table expression with one row (`value`) per element of the JSON array bound as
-    /// `$1`, so that a whole batch of rows is one statement with one SQL text.
+    /// `$1`, so that a batch of rows joined as a table is one statement with one SQL text.
     const JSON_ROWS: &'static str;
     /// What an INSERT says to give ids of identity columns explicitly ("" where ids are
     /// given as they are).
@@ -64,6 +67,17 @@ pub trait Backend: Database {
 
     /// The next `n` ids of `table`, ascending, reserved for this transaction.
     async fn next_ids(conn: &mut Self::Connection, table: &str, n: usize) -> StoreResult<Vec<i64>>;
+
+    /// Inserts rows of `width` values each (`values`, row after row, every column's values
+    /// of one type) with `head` (`INSERT INTO t (a, b) ...`) and `on_conflict` after the
+    /// rows, binding the values as they are, in as few statements as the backend allows.
+    async fn insert_rows(
+        conn: &mut Self::Connection,
+        head: &str,
+        on_conflict: &str,
+        width: usize,
+        values: &[Bound],
+    ) -> StoreResult<()>;
 }
 
 /// The [`Store`] over one database: a pool that writes and one that reads (the same pool

@@ -8,9 +8,12 @@ use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 use std::fmt::{Display, Write};
 
-/// A value bound to a [`Statement`].
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Bound {
+/// A value bound to a statement: to a [`Statement`], or one cell of a batch of rows that a
+/// [`Backend`](super::Backend) inserts (and that reads as JSON where a batch is joined as
+/// a table).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Bound {
     /// An integer or NULL.
     Int(Option<i64>),
     /// A text or NULL.
@@ -22,6 +25,11 @@ pub(super) enum Bound {
 impl From<i64> for Bound {
     fn from(v: i64) -> Self {
         Bound::Int(Some(v))
+    }
+}
+impl From<&i64> for Bound {
+    fn from(v: &i64) -> Self {
+        Bound::Int(Some(*v))
     }
 }
 impl From<Option<i64>> for Bound {
@@ -47,6 +55,11 @@ impl From<&str> for Bound {
 impl From<Option<String>> for Bound {
     fn from(v: Option<String>) -> Self {
         Bound::Text(v)
+    }
+}
+impl From<&Option<String>> for Bound {
+    fn from(v: &Option<String>) -> Self {
+        Bound::Text(v.clone())
     }
 }
 impl From<bool> for Bound {
