@@ -29,6 +29,16 @@ pub(crate) fn write_ini(dir: &Path, app: &TestApp, base: &str, method: &str) -> 
     path
 }
 
+/// The context flags of a file download that analyse-file pushes.
+pub(crate) const DOWNLOAD_FLAGS: &[&str] = &[
+    "--src-ip",
+    "10.0.0.5",
+    "--dst-ip",
+    "203.0.113.7",
+    "--application-protocol",
+    "HTTP",
+];
+
 /// The flags of a complete IOC push.
 pub(crate) const IOC_FLAGS: &[&str] = &[
     "--ioc-uuid",
@@ -198,22 +208,13 @@ async fn analyse_file_pushes_eicar_and_not_a_harmless_file() {
     std::fs::write(dir.path().join("notes.txt"), "meeting at noon").unwrap();
     let eicar = dir.path().join("eicar.com");
     let notes = dir.path().join("notes.txt");
-    let r = run(
-        &ini,
-        &[
-            "analyse-file",
-            eicar.to_str().unwrap(),
-            notes.to_str().unwrap(),
-            "--src-ip",
-            "10.0.0.5",
-            "--dst-ip",
-            "203.0.113.7",
-            "--application-protocol",
-            "HTTP",
-        ],
-        None,
-    )
-    .await;
+    let mut args = vec![
+        "analyse-file",
+        eicar.to_str().unwrap(),
+        notes.to_str().unwrap(),
+    ];
+    args.extend_from_slice(DOWNLOAD_FLAGS);
+    let r = run(&ini, &args, None).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let eicar_line = r.stdout.lines().find(|l| l.contains("eicar.com")).unwrap();
     assert!(

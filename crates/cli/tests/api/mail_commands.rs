@@ -2,7 +2,7 @@
 //! headers recovered, mbox files, directories and standard input read, items analysed once
 //! per run and reused across runs, JSON output and its summary.
 
-use crate::commands::{eml, events, run, write_ini, EICAR};
+use crate::commands::{eml, events, run, write_ini, DOWNLOAD_FLAGS, EICAR};
 use crate::support::*;
 use serde_json::Value;
 use std::path::Path;
@@ -347,16 +347,8 @@ async fn analyse_file_reads_directories_with_recursive() {
     std::fs::create_dir_all(captured.join("sub")).unwrap();
     std::fs::write(captured.join("sub/eicar.com"), EICAR).unwrap();
     std::fs::write(captured.join("notes.txt"), "lunch").unwrap();
-    let context = [
-        "--src-ip",
-        "10.0.0.5",
-        "--dst-ip",
-        "203.0.113.7",
-        "--application-protocol",
-        "HTTP",
-    ];
     let mut args = vec!["analyse-file", captured.to_str().unwrap()];
-    args.extend_from_slice(&context);
+    args.extend_from_slice(DOWNLOAD_FLAGS);
     let r = run(&ini, &args, None).await;
     assert_ne!(r.code, 0);
     assert!(

@@ -1,7 +1,7 @@
 //! The client spool: `--spool DIR` keeps what cannot be delivered, `spool drain` sends it
 //! in order and once, whatever happens to the server or the client in between.
 
-use crate::commands::{run, write_ini, IOC_FLAGS};
+use crate::commands::{events, run, write_ini, DOWNLOAD_FLAGS, EICAR, IOC_FLAGS};
 use crate::support::*;
 use pushdetect_client::spool::{new_key, Spool, SpooledPush};
 use pushdetect_model::{EventKind, FormParams};
@@ -350,4 +350,99 @@ async fn push_batch_spools_what_it_cannot_deliver_and_a_drain_sends_it() {
         app.stored_ioc_uuids().await,
         [numbered_uuid(1), numbered_uuid(2), numbered_uuid(3)]
     );
+}
+
+/// A papi_client.ini whose Analyst API is the server and whose PAPI is away: analyses are
+/// made, their pushes cannot be delivered.
+fn ini_papi_away(dir: &Path, app: &TestApp, nowhere: &str) -> PathBuf {
+    let sub = dir.join("papi-away");
+    std::fs::create_dir_all(&sub).unwrap();
+    let path = write_ini(&sub, app, &app.base, "license");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        &format!("url = {}/papi", app.base),
+        &format!("url = {nowhere}/papi"),
+        1,
+    );
+    assert!(text.contains(nowhere), "{text}");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn analyse_file_and_analyse_mail_spool_their_pushes_while_the_papi_is_away() {
+    let app = TestApp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let away = ini_papi_away(dir.path(), &app, &nowhere().await);
+    let up = ini(dir.path(), "up", &app, &app.base);
+    let eicar = dir.path().join("eicar.com");
+    std::fs::write(&eicar, EICAR).unwrap();
+    let mut args = vec![
+        "analyse-file",
+        "--spool",
+        spool.to_str().unwrap(),
+        eicar.to_str().unwrap(),
+    ];
+    args.extend_from_slice(DOWNLOAD_FLAGS);
+    let out = run(&away, &args, None).await;
+    assert_eq!(
+        out.code, 0,
+        "spooled is success: {}\n{}",
+        out.stdout, out.stderr
+    );
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("eicar.com"))
+        .unwrap();
+    assert!(line.ends_with("spooled"), "{}", out.stdout);
+    let mail = crate::commands::eml(
+        "From: billing@vendor.example\nTo: jane.doe@corp.com\nSubject: invoice\n\
+         Message-ID: <spooled@vendor.example>\n",
+        &format!(
+            "Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\n\
+             See attached.\n--b1\nContent-Type: application/octet-stream; name=invoice.com\n\
+             Content-Disposition: attachment; filename=invoice.com\n\
+             Content-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+            "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo="
+        ),
+    );
+    let message = dir.path().join("invoice.eml");
+    std::fs::write(&message, mail).unwrap();
+    let out = run(
+        &away,
+        &[
+            "analyse-mail",
+            "--spool",
+            spool.to_str().unwrap(),
+            message.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        out.code, 0,
+        "spooled is success: {}\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains("spooled, to be pushed later (communication error"),
+        "{}",
+        out.stdout
+    );
+    assert!(events(&app).await.is_empty());
+    assert_eq!(status(&up, &spool).await["queued"], 2);
+    // Drained once the PAPI is reachable: the file download first, then the mail.
+    let out = run(&up, &["spool", "drain", spool.to_str().unwrap()], None).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "2 sent, 0 already stored, 0 refused, 0 corrupt, 0 left\n"
+    );
+    let mut stored = events(&app).await;
+    stored.sort_by_key(|e| e["event_id"].as_i64());
+    let kinds: Vec<&str> = stored.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["file_download", "mail"], "{stored:?}");
+    assert_eq!(stored[0]["tool_name"], "analyse-file");
 }
