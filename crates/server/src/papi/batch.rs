@@ -51,15 +51,13 @@ impl BodyRefused {
     fn into_response(self, format: pushdetect_model::Format) -> Response {
         match self {
             BodyRefused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
-            BodyRefused::Busy => {
-                let e = ApiError::new(
-                    ErrorCode::Unavailable,
+            BodyRefused::Busy => Reply::new(
+                format,
+                Err(Failure::Busy(
                     "too many batch pushes are being received at once; retry later",
-                );
-                let mut response = Reply::error(format, e).into_response();
-                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                response
-            }
+                )),
+            )
+            .into_response(),
             BodyRefused::Broken(why) => Reply::error(
                 format,
                 ApiError::new(

@@ -1,6 +1,6 @@
 //! The answer of every PAPI call: the envelope in the format of the URL suffix, HTTP 200 for
 //! API errors (Lastline clients treat any HTTP error as a communication failure), HTTP 503
-//! only when the store is unavailable.
+//! only when the store is unavailable or the node is at one of its bounds.
 
 use crate::envelope::respond;
 pub use crate::envelope::Fmt;
@@ -19,6 +19,9 @@ pub enum Failure {
     Api(ApiError),
     /// The store failed: HTTP 503 so the client retries.
     Unavailable(StoreError),
+    /// The node holds all it allows at once (what, in the message): HTTP 503 with error
+    /// 5001 so the client retries later.
+    Busy(&'static str),
 }
 
 impl From<ApiError> for Failure {
@@ -75,6 +78,11 @@ impl IntoResponse for Reply {
                     "the service is temporarily unavailable; retry later",
                 );
                 (StatusCode::SERVICE_UNAVAILABLE, failure(&e), None)
+            }
+            Err(Failure::Busy(message)) => {
+                let e = ApiError::new(pushdetect_model::ErrorCode::Unavailable, message);
+                let code = Some(e.code.number());
+                (StatusCode::SERVICE_UNAVAILABLE, failure(&e), code)
             }
         };
         let mut response = respond(self.format, status, &envelope, self.extra_headers);
