@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// The first word of every record file, with the format's version.
 const MAGIC: &str = "pushdetect-spool 1";
@@ -157,6 +158,9 @@ pub enum Delivery {
 pub struct Spool {
     dir: PathBuf,
     _lock: File,
+    /// The sequence number of the last record appended or found at open: only this
+    /// process appends while it holds the lock, so it need not list the queue each time.
+    last_seq: Mutex<u128>,
 }
 
 impl Spool {
@@ -184,6 +188,7 @@ impl Spool {
         let spool = Spool {
             dir: dir.to_owned(),
             _lock: lock,
+            last_seq: Mutex::new(0),
         };
         let queue = spool.queue();
         for entry in fs::read_dir(&queue).map_err(io_at(&queue))? {
@@ -192,12 +197,18 @@ impl Spool {
                 fs::remove_file(&path).map_err(io_at(&path))?;
             }
         }
+        let last = spool.files()?.last().map_or(0, |(seq, _)| *seq);
+        *spool.last_seq() = last;
         Ok(spool)
     }
 
     /// The spool's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    fn last_seq(&self) -> std::sync::MutexGuard<'_, u128> {
+        self.last_seq.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn queue(&self) -> PathBuf {
@@ -233,11 +244,14 @@ impl Spool {
             hex::encode(Sha256::digest(&payload)),
             payload.len()
         );
-        // After every queued record, and not before now (in µs): the order survives an
-        // empty queue and a restart.
-        let last = self.files()?.last().map_or(0, |(seq, _)| *seq);
+        // After every record appended or queued, and not before now (in µs): the order
+        // survives an empty queue and a restart.
         let now = u128::try_from(chrono::Utc::now().timestamp_micros()).unwrap_or(0);
-        let seq = (last + 1).max(now);
+        let seq = {
+            let mut last = self.last_seq();
+            *last = (*last + 1).max(now);
+            *last
+        };
         let queue = self.queue();
         let tmp = queue.join(format!("{seq:020}.tmp"));
         let done = queue.join(format!("{seq:020}.{RECORD}"));
@@ -598,6 +612,28 @@ mod tests {
             .map(|e| e.read.unwrap().params[0].1.clone())
             .collect();
         assert_eq!(read, ["u1", "u2"]);
+    }
+
+    #[test]
+    fn records_appended_after_a_reopen_follow_the_queue_whatever_the_clock_says() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(dir.path()).unwrap();
+            spool.append(&push(1)).unwrap();
+            // As if it had been spooled while the clock was far ahead.
+            let (_, path) = spool.files().unwrap().remove(0);
+            fs::rename(&path, path.with_file_name("90000000000000000000.push")).unwrap();
+        }
+        let spool = Spool::open(dir.path()).unwrap();
+        spool.append(&push(2)).unwrap();
+        spool.append(&push(3)).unwrap();
+        let read: Vec<_> = spool
+            .next(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.read.unwrap().params[0].1.clone())
+            .collect();
+        assert_eq!(read, ["u1", "u2", "u3"]);
     }
 
     #[test]
