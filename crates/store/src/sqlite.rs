@@ -32,30 +32,25 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl SqliteStore {
     /// Opens (creating if missing) the database file and applies the embedded migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .statement_cache_capacity(STATEMENT_CACHE);
-        Self::connect(options).await
+        Self::connect(SqliteConnectOptions::new().filename(path)).await
     }
 
     /// Opens a database given as a `sqlite:` URL.
     pub async fn open_url(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::connect(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    /// Opens the database named by `options` with the settings every connection of the
+    /// store has (created if missing, WAL, `synchronous = FULL`, foreign keys, the busy
+    /// timeout and the statement cache) and applies the migrations.
+    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .statement_cache_capacity(STATEMENT_CACHE);
-        Self::connect(options).await
-    }
-
-    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
