@@ -1,5 +1,6 @@
 //! The Analyst API's own error codes, as the public Lastline analysis client knows them.
 
+use crate::error::shown;
 use crate::params::closest;
 use std::fmt;
 
@@ -299,12 +300,12 @@ impl AnalystCall {
             let suggestion = closest(known(), name)
                 .map(|n| format!(" (did you mean '{n}'?)"))
                 .unwrap_or_default();
-            let shown: String = name.chars().take(64).collect();
             let expected: Vec<&str> = known().collect();
             return Err(AnalystError::new(
                 AnalystCode::InvalidMetadata,
                 format!(
-                    "unknown parameter '{shown}' for {}{suggestion}; expected one of: {}",
+                    "unknown parameter '{}' for {}{suggestion}; expected one of: {}",
+                    shown(name),
                     self.path,
                     expected.join(", ")
                 ),

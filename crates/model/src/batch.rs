@@ -6,7 +6,7 @@
 //! is refused with the error it would get alone and the others go on. Only what makes the
 //! whole body unreadable (not JSON, too many items) refuses the request.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{shown, ApiError, ErrorCode};
 use crate::event::EventKind;
 use crate::method::{MethodSpec, ParamKind};
 use crate::params::FormParams;
@@ -127,10 +127,9 @@ pub fn split_body(body: &[u8], max_items: usize) -> Result<Vec<Result<Value, Api
             .into_iter()
             .map(|line| {
                 serde_json::from_str(line).map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::MalformedRequest,
-                        format!("the item is not JSON ({e}); expected one JSON object per line"),
-                    )
+                    malformed(format!(
+                        "the item is not JSON ({e}); expected one JSON object per line"
+                    ))
                 })
             })
             .collect()
@@ -180,10 +179,9 @@ impl BatchItem {
         };
         let kind = match fields.get(METHOD_FIELD) {
             Some(Value::String(name)) => kind_of_method(name).ok_or_else(|| {
-                let shown: String = name.chars().take(64).collect();
                 ApiError::invalid(
                     METHOD_FIELD,
-                    &format!("one of {} (got '{shown}')", methods()),
+                    &format!("one of {} (got '{}')", methods(), shown(name)),
                 )
             })?,
             Some(_) => {
@@ -224,9 +222,8 @@ impl BatchItem {
                 Value::Number(n) => n.to_string(),
                 doc @ (Value::Object(_) | Value::Array(_)) if json_param => doc.to_string(),
                 other => {
-                    let shown: String = name.chars().take(64).collect();
                     return Err(ApiError::invalid(
-                        &shown,
+                        &shown(&name),
                         &format!("a string, number or boolean (got {})", json_type(&other)),
                     ));
                 }
@@ -235,9 +232,7 @@ impl BatchItem {
         }
         Ok(BatchItem { kind, params, key })
     }
-}
 
-impl BatchItem {
     /// The item as a sender writes it: `method`, the key if any, and each parameter as a
     /// string (a name given twice keeps its first value: the server refuses a name
     /// repeated with different values anyway).

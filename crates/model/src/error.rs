@@ -81,6 +81,12 @@ impl ErrorCode {
     ];
 }
 
+/// How much of a client's name is quoted back in an error message: its first 64
+/// characters, so that an answer never echoes a huge field.
+pub(crate) fn shown(name: &str) -> String {
+    name.chars().take(64).collect()
+}
+
 /// An API-level error: answered with HTTP 200, `success: 0`, the message and the code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ApiError {

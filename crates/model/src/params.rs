@@ -4,7 +4,7 @@
 //! method does not know is refused (a typo must not silently lose data), and a parameter
 //! given twice with different values is refused (which one would be meant is unknowable).
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{shown, ApiError, ErrorCode};
 use crate::limits::{max_value_bytes, MAX_FIELDS, MAX_NAME_BYTES};
 use crate::method::MethodSpec;
 use std::collections::BTreeMap;
@@ -274,11 +274,11 @@ fn unknown_parameter(spec: &MethodSpec, name: &str) -> ApiError {
         .flatten()
         .map(|n| format!(" (did you mean '{n}'?)"))
         .unwrap_or_default();
-    let shown: String = name.chars().take(64).collect();
     ApiError::new(
         ErrorCode::UnknownParameter,
         format!(
-            "unknown parameter '{shown}' for {}{suggestion}; expected one of: {}",
+            "unknown parameter '{}' for {}{suggestion}; expected one of: {}",
+            shown(name),
             spec.name,
             spec.params
                 .iter()
