@@ -17,7 +17,7 @@
 
 use crate::error::ClientError;
 use crate::push::PushDetection;
-use pushdetect_model::batch::{method_name, ItemResult, Outcome, KEY_FIELD};
+use pushdetect_model::batch::{method_name, ItemResult, Outcome, KEY_FIELD, METHOD_FIELD};
 use pushdetect_model::{BatchItem, ErrorCode, EventKind, FormParams, IdempotencyKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,7 +88,7 @@ impl SpooledPush {
     /// The push as an item of a batch push.
     pub fn item(&self) -> Result<BatchItem, String> {
         let mut item = serde_json::Map::new();
-        item.insert("method".into(), self.method.clone().into());
+        item.insert(METHOD_FIELD.into(), self.method.clone().into());
         item.insert(KEY_FIELD.into(), self.key.clone().into());
         for (name, value) in &self.params {
             item.entry(name.clone())
