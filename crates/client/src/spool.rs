@@ -550,6 +550,16 @@ mod tests {
         )
     }
 
+    /// The IOC uuids of the queued records, in queue order.
+    fn queued_uuids(spool: &Spool) -> Vec<String> {
+        spool
+            .next(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.read.unwrap().params[0].1.clone())
+            .collect()
+    }
+
     #[test]
     fn records_come_back_in_order_and_intact() {
         let dir = tempfile::tempdir().unwrap();
@@ -605,13 +615,7 @@ mod tests {
         let spool = Spool::open(dir.path()).unwrap();
         assert!(!stale.exists());
         spool.append(&push(2)).unwrap();
-        let read: Vec<_> = spool
-            .next(10)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.read.unwrap().params[0].1.clone())
-            .collect();
-        assert_eq!(read, ["u1", "u2"]);
+        assert_eq!(queued_uuids(&spool), ["u1", "u2"]);
     }
 
     #[test]
@@ -627,13 +631,7 @@ mod tests {
         let spool = Spool::open(dir.path()).unwrap();
         spool.append(&push(2)).unwrap();
         spool.append(&push(3)).unwrap();
-        let read: Vec<_> = spool
-            .next(10)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.read.unwrap().params[0].1.clone())
-            .collect();
-        assert_eq!(read, ["u1", "u2", "u3"]);
+        assert_eq!(queued_uuids(&spool), ["u1", "u2", "u3"]);
     }
 
     #[test]
