@@ -14,7 +14,7 @@
 use pushdetect_server::provision::init_account;
 use pushdetect_server::{AppState, Config};
 use pushdetect_store::group_commit::{EventWrite, GroupCommit};
-use pushdetect_store::{Dedup, NewEvent, Principal, Store, Task, Triage};
+use pushdetect_store::{Actor, Dedup, NewEvent, Principal, Store, Task, Triage};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,6 +127,7 @@ fn event(account: i64, license: i64, sensor: i64, i: usize) -> NewEvent {
             task_uuids: vec![RAW_TASK.to_owned()],
         },
         incident_window_ms: 3_600_000,
+        reopen_closed: true,
     }
 }
 
@@ -194,13 +195,16 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
         .await
         .unwrap();
     let raw_store = {
-        let other = store.create_account("raw", 0).await.unwrap();
+        let other = store
+            .create_account("raw", &Actor::operator(), 0)
+            .await
+            .unwrap();
         let license = store
-            .create_license(other.id, "raw", "RAWKEY", "x", 0)
+            .create_license(other.id, "raw", "RAWKEY", "x", &Actor::operator(), 0)
             .await
             .unwrap();
         let sensor = store
-            .create_sensor(license.id, "RAWSUB", "raw", 0)
+            .create_sensor(license.id, "RAWSUB", "raw", &Actor::operator(), 0)
             .await
             .unwrap();
         store

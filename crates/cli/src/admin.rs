@@ -6,7 +6,7 @@ use clap::Subcommand;
 use pushdetect_model::values::TaskUuid;
 use pushdetect_server::credentials::random_task_uuid;
 use pushdetect_server::provision::{add_license, add_sensor, add_user, init_account, rotate_token};
-use pushdetect_store::{Account, Store, Task};
+use pushdetect_store::{Account, Actor, Role, Store, Task};
 use serde_json::{json, Value};
 
 /// `pushdetect admin`.
@@ -102,9 +102,21 @@ enum UserCmd {
         /// Account id or name.
         #[arg(long)]
         account: String,
-        /// Make the user an administrator of the account.
-        #[arg(long)]
+        /// What the user may do: admin (everything), analyst (work on incidents) or
+        /// viewer (read only).
+        #[arg(long, default_value = "analyst", value_parser = parse_role)]
+        role: Role,
+        /// The same as `--role admin`.
+        #[arg(long, conflicts_with = "role")]
         admin: bool,
+    },
+    /// Change a user's role (admin, analyst or viewer); it applies to their next request.
+    Role {
+        /// User name.
+        username: String,
+        /// The new role.
+        #[arg(value_parser = parse_role)]
+        role: Role,
     },
     /// List users.
     List {
@@ -255,6 +267,8 @@ fn print_result(value: &Value, json: bool) {
 
 async fn execute(store: &dyn Store, what: What) -> Result<Value> {
     let done = |what: String| json!({"ok": what});
+    // The audit trail records these as done by the operator at the server's machine.
+    let by = Actor::operator();
     Ok(match what {
         What::Account(cmd) => match cmd {
             AccountCmd::Add { name, admin } => {
@@ -272,12 +286,12 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 .collect::<Vec<_>>()),
             AccountCmd::Disable { account: a } => {
                 let acc = account(store, &a).await?;
-                store.set_account_disabled(acc.id, true).await?;
+                store.set_account_disabled(acc.id, true, &by).await?;
                 done(format!("account {} disabled", acc.name))
             }
             AccountCmd::Enable { account: a } => {
                 let acc = account(store, &a).await?;
-                store.set_account_disabled(acc.id, false).await?;
+                store.set_account_disabled(acc.id, false, &by).await?;
                 done(format!("account {} enabled", acc.name))
             }
         },
@@ -286,8 +300,10 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 UserCmd::Add {
                     username,
                     account: a,
+                    role,
                     admin,
                 } => {
+                    let role = if admin { Role::Admin } else { role };
                     if username.contains('/') || username.trim().is_empty() {
                         return Err(anyhow!(
                             "the username must not be empty or hold '/': names with '/' are \
@@ -295,9 +311,15 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                         ));
                     }
                     let acc = account(store, &a).await?;
-                    let new = add_user(store, acc.id, &username, admin).await?;
+                    let new = add_user(store, acc.id, &username, role, &by).await?;
                     json!({"user_id": new.user.id, "username": new.user.username,
-                       "password": new.password, "account_id": acc.id, "admin": admin})
+                       "password": new.password, "account_id": acc.id, "role": role.as_str()})
+                }
+                UserCmd::Role { username, role } => {
+                    store
+                        .set_user_role(user_id(store, &username).await?, role, &by)
+                        .await?;
+                    done(format!("user {username} is now {role}"))
                 }
                 UserCmd::List { account: a } => {
                     let filter = account_filter(store, &a).await?;
@@ -306,18 +328,18 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                     .await?
                     .into_iter()
                     .map(|u| json!({"id": u.id, "username": u.username, "account_id": u.account_id,
-                                    "admin": u.is_admin, "disabled": u.disabled}))
+                                    "role": u.role.as_str(), "disabled": u.disabled}))
                     .collect::<Vec<_>>())
                 }
                 UserCmd::Disable { username } => {
                     store
-                        .set_user_disabled(user_id(store, &username).await?, true)
+                        .set_user_disabled(user_id(store, &username).await?, true, &by)
                         .await?;
                     done(format!("user {username} disabled"))
                 }
                 UserCmd::Enable { username } => {
                     store
-                        .set_user_disabled(user_id(store, &username).await?, false)
+                        .set_user_disabled(user_id(store, &username).await?, false, &by)
                         .await?;
                     done(format!("user {username} enabled"))
                 }
@@ -326,7 +348,7 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
         What::License(cmd) => match cmd {
             LicenseCmd::Add { account: a, name } => {
                 let acc = account(store, &a).await?;
-                let new = add_license(store, acc.id, &name).await?;
+                let new = add_license(store, acc.id, &name, &by).await?;
                 json!({"key_id": new.license.id, "access_key": new.license.access_key,
                        "api_token": new.api_token, "account_id": acc.id, "name": name})
             }
@@ -343,15 +365,15 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                     .collect::<Vec<_>>())
             }
             LicenseCmd::Disable { key_id } => {
-                store.set_license_disabled(key_id, true).await?;
+                store.set_license_disabled(key_id, true, &by).await?;
                 done(format!("license {key_id} disabled"))
             }
             LicenseCmd::Enable { key_id } => {
-                store.set_license_disabled(key_id, false).await?;
+                store.set_license_disabled(key_id, false, &by).await?;
                 done(format!("license {key_id} enabled"))
             }
             LicenseCmd::RotateToken { key_id } => {
-                let token = rotate_token(store, key_id).await?;
+                let token = rotate_token(store, key_id, &by).await?;
                 json!({"key_id": key_id, "api_token": token})
             }
         },
@@ -378,7 +400,7 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                     .find_license(license)
                     .await?
                     .ok_or_else(|| anyhow!("no license with key_id {license}"))?;
-                let s = add_sensor(store, l.id, &name).await?;
+                let s = add_sensor(store, l.id, &name, &by).await?;
                 json!({"subkey_id": s.id, "subkey": s.subkey, "key_id": l.id,
                        "sensor_key": format!("{}:{}", l.access_key, s.subkey), "name": name})
             }
@@ -393,11 +415,11 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 )
                 .collect::<Vec<_>>()),
             SensorCmd::Disable { subkey_id } => {
-                store.set_sensor_disabled(subkey_id, true).await?;
+                store.set_sensor_disabled(subkey_id, true, &by).await?;
                 done(format!("sensor {subkey_id} disabled"))
             }
             SensorCmd::Enable { subkey_id } => {
-                store.set_sensor_disabled(subkey_id, false).await?;
+                store.set_sensor_disabled(subkey_id, false, &by).await?;
                 done(format!("sensor {subkey_id} enabled"))
             }
         },
@@ -440,4 +462,9 @@ fn print_human(value: &Value) {
         }
         other => println!("{}", scalar(other)),
     }
+}
+
+/// Reads a role as `--role` and `user role` take it.
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse("role", value).map_err(|e| e.message)
 }

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// applies to events stored from then on.
     #[arg(long, default_value_t = defaults::INCIDENT_WINDOW_SECS)]
     incident_window_secs: u64,
+    /// What a new event about the host of a closed incident does: `true` reopens the
+    /// incident (status back to new, recorded in its history); `false` keeps it closed and
+    /// starts a new incident.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "true|false")]
+    reopen_closed: bool,
     /// Largest request body in bytes (larger answers 413).
     #[arg(long, default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
@@ -134,6 +139,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         dedup_window: Duration::from_secs(args.dedup_window_secs),
         idempotency_window: Duration::from_secs(args.idempotency_window_secs),
         incident_window: Duration::from_secs(args.incident_window_secs),
+        reopen_closed: args.reopen_closed,
         max_body_bytes: args.max_body_bytes,
         max_batch_items: args.max_batch_items,
         max_batch_bytes: args.max_batch_bytes,

@@ -26,6 +26,13 @@ pub enum ErrorCode {
     UnknownEvent,
     /// The requested incident does not exist in the caller's account.
     UnknownIncident,
+    /// The caller's role does not allow this action (a viewer changing an incident, an
+    /// analyst administering the account). Not 3001: logging in again cannot help.
+    NotPermitted,
+    /// The change is not possible in the state the record is in: an incident merged into
+    /// another, a comment past its edit window or of another author, a split that would
+    /// leave the incident empty.
+    NotPossible,
     /// The request body could not be read as a form.
     MalformedRequest,
     /// The service cannot answer now (the store is unavailable); sent with HTTP 503.
@@ -54,6 +61,8 @@ impl ErrorCode {
             ErrorCode::UnknownEvent => 2007,
             ErrorCode::MalformedRequest => 2008,
             ErrorCode::UnknownIncident => 2009,
+            ErrorCode::NotPermitted => 2010,
+            ErrorCode::NotPossible => 2011,
             ErrorCode::Unavailable => 5001,
             ErrorCode::PermissionDenied => 3001,
             ErrorCode::CannotSwitchToKey => 3002,
@@ -63,7 +72,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and metrics.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::MissingParameter,
         ErrorCode::InvalidParameter,
         ErrorCode::UnknownParameter,
@@ -73,6 +82,8 @@ impl ErrorCode {
         ErrorCode::UnknownEvent,
         ErrorCode::MalformedRequest,
         ErrorCode::UnknownIncident,
+        ErrorCode::NotPermitted,
+        ErrorCode::NotPossible,
         ErrorCode::Unavailable,
         ErrorCode::PermissionDenied,
         ErrorCode::CannotSwitchToKey,

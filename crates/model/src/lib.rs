@@ -19,6 +19,8 @@ pub mod params;
 pub mod reporter;
 pub mod triage;
 pub mod values;
+pub mod workflow;
+pub mod workflow_api;
 
 pub use batch::{BatchItem, IdempotencyKey};
 pub use envelope::Format;

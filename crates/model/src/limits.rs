@@ -28,6 +28,8 @@ pub const fn max_value_bytes(kind: ParamKind) -> usize {
         ParamKind::Json => 1024 * 1024,
         // A DNS name is at most 253 characters.
         ParamKind::Hostname => 255,
+        // A comment of up to 10,000 characters, each up to 4 bytes.
+        ParamKind::Note => 4 * crate::workflow::MAX_COMMENT_CHARS,
         ParamKind::SensorKey => 256,
         ParamKind::Enum => 64,
         ParamKind::Ip

@@ -37,6 +37,8 @@ pub enum ParamKind {
     SensorKey,
     /// A JSON document.
     Json,
+    /// Text of several lines (comments, reasons): line breaks kept.
+    Note,
 }
 
 impl ParamKind {
@@ -58,6 +60,7 @@ impl ParamKind {
             ParamKind::Enum => "one of the allowed values",
             ParamKind::SensorKey => "a sensor key 'access_key:subkey'",
             ParamKind::Json => "a JSON document",
+            ParamKind::Note => "a non-empty text (line breaks allowed)",
         }
     }
 }
@@ -112,7 +115,7 @@ impl MethodSpec {
     }
 }
 
-const fn p(
+pub(crate) const fn p(
     name: &'static str,
     kind: ParamKind,
     requirement: Requirement,
@@ -128,7 +131,7 @@ const fn p(
     }
 }
 
-const fn e(
+pub(crate) const fn e(
     name: &'static str,
     allowed: &'static [&'static str],
     requirement: Requirement,
@@ -347,6 +350,30 @@ pub const INCIDENT_LIST: MethodSpec = MethodSpec {
             K::Percent,
             Opt,
             "Only incidents of at least this impact (the highest impact of their events).",
+        ),
+        e(
+            "status",
+            crate::workflow::Status::ALLOWED,
+            Opt,
+            "Only incidents in this status: new, acknowledged or closed.",
+        ),
+        e(
+            "resolution",
+            crate::workflow::Resolution::ALLOWED,
+            Opt,
+            "Only incidents closed with this resolution.",
+        ),
+        p(
+            "assignee",
+            K::Text,
+            Opt,
+            "Only incidents assigned to this user name; 'me' for the caller, 'nobody' for unassigned ones.",
+        ),
+        p(
+            "unread",
+            K::Bool,
+            Opt,
+            "True: only incidents the calling user has not read (not opened since their latest event).",
         ),
         p(
             "limit",

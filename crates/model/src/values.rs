@@ -401,6 +401,7 @@ macro_rules! value_enum {
         }
     };
 }
+pub(crate) use value_enum;
 
 value_enum!(
     /// Protocol used to download a file.

@@ -646,6 +646,12 @@ fn received_pairs_are_bounded_by_count_and_name_length() {
 fn value_limits_per_kind() {
     assert_eq!(limits::max_value_bytes(ParamKind::Text), 4096);
     assert_eq!(limits::max_value_bytes(ParamKind::Json), 1_048_576);
+    // A comment of 10,000 characters of up to 4 bytes each.
+    assert_eq!(limits::max_value_bytes(ParamKind::Note), 40_000);
+    assert_eq!(
+        ParamKind::Note.expected(),
+        "a non-empty text (line breaks allowed)"
+    );
     assert_eq!(limits::MAX_LOGIN_BODY_BYTES, 16_384);
     assert_eq!(limits::MAX_URL_BYTES, 8192);
     assert_eq!(limits::MAX_FIELDS, 256);

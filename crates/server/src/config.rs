@@ -45,6 +45,9 @@ pub struct Config {
     pub idempotency_window: Duration,
     /// Events about one host at most this far apart form one incident.
     pub incident_window: Duration,
+    /// A closed incident that receives a new event is reopened (else the event starts a
+    /// new incident and the closed one stays closed).
+    pub reopen_closed: bool,
     /// Largest accepted request body; larger answers HTTP 413.
     pub max_body_bytes: usize,
     /// Most items of one batch push.
@@ -81,6 +84,7 @@ impl Default for Config {
             dedup_window: Duration::from_secs(defaults::DEDUP_WINDOW_SECS),
             idempotency_window: Duration::from_secs(defaults::IDEMPOTENCY_WINDOW_SECS),
             incident_window: Duration::from_secs(defaults::INCIDENT_WINDOW_SECS),
+            reopen_closed: true,
             max_body_bytes: defaults::MAX_BODY_BYTES,
             max_batch_items: defaults::MAX_BATCH_ITEMS,
             max_batch_bytes: defaults::MAX_BATCH_BYTES,

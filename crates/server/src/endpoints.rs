@@ -6,6 +6,9 @@ use pushdetect_model::batch::PUSH_EVENTS;
 use pushdetect_model::method::{
     MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_IOC_RESULT_SPEC_URL,
 };
+use pushdetect_model::workflow_api::{
+    AUDIT_LIST, INCIDENT_COMMENT, INCIDENT_HISTORY, INCIDENT_MERGE, INCIDENT_SPLIT, INCIDENT_UPDATE,
+};
 use pushdetect_model::EventKind;
 use std::sync::LazyLock;
 
@@ -30,6 +33,18 @@ pub enum Action {
     ListIncidents,
     /// Get one incident.
     GetIncident,
+    /// Change an incident's status, resolution, reason or assignee.
+    UpdateIncident,
+    /// Add, edit or redact a comment.
+    CommentIncident,
+    /// Merge incidents into one.
+    MergeIncidents,
+    /// Move events into a new incident.
+    SplitIncident,
+    /// An incident's history and comments.
+    IncidentHistory,
+    /// The account's audit trail.
+    ListAudit,
 }
 
 /// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
@@ -107,6 +122,12 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ping("push_detection/incident/ping"),
         ep(&INCIDENT_LIST, GET_POST, Action::ListIncidents),
         ep(&INCIDENT_GET, GET_POST, Action::GetIncident),
+        ep(&INCIDENT_UPDATE, POST, Action::UpdateIncident),
+        ep(&INCIDENT_COMMENT, POST, Action::CommentIncident),
+        ep(&INCIDENT_MERGE, POST, Action::MergeIncidents),
+        ep(&INCIDENT_SPLIT, POST, Action::SplitIncident),
+        ep(&INCIDENT_HISTORY, GET_POST, Action::IncidentHistory),
+        ep(&AUDIT_LIST, GET_POST, Action::ListAudit),
     ]);
     endpoints
 });

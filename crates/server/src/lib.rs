@@ -13,6 +13,7 @@ pub mod endpoints;
 pub mod envelope;
 pub mod list_filters;
 pub mod listener;
+pub mod login_audit;
 pub mod metrics;
 pub mod openapi;
 pub mod papi;

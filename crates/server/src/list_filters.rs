@@ -52,6 +52,24 @@ impl From<Refused> for ApiError {
     }
 }
 
+/// A parser of a closed set of values of the model (a status, a resolution) as filters
+/// refuse: "one of …".
+pub fn one_of<T>(
+    parse: fn(&str, &str) -> Result<T, ApiError>,
+    allowed: &'static [&'static str],
+) -> impl FnOnce(&str, &str) -> Result<T, Refused> {
+    move |name, value| {
+        parse(name, value).map_err(|e| {
+            Refused::by_model(name, value, &format!("one of {}", allowed.join(", ")), e)
+        })
+    }
+}
+
+/// A refusal of a field that must be one of `expected`.
+pub fn refuse(name: &str, got: &str, expected: &str) -> Refused {
+    Refused::new(name, got, expected)
+}
+
 /// A field of a form, where empty means absent: `None`, or what `parse` reads.
 pub fn optional<T>(
     name: &str,

@@ -2,7 +2,7 @@
 //! `pushdetect init`, the first start of `serve` and `pushdetect admin`.
 
 use crate::credentials::{hash_secret, random_alphanumeric, random_key};
-use pushdetect_store::{Account, License, Sensor, Store, StoreResult, User};
+use pushdetect_store::{Account, Actor, License, Role, Sensor, Store, StoreResult, User};
 use serde::Serialize;
 
 fn now_ms() -> i64 {
@@ -62,12 +62,13 @@ pub async fn add_user(
     store: &dyn Store,
     account_id: i64,
     username: &str,
-    is_admin: bool,
+    role: Role,
+    actor: &Actor,
 ) -> StoreResult<NewUser> {
     let password = random_alphanumeric(20);
     let hash = hash_secret(&password);
     let user = store
-        .create_user(account_id, username, &hash, is_admin, now_ms())
+        .create_user(account_id, username, &hash, role, actor, now_ms())
         .await?;
     Ok(NewUser { user, password })
 }
@@ -77,41 +78,53 @@ pub async fn add_license(
     store: &dyn Store,
     account_id: i64,
     name: &str,
+    actor: &Actor,
 ) -> StoreResult<NewLicense> {
     let api_token = random_alphanumeric(32);
     let hash = hash_secret(&api_token);
     let license = store
-        .create_license(account_id, name, &random_key(20), &hash, now_ms())
+        .create_license(account_id, name, &random_key(20), &hash, actor, now_ms())
         .await?;
     Ok(NewLicense { license, api_token })
 }
 
 /// Creates a sensor with a random subkey.
-pub async fn add_sensor(store: &dyn Store, license_id: i64, name: &str) -> StoreResult<Sensor> {
+pub async fn add_sensor(
+    store: &dyn Store,
+    license_id: i64,
+    name: &str,
+    actor: &Actor,
+) -> StoreResult<Sensor> {
     store
-        .create_sensor(license_id, &random_key(10), name, now_ms())
+        .create_sensor(license_id, &random_key(10), name, actor, now_ms())
         .await
 }
 
 /// Replaces a license's API token; its sessions end. Returns the new token.
-pub async fn rotate_token(store: &dyn Store, license_id: i64) -> StoreResult<String> {
+pub async fn rotate_token(
+    store: &dyn Store,
+    license_id: i64,
+    actor: &Actor,
+) -> StoreResult<String> {
     let api_token = random_alphanumeric(32);
     store
-        .set_license_token(license_id, &hash_secret(&api_token))
+        .set_license_token(license_id, &hash_secret(&api_token), actor)
         .await?;
     Ok(api_token)
 }
 
-/// Creates an account with an admin user, one license and one sensor of it.
+/// Creates an account with an admin user, one license and one sensor of it, as done by
+/// the operator.
 pub async fn init_account(
     store: &dyn Store,
     account_name: &str,
     username: &str,
 ) -> StoreResult<(Account, InitialCredentials)> {
-    let account = store.create_account(account_name, now_ms()).await?;
-    let user = add_user(store, account.id, username, true).await?;
-    let license = add_license(store, account.id, "default").await?;
-    let sensor = add_sensor(store, license.license.id, "default").await?;
+    let by = Actor::operator();
+    let account = store.create_account(account_name, &by, now_ms()).await?;
+    let user = add_user(store, account.id, username, Role::Admin, &by).await?;
+    let license = add_license(store, account.id, "default", &by).await?;
+    let sensor = add_sensor(store, license.license.id, "default", &by).await?;
     let creds = InitialCredentials {
         username: user.user.username,
         password: user.password,

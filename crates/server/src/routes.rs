@@ -3,7 +3,7 @@
 //! passes.
 
 use crate::endpoints::{Action, ENDPOINTS, SUFFIXES};
-use crate::papi::{auth, batch, events, push};
+use crate::papi::{auth, batch, events, push, workflow};
 use crate::state::AppState;
 use crate::{metrics, openapi};
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +30,12 @@ fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
         Action::GetEvent => on(filter, events::get),
         Action::ListIncidents => on(filter, events::list_incidents),
         Action::GetIncident => on(filter, events::get_incident),
+        Action::UpdateIncident => on(filter, workflow::update),
+        Action::CommentIncident => on(filter, workflow::comment),
+        Action::MergeIncidents => on(filter, workflow::merge),
+        Action::SplitIncident => on(filter, workflow::split),
+        Action::IncidentHistory => on(filter, workflow::history),
+        Action::ListAudit => on(filter, workflow::audit),
     }
 }
 

@@ -12,14 +12,16 @@ pub trait Directory: Send + Sync {
     /// Whether any account exists (a fresh database is initialised by `serve`).
     async fn has_accounts(&self) -> StoreResult<bool>;
 
-    /// Creates an account.
-    async fn create_account(&self, name: &str, now_ms: i64) -> StoreResult<Account>;
+    /// Creates an account. Every write here records itself in the audit trail, as done by
+    /// `actor`, in its own transaction.
+    async fn create_account(&self, name: &str, actor: &Actor, now_ms: i64) -> StoreResult<Account>;
     /// All accounts.
     async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
     /// Finds an account by id or name.
     async fn find_account(&self, id_or_name: &str) -> StoreResult<Option<Account>>;
     /// Enables or disables an account; disabling also ends its sessions.
-    async fn set_account_disabled(&self, id: i64, disabled: bool) -> StoreResult<()>;
+    async fn set_account_disabled(&self, id: i64, disabled: bool, actor: &Actor)
+        -> StoreResult<()>;
 
     /// Creates a user.
     async fn create_user(
@@ -27,7 +29,8 @@ pub trait Directory: Send + Sync {
         account_id: i64,
         username: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<User>;
     /// Finds a user by name (disabled is true if the user or the account is).
@@ -35,7 +38,9 @@ pub trait Directory: Send + Sync {
     /// Users, of one account or all.
     async fn list_users(&self, account_id: Option<i64>) -> StoreResult<Vec<User>>;
     /// Enables or disables a user; disabling also ends their sessions.
-    async fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<()>;
+    async fn set_user_disabled(&self, id: i64, disabled: bool, actor: &Actor) -> StoreResult<()>;
+    /// Changes a user's role; it applies to their next request.
+    async fn set_user_role(&self, id: i64, role: Role, actor: &Actor) -> StoreResult<()>;
 
     /// Creates a license.
     async fn create_license(
@@ -44,6 +49,7 @@ pub trait Directory: Send + Sync {
         name: &str,
         access_key: &str,
         api_token_hash: &str,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<License>;
     /// Finds a license by access key.
@@ -53,9 +59,15 @@ pub trait Directory: Send + Sync {
     /// Licenses, of one account or all.
     async fn list_licenses(&self, account_id: Option<i64>) -> StoreResult<Vec<License>>;
     /// Enables or disables a license; disabling also ends its sessions.
-    async fn set_license_disabled(&self, id: i64, disabled: bool) -> StoreResult<()>;
+    async fn set_license_disabled(&self, id: i64, disabled: bool, actor: &Actor)
+        -> StoreResult<()>;
     /// Replaces a license's API token hash and ends its sessions.
-    async fn set_license_token(&self, id: i64, api_token_hash: &str) -> StoreResult<()>;
+    async fn set_license_token(
+        &self,
+        id: i64,
+        api_token_hash: &str,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Creates a sensor of a license.
     async fn create_sensor(
@@ -63,6 +75,7 @@ pub trait Directory: Send + Sync {
         license_id: i64,
         subkey: &str,
         name: &str,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<Sensor>;
     /// Finds a sensor by access key and subkey.
@@ -76,7 +89,7 @@ pub trait Directory: Send + Sync {
     /// Sensors, of one license or all.
     async fn list_sensors(&self, license_id: Option<i64>) -> StoreResult<Vec<Sensor>>;
     /// Enables or disables a sensor.
-    async fn set_sensor_disabled(&self, id: i64, disabled: bool) -> StoreResult<()>;
+    async fn set_sensor_disabled(&self, id: i64, disabled: bool, actor: &Actor) -> StoreResult<()>;
 
     /// Stores a session under the hash of its id.
     async fn create_session(

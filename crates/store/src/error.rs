@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The server is shutting down and no longer stores events.
     #[error("the store is shutting down")]
     Stopped,
+    /// The change breaks a rule of the workflow (the model's error says which, naming the
+    /// field).
+    #[error("{0}")]
+    Refused(pushdetect_model::ApiError),
     /// A stored value could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),

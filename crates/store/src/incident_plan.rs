@@ -1,13 +1,17 @@
 //! Which incident each new event joins, planned in memory for a whole batch of events.
 //!
 //! Events about one host form an incident when each is at most the window from the next
-//! (see `pushdetect_model::triage`). Storing a batch of events one statement at a time
+//! (see `pushdetect_model::triage`). An event within reach of several incidents joins the
+//! earliest one an analyst has acted on ("pinned"), else the earliest, and merges the
+//! others that no analyst has acted on into it: an analyst's merge, split or close is
+//! never undone by a late event. A closed incident an event joins is reopened, unless
+//! the server keeps closed incidents closed: then it is out of reach. Storing a batch of events one statement at a time
 //! would cost several round trips per event; instead the store loads the incidents the
 //! batch can reach, this plan assigns every event in order (creating, growing and merging
 //! incidents exactly as one-at-a-time storage would), and the store writes the outcome in
 //! a handful of statements.
 
-use crate::records::Incident;
+use crate::records::{Incident, Status, Workflow};
 use std::collections::HashMap;
 
 /// One incident the batch knows: loaded from the store or created by the batch.
@@ -20,6 +24,8 @@ struct Slot {
     changed: bool,
     /// Merged into this other slot; no longer exists.
     merged_into: Option<usize>,
+    /// Closed when loaded and reopened by this event.
+    reopened: Option<(Workflow, i64)>,
 }
 
 /// The assignment of a batch's events to incidents, built event by event.
@@ -42,6 +48,9 @@ pub struct Writes {
     pub merged: Vec<(i64, i64)>,
     /// (incident id, event id) of each new event and host.
     pub memberships: Vec<(i64, i64)>,
+    /// Stored incidents that were closed and are reopened: (account, incident id, the
+    /// workflow before, the event that reopened it).
+    pub reopened: Vec<(i64, i64, Workflow, i64)>,
 }
 
 impl Plan {
@@ -56,6 +65,7 @@ impl Plan {
                 stored: true,
                 changed: false,
                 merged_into: None,
+                reopened: None,
             });
         }
         plan
@@ -71,8 +81,10 @@ impl Plan {
         index
     }
 
-    /// Adds an event about `host`: it joins the incident within `window_ms` of it, or a new
-    /// one, and merges the incidents it bridges into the earliest.
+    /// Adds an event about `host`: it joins the incident within `window_ms` of it (see the
+    /// module's rule), or a new one. A closed incident is within reach only if
+    /// `reopen_closed`, and is then reopened.
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         account_id: i64,
@@ -81,6 +93,7 @@ impl Plan {
         occurred_at_ms: i64,
         impact: Option<i64>,
         window_ms: i64,
+        reopen_closed: bool,
     ) {
         let lo = occurred_at_ms.saturating_sub(window_ms);
         let hi = occurred_at_ms.saturating_add(window_ms);
@@ -92,7 +105,11 @@ impl Plan {
             .copied()
             .filter(|&i| {
                 let s = &self.slots[i];
-                s.merged_into.is_none() && s.incident.last_ms >= lo && s.incident.first_ms <= hi
+                s.merged_into.is_none()
+                    && s.incident.merged_into.is_none()
+                    && (reopen_closed || s.incident.workflow.status != Status::Closed)
+                    && s.incident.last_ms >= lo
+                    && s.incident.first_ms <= hi
             })
             .collect();
         // The store's order: by first event, then id; incidents created here come after
@@ -105,36 +122,45 @@ impl Plan {
                 if s.stored { s.incident.id } else { i as i64 },
             )
         });
-        let keep = match near.split_first() {
+        let keep = near
+            .iter()
+            .copied()
+            .find(|&i| self.slots[i].incident.pinned)
+            .or(near.first().copied());
+        let keep = match keep {
             None => self.push(Slot {
                 account_id,
-                incident: Incident {
-                    id: 0,
-                    host: host.to_owned(),
-                    first_ms: occurred_at_ms,
-                    last_ms: occurred_at_ms,
-                    events: 1,
-                    impact,
-                },
+                incident: Incident::opened(host, occurred_at_ms, event_id, impact),
                 stored: false,
                 changed: true,
                 merged_into: None,
+                reopened: None,
             }),
-            Some((&keep, others)) => {
+            Some(keep) => {
                 let mut merged = self.slots[keep].incident.clone();
                 merged.first_ms = merged.first_ms.min(occurred_at_ms);
                 merged.last_ms = merged.last_ms.max(occurred_at_ms);
                 merged.events += 1;
                 merged.impact = higher(merged.impact, impact);
-                for &other in others {
+                merged.last_event_id = merged.last_event_id.max(event_id);
+                for &other in &near {
                     let o = &mut self.slots[other];
+                    if other == keep || o.incident.pinned {
+                        continue;
+                    }
                     o.merged_into = Some(keep);
                     merged.first_ms = merged.first_ms.min(o.incident.first_ms);
                     merged.last_ms = merged.last_ms.max(o.incident.last_ms);
                     merged.events += o.incident.events;
                     merged.impact = higher(merged.impact, o.incident.impact);
+                    merged.last_event_id = merged.last_event_id.max(o.incident.last_event_id);
                 }
                 let k = &mut self.slots[keep];
+                if merged.workflow.status == Status::Closed {
+                    k.reopened
+                        .get_or_insert((merged.workflow.clone(), event_id));
+                    merged.workflow = merged.workflow.reopened();
+                }
                 k.incident = merged;
                 k.changed = true;
                 keep
@@ -177,6 +203,15 @@ impl Plan {
                 _ => {}
             }
         }
+        writes.reopened = self
+            .slots
+            .iter()
+            .filter(|s| s.merged_into.is_none())
+            .filter_map(|s| {
+                let (before, event) = s.reopened.clone()?;
+                Some((s.account_id, s.incident.id, before, event))
+            })
+            .collect();
         writes.memberships = self
             .memberships
             .iter()
@@ -199,14 +234,10 @@ mod tests {
     use super::*;
 
     fn stored(id: i64, host: &str, first_ms: i64, last_ms: i64, events: i64) -> (i64, Incident) {
-        let incident = Incident {
-            id,
-            host: host.into(),
-            first_ms,
-            last_ms,
-            events,
-            impact: Some(10),
-        };
+        let mut incident = Incident::opened(host, first_ms, id * 10, Some(10));
+        incident.id = id;
+        incident.last_ms = last_ms;
+        incident.events = events;
         (1, incident)
     }
 
@@ -214,10 +245,10 @@ mod tests {
     fn an_event_far_from_every_incident_opens_one_and_a_near_one_joins_it() {
         // Incident 8 (host g) is loaded but no event reaches it: nothing to write for it.
         let mut plan = Plan::new(vec![stored(7, "h", 0, 100, 2), stored(8, "g", 0, 100, 1)]);
-        plan.add(1, "h", 50, 10_000, Some(30), 1000);
-        plan.add(1, "h", 51, 10_500, None, 1000);
-        plan.add(1, "h", 52, 150, None, 1000);
-        plan.add(2, "h", 53, 150, None, 1000);
+        plan.add(1, "h", 50, 10_000, Some(30), 1000, true);
+        plan.add(1, "h", 51, 10_500, None, 1000, true);
+        plan.add(1, "h", 52, 150, None, 1000, true);
+        plan.add(2, "h", 53, 150, None, 1000, true);
         assert_eq!(plan.new_incidents(), 2);
         let w = plan.finish(&[20, 21]);
         assert_eq!(w.memberships, vec![(20, 50), (20, 51), (7, 52), (21, 53)]);
@@ -235,8 +266,8 @@ mod tests {
         // Stored 7 at [5000, 5000]; the batch opens one at 2000 (before it), then an event
         // at 3500 reaches both: everything lands in the new one, whose id is given last.
         let mut plan = Plan::new(vec![stored(7, "h", 5000, 5000, 3)]);
-        plan.add(1, "h", 60, 2000, None, 1000);
-        plan.add(1, "h", 61, 3000, Some(90), 2000);
+        plan.add(1, "h", 60, 2000, None, 1000, true);
+        plan.add(1, "h", 61, 3000, Some(90), 2000, true);
         assert_eq!(plan.new_incidents(), 1);
         let w = plan.finish(&[30]);
         assert_eq!(w.merged, vec![(7, 30)]);
@@ -253,9 +284,9 @@ mod tests {
     #[test]
     fn merges_follow_chains_and_a_new_incident_merged_away_needs_no_id() {
         let mut plan = Plan::new(vec![stored(1, "h", 0, 0, 1), stored(2, "h", 3000, 3000, 1)]);
-        plan.add(1, "h", 70, 6000, None, 1000); // new incident N
-        plan.add(1, "h", 71, 1500, None, 1500); // merges 1 and 2 into 1
-        plan.add(1, "h", 72, 4500, None, 1500); // merges N into 1
+        plan.add(1, "h", 70, 6000, None, 1000, true); // new incident N
+        plan.add(1, "h", 71, 1500, None, 1500, true); // merges 1 and 2 into 1
+        plan.add(1, "h", 72, 4500, None, 1500, true); // merges N into 1
         assert_eq!(plan.new_incidents(), 0);
         let w = plan.finish(&[]);
         assert_eq!(w.merged, vec![(2, 1)]);
@@ -263,5 +294,60 @@ mod tests {
         assert_eq!(w.updated.len(), 1);
         assert_eq!((w.updated[0].first_ms, w.updated[0].last_ms), (0, 6000));
         assert_eq!(w.updated[0].events, 5);
+    }
+
+    fn pinned(mut stored: (i64, Incident), status: Status) -> (i64, Incident) {
+        stored.1.pinned = true;
+        stored.1.workflow.status = status;
+        if status == Status::Closed {
+            stored.1.workflow.resolution = Some(crate::records::Resolution::Benign);
+            stored.1.workflow.reason = Some("scan".into());
+        }
+        stored.1.workflow.assignee = Some(3);
+        stored
+    }
+
+    #[test]
+    fn an_incident_an_analyst_acted_on_takes_the_event_and_is_never_merged_away() {
+        // 1 (earliest, untouched), 2 (acknowledged by an analyst), 3 (split off by one):
+        // an event reaching all three joins 2, merges 1 into it and leaves 3 alone.
+        let mut plan = Plan::new(vec![
+            stored(1, "h", 0, 0, 1),
+            pinned(stored(2, "h", 1000, 1000, 2), Status::Acknowledged),
+            pinned(stored(3, "h", 2000, 2000, 1), Status::New),
+        ]);
+        plan.add(1, "h", 80, 1000, Some(50), 5000, true);
+        let w = plan.finish(&[]);
+        assert_eq!(w.merged, vec![(1, 2)]);
+        assert_eq!(w.memberships, vec![(2, 80)]);
+        assert_eq!(w.updated.len(), 1);
+        let two = &w.updated[0];
+        assert_eq!((two.id, two.first_ms, two.events), (2, 0, 4));
+        assert_eq!(two.last_event_id, 80);
+        assert_eq!(two.workflow.status, Status::Acknowledged);
+        assert!(w.reopened.is_empty());
+    }
+
+    #[test]
+    fn a_closed_incident_is_reopened_by_an_event_or_left_closed_out_of_reach() {
+        let closed = || pinned(stored(5, "h", 1000, 1000, 1), Status::Closed);
+        let mut plan = Plan::new(vec![closed()]);
+        plan.add(1, "h", 90, 1500, None, 1000, true);
+        plan.add(1, "h", 91, 1600, None, 1000, true);
+        let w = plan.finish(&[]);
+        assert_eq!(w.memberships, vec![(5, 90), (5, 91)]);
+        let reopened = &w.updated[0];
+        assert_eq!(reopened.workflow, closed().1.workflow.reopened());
+        assert_eq!(reopened.last_event_id, 91);
+        // Recorded once, with the state before and the first event that reopened it.
+        assert_eq!(w.reopened, vec![(1, 5, closed().1.workflow, 90)]);
+
+        let mut plan = Plan::new(vec![closed()]);
+        plan.add(1, "h", 92, 1500, None, 1000, false);
+        assert_eq!(plan.new_incidents(), 1);
+        let w = plan.finish(&[6]);
+        assert_eq!(w.memberships, vec![(6, 92)]);
+        assert!(w.updated.is_empty() && w.reopened.is_empty());
+        assert_eq!(w.created[0].1.workflow.status, Status::New);
     }
 }

@@ -25,6 +25,7 @@ mod schema;
 pub mod sql;
 pub mod sqlite;
 mod task_options;
+pub mod workflow;
 
 pub use analyses::Analyses;
 pub use cache::TTL as LOOKUP_TTL;
@@ -34,15 +35,19 @@ pub use event_log::EventLog;
 pub use records::*;
 pub use schema::tables as schema_tables;
 pub use task_options::SubmissionOptions;
+pub use workflow::IncidentWorkflow;
 
 use async_trait::async_trait;
 
-/// Everything pushdetect keeps, in three parts: [`Directory`] (who may use it),
-/// [`Analyses`] (analysis tasks and content) and [`EventLog`] (events and incidents).
+/// Everything pushdetect keeps, in four parts: [`Directory`] (who may use it),
+/// [`Analyses`] (analysis tasks and content), [`EventLog`] (events and incidents) and
+/// [`IncidentWorkflow`] (what analysts do with incidents, and the audit trail).
 /// Implementations must commit durably before returning from any write: an "OK" to a
 /// client is sent only after the write returned.
 #[async_trait]
-pub trait Store: Directory + Analyses + EventLog + Send + Sync + 'static {
+pub trait Store:
+    Directory + Analyses + EventLog + IncidentWorkflow + Send + Sync + 'static
+{
     /// Removes sessions idle since before `sessions_before_ms` and push fingerprints kept
     /// until before `now_ms` (see [`Dedup::keep_until_ms`]). Returns the number of rows
     /// removed.

@@ -1,5 +1,6 @@
 //! The records the store reads and writes, shared by every backend.
 
+pub use pushdetect_model::workflow::{AuditAction, Resolution, Role, Status, Workflow};
 use serde_json::Value;
 
 /// A tenant: everything below belongs to exactly one account.
@@ -26,8 +27,8 @@ pub struct User {
     pub username: String,
     /// argon2 PHC string.
     pub password_hash: String,
-    /// May administer the account.
-    pub is_admin: bool,
+    /// What the user may do in the account.
+    pub role: Role,
     /// The user, or their account, is disabled.
     pub disabled: bool,
 }
@@ -246,6 +247,9 @@ pub struct NewEvent {
     pub triage: Triage,
     /// Events about one host at most this far apart (ms) form one incident.
     pub incident_window_ms: i64,
+    /// A closed incident the event joins is reopened; otherwise closed incidents stay
+    /// closed and the event starts a new one.
+    pub reopen_closed: bool,
 }
 
 /// What an event says about its severity, derived from its fields by the model: the store
@@ -440,7 +444,7 @@ pub struct EventFilter {
 
 /// Events about one host of the protected network, none further than the grouping window
 /// from the next: what an analyst handles as one case.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incident {
     /// Id.
     pub id: i64,
@@ -454,11 +458,59 @@ pub struct Incident {
     pub events: i64,
     /// The highest impact of its events, None while none is known.
     pub impact: Option<i64>,
+    /// Where it stands in the workflow.
+    pub workflow: Workflow,
+    /// The assignee's user name, if assigned.
+    pub assignee_name: Option<String>,
+    /// Merged into this incident: it has no events of its own any more.
+    pub merged_into: Option<i64>,
+    /// An analyst acted on it: later events never merge it into another.
+    pub pinned: bool,
+    /// The largest id of its events (a user who saw up to it has read it).
+    pub last_event_id: i64,
+}
+
+impl Incident {
+    /// A new incident of one event, in the workflow's first state.
+    pub fn opened(host: &str, occurred_at_ms: i64, event_id: i64, impact: Option<i64>) -> Self {
+        Incident {
+            id: 0,
+            host: host.to_owned(),
+            first_ms: occurred_at_ms,
+            last_ms: occurred_at_ms,
+            events: 1,
+            impact,
+            workflow: Workflow::default(),
+            assignee_name: None,
+            merged_into: None,
+            pinned: false,
+            last_event_id: event_id,
+        }
+    }
+}
+
+/// Whose incidents a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Assigned to nobody.
+    Nobody,
+    /// Assigned to this user.
+    User(i64),
 }
 
 /// Filters of the incident list; all optional, combined with AND. Newest activity first.
+/// Incidents merged into another are never listed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncidentFilter {
+    /// In this status.
+    pub status: Option<Status>,
+    /// Closed with this resolution.
+    pub resolution: Option<Resolution>,
+    /// Assigned to this user, or to nobody.
+    pub assignee: Option<AssigneeFilter>,
+    /// Unread by this user (an incident is unread until the user opens it, and again when
+    /// a new event joins it).
+    pub unread_by: Option<i64>,
     /// About this host.
     pub host: Option<String>,
     /// Active at or after this time (last event at or after), ms.
@@ -469,6 +521,169 @@ pub struct IncidentFilter {
     pub min_impact: Option<i64>,
     /// Continue after this (last_ms, id), exclusive.
     pub cursor: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Who does what the audit trail records: a user or license of an account, the server
+/// itself (a new event reopening an incident), or the operator at the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user or license, when one acts.
+    pub principal: Option<Principal>,
+    /// The user name or access key, "system" or "operator": what the trail shows.
+    pub label: String,
+    /// The client address of the request, when there was one.
+    pub address: Option<String>,
+}
+
+impl Actor {
+    /// The server itself, acting on what was pushed.
+    pub fn system() -> Actor {
+        Actor {
+            principal: None,
+            label: "system".into(),
+            address: None,
+        }
+    }
+
+    /// The operator, at the command line on the server's machine.
+    pub fn operator() -> Actor {
+        Actor {
+            principal: None,
+            label: "operator".into(),
+            address: None,
+        }
+    }
+}
+
+/// A comment on an incident. Never deleted: a redacted comment keeps its place, author and
+/// times, without its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Id.
+    pub id: i64,
+    /// The incident it was written on.
+    pub incident_id: i64,
+    /// Who wrote it.
+    pub author: Option<Principal>,
+    /// Their user name or access key.
+    pub author_label: String,
+    /// When, ms.
+    pub created_at_ms: i64,
+    /// When last edited, ms.
+    pub edited_at_ms: Option<i64>,
+    /// The text ("" once redacted).
+    pub body: String,
+    /// Its text was removed.
+    pub redacted: bool,
+}
+
+/// What a comment request does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentChange<'a> {
+    /// Writes a new comment on the incident.
+    Add { incident_id: i64, body: &'a str },
+    /// Replaces the text of a comment (by its author, within the edit window).
+    Edit { comment_id: i64, body: &'a str },
+    /// Removes the text of a comment; the record of it stays.
+    Redact { comment_id: i64 },
+}
+
+/// One record of the audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Id, ascending in time.
+    pub id: i64,
+    /// The account it concerns (none for a failed login of an unknown name).
+    pub account_id: Option<i64>,
+    /// When, ms.
+    pub at_ms: i64,
+    /// Who: user name, access key, "system" or "operator".
+    pub actor: String,
+    /// From which address.
+    pub address: Option<String>,
+    /// What was done.
+    pub action: AuditAction,
+    /// What it was done to ("incident 12", "user acme/alice", …).
+    pub target: String,
+    /// The incident it concerns, if any.
+    pub incident_id: Option<i64>,
+    /// The value before.
+    pub old_value: Option<Value>,
+    /// The value after.
+    pub new_value: Option<Value>,
+}
+
+/// An audit record to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    /// The account it concerns.
+    pub account_id: Option<i64>,
+    /// What was done.
+    pub action: AuditAction,
+    /// What it was done to.
+    pub target: String,
+    /// The incident it concerns, if any.
+    pub incident_id: Option<i64>,
+    /// The value before.
+    pub old_value: Option<Value>,
+    /// The value after.
+    pub new_value: Option<Value>,
+}
+
+impl NewAudit {
+    /// A record of `action` on `target`, without values.
+    pub fn of(account_id: Option<i64>, action: AuditAction, target: String) -> Self {
+        NewAudit {
+            account_id,
+            action,
+            target,
+            incident_id: None,
+            old_value: None,
+            new_value: None,
+        }
+    }
+
+    /// The record of an action on an incident.
+    pub fn incident(account_id: i64, action: AuditAction, incident_id: i64) -> Self {
+        NewAudit {
+            incident_id: Some(incident_id),
+            ..Self::of(Some(account_id), action, format!("incident {incident_id}"))
+        }
+    }
+
+    /// With the value after.
+    pub fn after(mut self, new_value: Value) -> Self {
+        self.new_value = Some(new_value);
+        self
+    }
+
+    /// With the values before and after.
+    pub fn change(mut self, old_value: Value, new_value: Value) -> Self {
+        self.old_value = Some(old_value);
+        self.new_value = Some(new_value);
+        self
+    }
+}
+
+/// Filters of the audit trail; newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Of this account (every account's for the operator).
+    pub account_id: Option<i64>,
+    /// This kind of action.
+    pub action: Option<AuditAction>,
+    /// By this actor (user name, access key, "system").
+    pub actor: Option<String>,
+    /// About this incident.
+    pub incident_id: Option<i64>,
+    /// At or after this time, ms.
+    pub after_ms: Option<i64>,
+    /// Before this time, ms.
+    pub before_ms: Option<i64>,
+    /// Continue below this id, exclusive.
+    pub before_id: Option<i64>,
     /// Page size.
     pub limit: u32,
 }

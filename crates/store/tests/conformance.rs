@@ -5,16 +5,25 @@
 
 #[path = "conformance/backends.rs"]
 mod backends;
+#[path = "conformance/workflow.rs"]
+mod workflow;
 
 use backends::{Backend, TestDb};
 use pushdetect_store::copy;
 use pushdetect_store::group_commit::GroupCommit;
+use pushdetect_store::{Actor, Role};
 use pushdetect_store::{
     Completion, Dedup, EventCursor, EventFilter, EventOrder, IncidentFilter, Inserted, NewEvent,
     Principal, Store, StoreError, Subject, Task, TaskKind, TaskState, Triage, LOOKUP_TTL,
 };
 use serde_json::json;
 use std::sync::Arc;
+use workflow::*;
+
+/// The operator, who makes the accounts and users these tests need.
+fn op() -> Actor {
+    Actor::operator()
+}
 
 fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent {
     NewEvent {
@@ -32,17 +41,21 @@ fn event(account_id: i64, license_id: i64, sensor_id: i64, at: i64) -> NewEvent 
         raw_params: json!({}),
         triage: Triage::default(),
         incident_window_ms: 0,
+        reopen_closed: true,
     }
 }
 
 /// An account with a license and a sensor: (account, license, sensor) ids.
 async fn tenant(store: &dyn Store, name: &str) -> (i64, i64, i64) {
-    let account = store.create_account(name, 0).await.unwrap();
+    let account = store.create_account(name, &op(), 0).await.unwrap();
     let license = store
-        .create_license(account.id, "l", &format!("AK{name}"), "hash", 0)
+        .create_license(account.id, "l", &format!("AK{name}"), "hash", &op(), 0)
         .await
         .unwrap();
-    let sensor = store.create_sensor(license.id, "SK", "s", 0).await.unwrap();
+    let sensor = store
+        .create_sensor(license.id, "SK", "s", &op(), 0)
+        .await
+        .unwrap();
     (account.id, license.id, sensor.id)
 }
 
@@ -350,12 +363,15 @@ async fn events_stored_before_triage_are_indexed_from_the_backlog(backend: Backe
 async fn purge_removes_idle_sessions_and_old_fingerprints_only(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store();
-    let account = store.create_account("a", 0).await.unwrap();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
     let license = store
-        .create_license(account.id, "l", "AK", "hash", 0)
+        .create_license(account.id, "l", "AK", "hash", &op(), 0)
         .await
         .unwrap();
-    let sensor = store.create_sensor(license.id, "SK", "s", 0).await.unwrap();
+    let sensor = store
+        .create_sensor(license.id, "SK", "s", &op(), 0)
+        .await
+        .unwrap();
     store
         .create_session("old", account.id, Principal::License(license.id), 1_000)
         .await
@@ -409,12 +425,15 @@ async fn purge_removes_idle_sessions_and_old_fingerprints_only(backend: Backend)
 async fn a_fingerprint_older_than_the_window_does_not_match(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store();
-    let account = store.create_account("a", 0).await.unwrap();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
     let license = store
-        .create_license(account.id, "l", "AK", "hash", 0)
+        .create_license(account.id, "l", "AK", "hash", &op(), 0)
         .await
         .unwrap();
-    let sensor = store.create_sensor(license.id, "SK", "s", 0).await.unwrap();
+    let sensor = store
+        .create_sensor(license.id, "SK", "s", &op(), 0)
+        .await
+        .unwrap();
     let first = event(account.id, license.id, sensor.id, 1_000);
     let dedup = |since_ms| Dedup {
         fingerprint: "fp".into(),
@@ -446,33 +465,39 @@ async fn a_fingerprint_older_than_the_window_does_not_match(backend: Backend) {
 async fn unique_names_conflict_and_disabling_cascades(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store();
-    let account = store.create_account("a", 0).await.unwrap();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
     assert!(matches!(
-        store.create_account("a", 0).await,
+        store.create_account("a", &op(), 0).await,
         Err(pushdetect_store::StoreError::Conflict(_))
     ));
     // Only a taken name is a conflict: a user of no account is a database error.
     let orphan = store
-        .create_user(account.id + 100, "v", "hash", false, 0)
+        .create_user(account.id + 100, "v", "hash", Role::Analyst, &op(), 0)
         .await;
     assert!(
         matches!(orphan, Err(pushdetect_store::StoreError::Database(_))),
         "{orphan:?}"
     );
     let user = store
-        .create_user(account.id, "u", "hash", false, 0)
+        .create_user(account.id, "u", "hash", Role::Analyst, &op(), 0)
         .await
         .unwrap();
     let license = store
-        .create_license(account.id, "l", "AK", "hash", 0)
+        .create_license(account.id, "l", "AK", "hash", &op(), 0)
         .await
         .unwrap();
-    let sensor = store.create_sensor(license.id, "SK", "s", 0).await.unwrap();
+    let sensor = store
+        .create_sensor(license.id, "SK", "s", &op(), 0)
+        .await
+        .unwrap();
     store
         .create_session("s1", account.id, Principal::User(user.id), 0)
         .await
         .unwrap();
-    store.set_account_disabled(account.id, true).await.unwrap();
+    store
+        .set_account_disabled(account.id, true, &op())
+        .await
+        .unwrap();
     assert!(store.find_user("u").await.unwrap().unwrap().disabled);
     assert!(
         store
@@ -492,7 +517,7 @@ async fn unique_names_conflict_and_disabling_cascades(backend: Backend) {
     );
     assert!(store.find_session("s1", 0).await.unwrap().is_none());
     assert!(matches!(
-        store.set_sensor_disabled(999, true).await,
+        store.set_sensor_disabled(999, true, &op()).await,
         Err(pushdetect_store::StoreError::NotFound(_))
     ));
 }
@@ -516,9 +541,9 @@ fn queued(
 async fn the_analysis_queue_hands_out_each_task_once_and_survives_restarts(backend: Backend) {
     let mut db = TestDb::new(backend).await;
     let store = db.store();
-    let account = store.create_account("a", 0).await.unwrap();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
     let license = store
-        .create_license(account.id, "l", "AK", "hash", 0)
+        .create_license(account.id, "l", "AK", "hash", &op(), 0)
         .await
         .unwrap();
     store
@@ -694,7 +719,10 @@ async fn a_large_batch_stores_every_value_as_given(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store();
     let t = tenant(store, "a").await;
-    let user = store.create_user(t.0, "u", "hash", false, 0).await.unwrap();
+    let user = store
+        .create_user(t.0, "u", "hash", Role::Analyst, &op(), 0)
+        .await
+        .unwrap();
     let odd = "quote \" backslash \\ tab \t nul-free \u{1} ünï 😀 '; DROP TABLE events; --";
     let events: Vec<NewEvent> = (0..300i64)
         .map(|i| {
@@ -854,7 +882,7 @@ async fn cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_t
             .unwrap()
     };
     assert!(!by_key().await.disabled);
-    store.set_sensor_disabled(t.2, true).await.unwrap();
+    store.set_sensor_disabled(t.2, true, &op()).await.unwrap();
     assert!(store.find_sensor(t.2).await.unwrap().unwrap().disabled);
     assert!(by_key().await.disabled);
     store.delete_session("S1").await.unwrap();
@@ -869,7 +897,7 @@ async fn cached_lookups_see_changes_here_at_once_and_from_elsewhere_within_the_t
     // Another process disables the license, which ends its sessions.
     assert!(store.find_session("S2", 0).await.unwrap().is_some());
     let other = db.open_another().await;
-    other.set_license_disabled(t.1, true).await.unwrap();
+    other.set_license_disabled(t.1, true, &op()).await.unwrap();
     // The cached lookup may answer for LOOKUP_TTL; after that (bounded) the change shows.
     let deadline = std::time::Instant::now() + LOOKUP_TTL * 20;
     while store.find_session("S2", 0).await.unwrap().is_some() {
@@ -1127,6 +1155,10 @@ conformance!(
     a_poller_continuing_from_the_horizon_misses_no_completion,
     tasks_are_created_claimed_and_completed_in_batches,
     shared_content_stays_while_a_task_awaits_it_or_a_license_keeps_it,
+    a_closed_incident_is_reopened_by_a_new_event_and_every_change_is_recorded,
+    merge_and_split_move_events_recount_and_keep_both_histories,
+    comments_are_edited_by_their_author_in_time_and_redacted_not_deleted,
+    an_incident_is_unread_per_user_until_opened_and_again_after_a_new_event,
 );
 
 /// `pushdetect migrate`'s copy into PostgreSQL: row for row with the same ids, in insert

@@ -208,7 +208,11 @@ async fn disabled_sensors_and_rotated_tokens_are_refused() {
     let app = TestApp::start().await;
     let c = app.license_client().await;
     app.store
-        .set_sensor_disabled(app.creds.subkey_id, true)
+        .set_sensor_disabled(
+            app.creds.subkey_id,
+            true,
+            &pushdetect_store::Actor::operator(),
+        )
         .await
         .unwrap();
     assert_error(
@@ -217,14 +221,21 @@ async fn disabled_sensors_and_rotated_tokens_are_refused() {
         "Permission denied",
     );
     app.store
-        .set_sensor_disabled(app.creds.subkey_id, false)
+        .set_sensor_disabled(
+            app.creds.subkey_id,
+            false,
+            &pushdetect_store::Actor::operator(),
+        )
         .await
         .unwrap();
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);
-    let new_token =
-        pushdetect_server::provision::rotate_token(app.store.as_ref(), app.creds.key_id)
-            .await
-            .unwrap();
+    let new_token = pushdetect_server::provision::rotate_token(
+        app.store.as_ref(),
+        app.creds.key_id,
+        &pushdetect_store::Actor::operator(),
+    )
+    .await
+    .unwrap();
     // The old session ended; the old token no longer logs in; the new one does.
     assert_error(&c.get(LIST, &[]).await, 3004, "log in");
     let v = Client::new(&app.base)
@@ -279,7 +290,7 @@ async fn a_disabled_account_can_neither_log_in_nor_keep_its_sessions() {
     let c = app.user_client().await;
     let account = app.store.find_account("default").await.unwrap().unwrap();
     app.store
-        .set_account_disabled(account.id, true)
+        .set_account_disabled(account.id, true, &pushdetect_store::Actor::operator())
         .await
         .unwrap();
     assert_error(&c.get(LIST, &[]).await, 3004, "log in");

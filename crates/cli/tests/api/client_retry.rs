@@ -88,7 +88,11 @@ async fn after_an_expired_session_the_papi_client_logs_in_again_and_resends() {
 async fn permission_denied_makes_the_papi_client_log_in_again_and_resend_once_only() {
     let app = TestApp::start().await;
     app.store
-        .set_sensor_disabled(app.creds.subkey_id, true)
+        .set_sensor_disabled(
+            app.creds.subkey_id,
+            true,
+            &pushdetect_store::Actor::operator(),
+        )
         .await
         .unwrap();
     let client = PapiClient::new(papi_config(&app.base, user(&app))).unwrap();

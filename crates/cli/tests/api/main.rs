@@ -25,3 +25,4 @@ mod server;
 mod spool;
 mod support;
 mod uploads;
+mod workflow;

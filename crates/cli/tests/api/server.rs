@@ -283,8 +283,8 @@ const SPEC_PATHS: [&str; 15] = [
 ];
 
 /// Every error code the wire protocol defines, and the ones pushdetect adds.
-const ERROR_CODES: [u32; 14] = [
-    2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 3001, 3002, 3003, 3004, 5001,
+const ERROR_CODES: [u32; 16] = [
+    2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010, 2011, 3001, 3002, 3003, 3004, 5001,
 ];
 
 #[test]

@@ -255,12 +255,22 @@ impl TestApp {
 
     /// A second license (with one sensor) in the first account: (key_id, sensor key).
     pub async fn second_license(&self) -> (i64, String, String) {
-        let l = add_license(self.store.as_ref(), self.account_id().await, "second")
-            .await
-            .unwrap();
-        let s = add_sensor(self.store.as_ref(), l.license.id, "s2")
-            .await
-            .unwrap();
+        let l = add_license(
+            self.store.as_ref(),
+            self.account_id().await,
+            "second",
+            &pushdetect_store::Actor::operator(),
+        )
+        .await
+        .unwrap();
+        let s = add_sensor(
+            self.store.as_ref(),
+            l.license.id,
+            "s2",
+            &pushdetect_store::Actor::operator(),
+        )
+        .await
+        .unwrap();
         (
             l.license.id,
             format!("{}:{}", l.license.access_key, s.subkey),

@@ -5,13 +5,14 @@
 
 use super::page::{render, unavailable};
 use super::session::{self, ConsoleUser, Nav};
+use crate::client_addr::ClientAddr;
 use crate::provision;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pushdetect_store::{License, Sensor, StoreError, User};
+use pushdetect_store::{Actor, License, Role, Sensor, StoreError, User};
 use std::collections::BTreeMap;
 
 /// A secret shown once after the form that created it.
@@ -25,6 +26,8 @@ struct Secret {
 struct AdminPage {
     nav: Nav,
     self_id: i64,
+    /// The roles a user may be given.
+    roles: &'static [&'static str],
     /// The account's name: the first part of the login names its admins make.
     account: String,
     users: Vec<User>,
@@ -54,6 +57,7 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
     Ok(AdminPage {
         nav: user.nav(),
         self_id: user.user_id,
+        roles: Role::ALLOWED,
         account,
         users,
         licenses,
@@ -80,7 +84,7 @@ async fn account_name(
 
 /// `GET /admin`.
 pub async fn show(State(app): State<AppState>, user: ConsoleUser) -> Response {
-    if !user.is_admin {
+    if !user.is_admin() {
         return forbidden();
     }
     match page(&app, &user).await {
@@ -100,16 +104,18 @@ enum Outcome {
 pub async fn change(
     State(app): State<AppState>,
     user: ConsoleUser,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     axum::Form(form): axum::Form<BTreeMap<String, String>>,
 ) -> Response {
     if !session::csrf_ok(&headers, field(&form, "csrf")) {
         return session::csrf_refused();
     }
-    if !user.is_admin {
+    if !user.is_admin() {
         return forbidden();
     }
-    let outcome = match apply(&app, &user, &form).await {
+    let by = user.actor(Some(address.to_string()));
+    let outcome = match apply(&app, &user, &form, &by).await {
         Ok(o) => o,
         Err(StoreError::Conflict(what)) => {
             Outcome::Refused(format!("{what} already exists; choose another name"))
@@ -158,6 +164,7 @@ async fn apply(
     app: &AppState,
     user: &ConsoleUser,
     form: &BTreeMap<String, String>,
+    by: &Actor,
 ) -> Result<Outcome, StoreError> {
     let field = |name: &str| field(form, name);
     let store = app.store.as_ref();
@@ -182,10 +189,18 @@ async fn apply(
                     "'username' must be 1 to 64 characters without spaces or '/'".into(),
                 ));
             }
+            let role = match field("role") {
+                "" => Ok(Role::Analyst),
+                given => Role::parse("role", given),
+            };
+            let Ok(role) = role else {
+                return Ok(Outcome::Refused(
+                    "'role' must be one of admin, analyst, viewer".into(),
+                ));
+            };
             let account = account_name(store, user).await?;
-            let is_admin = field("admin") == "1";
             let login = provision::login_name(&account, name);
-            let new = provision::add_user(store, user.account_id, &login, is_admin).await?;
+            let new = provision::add_user(store, user.account_id, &login, role, by).await?;
             Outcome::Shown(Secret {
                 what: format!("User {} added", new.user.username),
                 lines: vec![
@@ -207,15 +222,36 @@ async fn apply(
                     "you cannot disable yourself; ask another admin".into(),
                 ));
             }
-            store.set_user_disabled(target.id, disabled).await?;
+            store.set_user_disabled(target.id, disabled, by).await?;
             Outcome::Done(format!("User {} {verb}", target.username))
+        }
+        "set_role" => {
+            let users = store.list_users(Some(user.account_id)).await?;
+            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
+            else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a user of this account".into(),
+                ));
+            };
+            let Ok(role) = Role::parse("role", field("role")) else {
+                return Ok(Outcome::Refused(
+                    "'role' must be one of admin, analyst, viewer".into(),
+                ));
+            };
+            if target.id == user.user_id && role != Role::Admin {
+                return Ok(Outcome::Refused(
+                    "you cannot take your own admin role; ask another admin".into(),
+                ));
+            }
+            store.set_user_role(target.id, role, by).await?;
+            Outcome::Done(format!("User {} is now {role}", target.username))
         }
         "add_license" => {
             let name = field("name");
             if !name_ok(name) {
                 return Ok(Outcome::Refused("'name' must be 1 to 64 characters".into()));
             }
-            let new = provision::add_license(store, user.account_id, name).await?;
+            let new = provision::add_license(store, user.account_id, name, by).await?;
             Outcome::Shown(Secret {
                 what: format!("License {} (key_id {}) added", name, new.license.id),
                 lines: vec![
@@ -231,7 +267,7 @@ async fn apply(
                     "'id' is not a license of this account".into(),
                 ));
             };
-            store.set_license_disabled(l.id, disabled).await?;
+            store.set_license_disabled(l.id, disabled, by).await?;
             Outcome::Done(format!("License {} (key_id {}) {verb}", l.name, l.id))
         }
         "rotate_token" => {
@@ -240,7 +276,7 @@ async fn apply(
                     "'id' is not a license of this account".into(),
                 ));
             };
-            let token = provision::rotate_token(store, l.id).await?;
+            let token = provision::rotate_token(store, l.id, by).await?;
             Outcome::Shown(Secret {
                 what: format!(
                     "New API token of license {} (key_id {}); the old one no longer works and its sessions ended",
@@ -262,7 +298,7 @@ async fn apply(
             if !name_ok(name) {
                 return Ok(Outcome::Refused("'name' must be 1 to 64 characters".into()));
             }
-            let s = provision::add_sensor(store, l.id, name).await?;
+            let s = provision::add_sensor(store, l.id, name, by).await?;
             Outcome::Done(format!(
                 "Sensor {} added: key {}:{} (key_id {}, subkey_id {})",
                 s.name, l.access_key, s.subkey, l.id, s.id
@@ -281,12 +317,12 @@ async fn apply(
                     "'id' is not a sensor of this account".into(),
                 ));
             };
-            store.set_sensor_disabled(s.id, disabled).await?;
+            store.set_sensor_disabled(s.id, disabled, by).await?;
             Outcome::Done(format!("Sensor {} (subkey_id {}) {verb}", s.name, s.id))
         }
         other => Outcome::Refused(format!(
-            "'op' must be one of add_user, set_user, add_license, set_license, rotate_token, \
-             add_sensor, set_sensor, not '{other}'"
+            "'op' must be one of add_user, set_user, set_role, add_license, set_license, \
+             rotate_token, add_sensor, set_sensor, not '{other}'"
         )),
     })
 }

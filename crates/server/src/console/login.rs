@@ -102,6 +102,7 @@ pub async fn login(
     };
     let Some(user) = user else {
         attempt.failed();
+        crate::login_audit::login_failed(&app, username, true, peer, "console").await;
         return login_again(
             field("csrf"),
             field("next"),
@@ -110,7 +111,20 @@ pub async fn login(
         );
     };
     attempt.succeeded();
-    match session::start(&app, user.account_id, user.id).await {
+    let started = match session::start(&app, user.account_id, user.id).await {
+        Ok(cookie) => crate::login_audit::logged_in(
+            &app,
+            user.account_id,
+            pushdetect_store::Principal::User(user.id),
+            &user.username,
+            peer,
+            "console",
+        )
+        .await
+        .map(|()| cookie),
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(cookie) => (
             [(header::SET_COOKIE, cookie)],
             Redirect::to(&safe_next(Some(field("next")))),

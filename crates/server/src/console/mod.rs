@@ -83,7 +83,11 @@ pub fn router() -> Router<AppState> {
         .route("/events/export.csv", get(export::export_csv))
         .route("/events/export.json", get(export::export_json))
         .route("/incidents", get(incidents::list))
-        .route("/incidents/{id}", get(incidents::detail))
+        .route("/incidents/bulk", post(incidents::bulk))
+        .route(
+            "/incidents/{id}",
+            get(incidents::detail).post(incidents::change),
+        )
         .route("/tasks", get(tasks::list))
         .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))

@@ -12,7 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use pushdetect_store::Principal;
+use pushdetect_store::{Actor, Principal, Role};
 use subtle::ConstantTimeEq;
 
 /// Name of the console session cookie.
@@ -92,8 +92,10 @@ pub struct ConsoleUser {
     pub username: String,
     /// The CSRF token for forms on the page.
     pub csrf: String,
-    /// May administer the account (licenses, sensors, users).
-    pub is_admin: bool,
+    /// What they may do, read on each request so that a change applies at once.
+    pub role: Role,
+    /// Incidents not closed that they have not read, for the navigation.
+    pub unread: i64,
 }
 
 /// What the header of every page shows: who is logged in, the logout form's CSRF token,
@@ -106,15 +108,32 @@ pub struct Nav {
     pub csrf: String,
     /// Offer the admin pages.
     pub is_admin: bool,
+    /// Incidents not closed that the user has not read.
+    pub unread: i64,
 }
 
 impl ConsoleUser {
+    /// Whether they may administer the account (licenses, sensors, users).
+    pub fn is_admin(&self) -> bool {
+        self.role.may_administer()
+    }
+
+    /// Them, as the audit trail records what they do, from the request's address.
+    pub fn actor(&self, address: Option<String>) -> Actor {
+        Actor {
+            principal: Some(Principal::User(self.user_id)),
+            label: self.username.clone(),
+            address,
+        }
+    }
+
     /// The page header for this user.
     pub fn nav(&self) -> Nav {
         Nav {
             username: self.username.clone(),
             csrf: self.csrf.clone(),
-            is_admin: self.is_admin,
+            is_admin: self.role.may_administer(),
+            unread: self.unread,
         }
     }
 }
@@ -149,20 +168,31 @@ impl FromRequestParts<AppState> for ConsoleUser {
         let Principal::User(user_id) = s.principal else {
             return Err(to_login());
         };
-        // The admin flag is read on each request, so a change applies at once.
-        let is_admin = match app.store.find_user(&s.label).await {
-            Ok(u) => u.is_some_and(|u| u.id == user_id && u.is_admin && !u.disabled),
+        // The role is read on each request, so a change applies at once; if it cannot be
+        // read, the user may only read.
+        let role = match app.store.find_user(&s.label).await {
+            Ok(Some(u)) if u.id == user_id && !u.disabled => u.role,
+            Ok(_) => Role::Viewer,
             Err(e) => {
                 tracing::error!(error = %e, "console user lookup failed");
-                false
+                Role::Viewer
             }
         };
+        let unread = app
+            .store
+            .unread_count(s.account_id, user_id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "console unread count failed");
+                0
+            });
         Ok(ConsoleUser {
             account_id: s.account_id,
             user_id,
             username: s.label,
             csrf: cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default(),
-            is_admin,
+            role,
+            unread,
         })
     }
 }

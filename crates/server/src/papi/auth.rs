@@ -123,6 +123,7 @@ async fn do_login(
     let Some(v) = verified else {
         attempt.failed();
         tracing::info!(%peer, "login failed");
+        crate::login_audit::login_failed(app, login_name, is_user, peer, "papi").await;
         return Err(ApiError::authentication("login failed: wrong credentials").into());
     };
     attempt.succeeded();
@@ -136,6 +137,15 @@ async fn do_login(
             now,
         )
         .await?;
+    crate::login_audit::logged_in(
+        app,
+        v.account_id,
+        v.principal,
+        login_name.trim(),
+        peer,
+        "papi",
+    )
+    .await?;
     Ok((session_id, v.data))
 }
 

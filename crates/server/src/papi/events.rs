@@ -17,7 +17,8 @@ use pushdetect_model::values::parse_id;
 use pushdetect_model::Format;
 use pushdetect_model::{ApiError, ErrorCode, NetworkSelection, Timestamp};
 use pushdetect_store::{
-    EventCursor, EventFilter, EventOrder, Incident, IncidentFilter, Principal, StoredEvent,
+    AssigneeFilter, EventCursor, EventFilter, EventOrder, Incident, IncidentFilter, Principal,
+    Resolution, Status, StoredEvent,
 };
 use serde_json::{json, Value};
 
@@ -298,11 +299,62 @@ async fn incidents(
 ) -> Result<Value, Failure> {
     let r = ParamReader::new(&INCIDENT_LIST, params)?;
     let limit = page_size(&r)?;
+    let user = match caller.principal {
+        Principal::User(id) => Some(id),
+        Principal::License(_) => None,
+    };
+    let unread = r.parse_opt("unread", pushdetect_model::values::parse_bool)?;
+    let unread_by = match (unread, user) {
+        (Some(true), Some(user)) => Some(user),
+        (Some(true), None) => {
+            return Err(ApiError::invalid(
+                "unread",
+                "False for a license's session: read marks are kept per user",
+            )
+            .into())
+        }
+        _ => None,
+    };
+    let assignee = match r.get("assignee").map(str::trim) {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("nobody") => Some(AssigneeFilter::Nobody),
+        Some(v) if v.eq_ignore_ascii_case("me") => match user {
+            Some(id) => Some(AssigneeFilter::User(id)),
+            None => {
+                return Err(ApiError::invalid(
+                    "assignee",
+                    "a user name or 'nobody': 'me' is a user, and this session is a license's",
+                )
+                .into())
+            }
+        },
+        Some(v) => {
+            let found = app
+                .store
+                .find_user(v)
+                .await?
+                .filter(|u| u.account_id == caller.account_id);
+            match found {
+                Some(u) => Some(AssigneeFilter::User(u.id)),
+                None => {
+                    return Err(ApiError::invalid(
+                        "assignee",
+                        "a user name of this account, 'me' or 'nobody'",
+                    )
+                    .into())
+                }
+            }
+        }
+    };
     let filter = IncidentFilter {
         host: r.parse_opt("host", api(filters::host))?,
         after_ms: r.parse_opt("after", api(filters::time))?,
         before_ms: r.parse_opt("before", api(filters::time))?,
         min_impact: r.parse_opt("min_impact", api(filters::impact))?,
+        status: r.parse_opt("status", Status::parse)?,
+        resolution: r.parse_opt("resolution", Resolution::parse)?,
+        assignee,
+        unread_by,
         cursor: r.parse_opt("cursor", api(filters::parse_pair_cursor))?,
         limit: limit + 1,
     };
@@ -346,6 +398,9 @@ async fn incident(
             },
         )
         .await?;
+    if let Principal::User(user) = caller.principal {
+        app.store.mark_read(caller.account_id, id, user).await?;
+    }
     let mut out = incident_json(&found);
     out["events"] = events.iter().map(event_json).collect();
     Ok(out)
@@ -361,6 +416,11 @@ pub fn incident_json(i: &Incident) -> Value {
         "last_event_at": time(i.last_ms),
         "event_count": i.events,
         "impact": i.impact,
+        "status": i.workflow.status.as_str(),
+        "resolution": i.workflow.resolution.map(|r| r.as_str()),
+        "reason": i.workflow.reason,
+        "assignee": i.assignee_name,
+        "merged_into": i.merged_into,
     })
 }
 

@@ -7,3 +7,4 @@ pub mod events;
 pub mod form;
 pub mod push;
 pub mod reply;
+pub mod workflow;

@@ -107,6 +107,7 @@ pub(super) async fn prepare(
         raw_params: params.to_json(),
         triage: crate::triage::of_event(&request.event),
         incident_window_ms: app.config.incident_window_ms(),
+        reopen_closed: app.config.reopen_closed,
     };
     Ok(EventWrite { event, dedup })
 }

@@ -31,8 +31,13 @@ impl From<ApiError> for Failure {
 }
 
 impl From<StoreError> for Failure {
+    /// A store that refused a change by a rule of the model answers that rule's error;
+    /// anything else means the store could not do its work.
     fn from(e: StoreError) -> Self {
-        Failure::Unavailable(e)
+        match e {
+            StoreError::Refused(api) => Failure::Api(api),
+            e => Failure::Unavailable(e),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::error::{conflict_as, StoreError, StoreResult};
 use crate::records::*;
 use crate::Directory;
 use async_trait::async_trait;
+use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 #[async_trait]
@@ -32,16 +33,26 @@ where
         Ok(row.try_get("found")?)
     }
 
-    async fn create_account(&self, name: &str, now_ms: i64) -> StoreResult<Account> {
-        sqlx::query_as::<B, Account>(
+    async fn create_account(&self, name: &str, actor: &Actor, now_ms: i64) -> StoreResult<Account> {
+        let mut tx = self.writer.begin().await?;
+        let account = sqlx::query_as::<B, Account>(
             "INSERT INTO accounts (name, created_at_ms) VALUES ($1, $2) \
              RETURNING id, name, disabled, created_at_ms",
         )
         .bind(name)
         .bind(now_ms)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
-        .map_err(conflict_as(format!("account '{name}'")))
+        .map_err(conflict_as(format!("account '{name}'")))?;
+        let record = NewAudit::of(
+            Some(account.id),
+            AuditAction::AccountCreated,
+            format!("account {name}"),
+        )
+        .after(serde_json::json!({"name": name}));
+        Self::write_audit(&mut tx, actor, &record, now_ms).await?;
+        tx.commit().await?;
+        Ok(account)
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
@@ -65,10 +76,24 @@ where
         .await?)
     }
 
-    async fn set_account_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
+    async fn set_account_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        actor: &Actor,
+    ) -> StoreResult<()> {
         // Disabling ends the account's sessions; enabling leaves none to end.
         let end = disabled.then_some("account_id");
-        self.update_row("accounts", "disabled", disabled, id, end)
+        let record = NewAudit::of(
+            Some(id),
+            AuditAction::AccountDisabled,
+            format!("account {id}"),
+        )
+        .change(
+            json!({"disabled": !disabled}),
+            json!({"disabled": disabled}),
+        );
+        self.update_row("accounts", "disabled", disabled, id, end, actor, record)
             .await
     }
 
@@ -77,51 +102,105 @@ where
         account_id: i64,
         username: &str,
         password_hash: &str,
-        is_admin: bool,
+        role: Role,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<User> {
+        let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (account_id, username, password_hash, is_admin, created_at_ms) \
+            "INSERT INTO users (account_id, username, password_hash, role, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(account_id)
         .bind(username)
         .bind(password_hash)
-        .bind(is_admin)
+        .bind(role.as_str())
         .bind(now_ms)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict_as(format!("user '{username}'")))?;
-        Ok(
-            sqlx::query_as::<B, User>(&format!("SELECT {USER_COLUMNS} WHERE u.id = $1"))
-                .bind(id)
-                .fetch_one(&self.writer)
-                .await?,
+        let record = NewAudit::of(
+            Some(account_id),
+            AuditAction::UserCreated,
+            format!("user {username}"),
         )
+        .after(json!({"username": username, "role": role.as_str()}));
+        Self::write_audit(&mut tx, actor, &record, now_ms).await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} WHERE u.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Self::user(&row)
     }
 
     async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
-        Ok(
-            sqlx::query_as::<B, User>(&format!("SELECT {USER_COLUMNS} WHERE u.username = $1"))
-                .bind(username)
-                .fetch_optional(&self.reader)
-                .await?,
-        )
+        sqlx::query(&format!("SELECT {USER_COLUMNS} WHERE u.username = $1"))
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(Self::user)
+            .transpose()
     }
 
     async fn list_users(&self, account_id: Option<i64>) -> StoreResult<Vec<User>> {
-        Ok(sqlx::query_as::<B, User>(&format!(
+        sqlx::query(&format!(
             "SELECT {USER_COLUMNS} WHERE $1 IS NULL OR u.account_id = $2 ORDER BY u.id"
         ))
         .bind(account_id)
         .bind(account_id)
         .fetch_all(&self.writer)
-        .await?)
+        .await?
+        .iter()
+        .map(Self::user)
+        .collect()
     }
 
-    async fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        self.update_row("users", "disabled", disabled, id, Some("user_id"))
-            .await
+    async fn set_user_disabled(&self, id: i64, disabled: bool, actor: &Actor) -> StoreResult<()> {
+        let user = self.user_by_id(id).await?;
+        let record = NewAudit::of(
+            Some(user.account_id),
+            AuditAction::UserDisabled,
+            format!("user {}", user.username),
+        )
+        .change(
+            json!({"disabled": !disabled}),
+            json!({"disabled": disabled}),
+        );
+        self.update_row(
+            "users",
+            "disabled",
+            disabled,
+            id,
+            Some("user_id"),
+            actor,
+            record,
+        )
+        .await
+    }
+
+    async fn set_user_role(&self, id: i64, role: Role, actor: &Actor) -> StoreResult<()> {
+        let user = self.user_by_id(id).await?;
+        let record = NewAudit::of(
+            Some(user.account_id),
+            AuditAction::UserRole,
+            format!("user {}", user.username),
+        )
+        .change(
+            json!({"role": user.role.as_str()}),
+            json!({"role": role.as_str()}),
+        );
+        self.update_row(
+            "users",
+            "role",
+            role.as_str().to_owned(),
+            id,
+            None,
+            actor,
+            record,
+        )
+        .await
     }
 
     async fn create_license(
@@ -130,8 +209,10 @@ where
         name: &str,
         access_key: &str,
         api_token_hash: &str,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<License> {
+        let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO licenses (account_id, name, access_key, api_token_hash, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -141,15 +222,23 @@ where
         .bind(access_key)
         .bind(api_token_hash)
         .bind(now_ms)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict_as("license with this access key"))?;
-        Ok(
+        let record = NewAudit::of(
+            Some(account_id),
+            AuditAction::LicenseCreated,
+            format!("license {id}"),
+        )
+        .after(json!({"name": name, "access_key": access_key}));
+        Self::write_audit(&mut tx, actor, &record, now_ms).await?;
+        let license =
             sqlx::query_as::<B, License>(&format!("SELECT {LICENSE_COLUMNS} WHERE l.id = $1"))
                 .bind(id)
-                .fetch_one(&self.writer)
-                .await?,
-        )
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(license)
     }
 
     async fn find_license_by_access_key(&self, access_key: &str) -> StoreResult<Option<License>> {
@@ -180,18 +269,55 @@ where
         .await?)
     }
 
-    async fn set_license_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        self.update_row("licenses", "disabled", disabled, id, Some("license_id"))
-            .await
+    async fn set_license_disabled(
+        &self,
+        id: i64,
+        disabled: bool,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        let account = self.license_account(id).await?;
+        let record = NewAudit::of(
+            Some(account),
+            AuditAction::LicenseDisabled,
+            format!("license {id}"),
+        )
+        .change(
+            json!({"disabled": !disabled}),
+            json!({"disabled": disabled}),
+        );
+        self.update_row(
+            "licenses",
+            "disabled",
+            disabled,
+            id,
+            Some("license_id"),
+            actor,
+            record,
+        )
+        .await
     }
 
-    async fn set_license_token(&self, id: i64, api_token_hash: &str) -> StoreResult<()> {
+    async fn set_license_token(
+        &self,
+        id: i64,
+        api_token_hash: &str,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        // The token itself is a secret: the trail says that it changed, not what to.
+        let account = self.license_account(id).await?;
+        let record = NewAudit::of(
+            Some(account),
+            AuditAction::LicenseTokenRotated,
+            format!("license {id}"),
+        );
         self.update_row(
             "licenses",
             "api_token_hash",
             api_token_hash.to_owned(),
             id,
             Some("license_id"),
+            actor,
+            record,
         )
         .await
     }
@@ -201,8 +327,10 @@ where
         license_id: i64,
         subkey: &str,
         name: &str,
+        actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<Sensor> {
+        let mut tx = self.writer.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sensors (license_id, subkey, name, created_at_ms) VALUES ($1, $2, $3, $4) \
              RETURNING id",
@@ -211,7 +339,7 @@ where
         .bind(subkey)
         .bind(name)
         .bind(now_ms)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
@@ -219,12 +347,20 @@ where
             }
             _ => conflict_as(format!("sensor subkey '{subkey}'"))(e),
         })?;
-        Ok(
+        let sensor =
             sqlx::query_as::<B, Sensor>(&format!("SELECT {SENSOR_COLUMNS} WHERE s.id = $1"))
                 .bind(id)
-                .fetch_one(&self.writer)
-                .await?,
+                .fetch_one(&mut *tx)
+                .await?;
+        let record = NewAudit::of(
+            Some(sensor.account_id),
+            AuditAction::SensorCreated,
+            format!("sensor {id}"),
         )
+        .after(json!({"license": license_id, "subkey": subkey, "name": name}));
+        Self::write_audit(&mut tx, actor, &record, now_ms).await?;
+        tx.commit().await?;
+        Ok(sensor)
     }
 
     async fn find_sensor_by_key(
@@ -278,8 +414,22 @@ where
         .await?)
     }
 
-    async fn set_sensor_disabled(&self, id: i64, disabled: bool) -> StoreResult<()> {
-        self.update_row("sensors", "disabled", disabled, id, None)
+    async fn set_sensor_disabled(&self, id: i64, disabled: bool, actor: &Actor) -> StoreResult<()> {
+        let account = self
+            .find_sensor(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("sensor {id}")))?
+            .account_id;
+        let record = NewAudit::of(
+            Some(account),
+            AuditAction::SensorDisabled,
+            format!("sensor {id}"),
+        )
+        .change(
+            json!({"disabled": !disabled}),
+            json!({"disabled": disabled}),
+        );
+        self.update_row("sensors", "disabled", disabled, id, None, actor, record)
             .await
     }
 
@@ -365,5 +515,41 @@ where
             .await?;
         self.lookups.credentials_changed();
         Ok(())
+    }
+}
+
+impl<B> SqlStore<B>
+where
+    B: Backend,
+    for<'c> &'c mut B::Connection: Executor<'c, Database = B>,
+    for<'q> B::Arguments<'q>: IntoArguments<'q, B>,
+    for<'r> &'r str: ColumnIndex<B::Row>,
+    usize: ColumnIndex<B::Row>,
+    for<'q> i64: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> bool: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> String: Encode<'q, B> + Decode<'q, B> + Type<B>,
+    for<'q> &'q str: Encode<'q, B> + Type<B>,
+    for<'q> Option<i64>: Encode<'q, B>,
+    for<'q> Option<String>: Encode<'q, B>,
+{
+    /// A user by id, or NotFound.
+    async fn user_by_id(&self, id: i64) -> StoreResult<User> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} WHERE u.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?
+            .as_ref()
+            .map(Self::user)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+    }
+
+    /// The account of a license, or NotFound.
+    async fn license_account(&self, id: i64) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT account_id FROM licenses WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("license {id}")))
     }
 }

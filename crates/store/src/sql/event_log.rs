@@ -2,14 +2,14 @@
 //! are in `event_writes.rs`.
 
 use super::like_pattern;
-use super::rows::{EVENT_COLUMNS, INCIDENT_COLUMNS};
+use super::rows::{EVENT_COLUMNS, INCIDENT_COLUMNS, UNREAD_BY};
 use super::statement::Statement;
 use super::{Backend, SqlStore};
 use crate::error::StoreResult;
 use crate::records::*;
 use crate::EventLog;
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
 #[async_trait]
 impl<B> EventLog for SqlStore<B>
@@ -266,46 +266,66 @@ where
         f: &IncidentFilter,
     ) -> StoreResult<Vec<Incident>> {
         let mut q = Statement::new(format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = "
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.merged_into IS NULL \
+             AND i.account_id = "
         ));
         q.push_bind(account_id);
         if let Some(host) = &f.host {
-            q.push(" AND host = ").push_bind(host);
+            q.push(" AND i.host = ").push_bind(host);
         }
         if let Some(after) = f.after_ms {
-            q.push(" AND last_ms >= ").push_bind(after);
+            q.push(" AND i.last_ms >= ").push_bind(after);
         }
         if let Some(before) = f.before_ms {
-            q.push(" AND first_ms < ").push_bind(before);
+            q.push(" AND i.first_ms < ").push_bind(before);
         }
         if let Some(min) = f.min_impact {
-            q.push(" AND impact >= ").push_bind(min);
+            q.push(" AND i.impact >= ").push_bind(min);
+        }
+        if let Some(status) = f.status {
+            q.push(" AND i.status = ").push_bind(status.as_str());
+        }
+        if let Some(resolution) = f.resolution {
+            q.push(" AND i.resolution = ")
+                .push_bind(resolution.as_str());
+        }
+        match f.assignee {
+            Some(AssigneeFilter::Nobody) => {
+                q.push(" AND i.assignee_id IS NULL");
+            }
+            Some(AssigneeFilter::User(user)) => {
+                q.push(" AND i.assignee_id = ").push_bind(user);
+            }
+            None => {}
+        }
+        if let Some(user) = f.unread_by {
+            q.push(" AND ").push(UNREAD_BY).push_bind(user).push(")");
         }
         if let Some((last, id)) = f.cursor {
-            q.push(" AND (last_ms < ")
+            q.push(" AND (i.last_ms < ")
                 .push_bind(last)
-                .push(" OR (last_ms = ")
+                .push(" OR (i.last_ms = ")
                 .push_bind(last)
-                .push(" AND id < ")
+                .push(" AND i.id < ")
                 .push_bind(id)
                 .push("))");
         }
-        q.push(" ORDER BY last_ms DESC, id DESC LIMIT ")
+        q.push(" ORDER BY i.last_ms DESC, i.id DESC LIMIT ")
             .push_bind(i64::from(f.limit));
         let rows = q.query::<B>().fetch_all(&self.reader).await?;
-        Ok(rows
-            .iter()
-            .map(Incident::from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(Self::incident).collect()
     }
 
     async fn get_incident(&self, account_id: i64, id: i64) -> StoreResult<Option<Incident>> {
-        Ok(sqlx::query_as::<B, Incident>(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE account_id = $1 AND id = $2"
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.account_id = $1 AND i.id = $2"
         ))
         .bind(account_id)
         .bind(id)
         .fetch_optional(&self.reader)
-        .await?)
+        .await?
+        .as_ref()
+        .map(Self::incident)
+        .transpose()
     }
 }

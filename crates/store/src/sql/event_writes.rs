@@ -10,8 +10,8 @@ use super::{Backend, Bound, SqlStore};
 use crate::error::StoreResult;
 use crate::incident_plan::{higher, Plan};
 use crate::records::*;
-use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use serde_json::{json, Value};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use std::collections::HashMap;
 
 /// The lock name of a task's score: completions take it alone, event writes that read the
@@ -21,7 +21,7 @@ pub(super) fn task_lock(uuid: &str) -> String {
 }
 
 /// The lock name of an account's incidents of one host.
-fn incident_lock(account_id: i64, host: &str) -> String {
+pub(super) fn incident_lock(account_id: i64, host: &str) -> String {
     format!("incident:{account_id}:{host}")
 }
 
@@ -42,6 +42,7 @@ struct Placed<'a> {
     occurred_at_ms: i64,
     impact: Option<i64>,
     window_ms: i64,
+    reopen_closed: bool,
 }
 
 impl<B> SqlStore<B>
@@ -84,7 +85,11 @@ where
 
     /// Adds events to the incidents of their hosts (see [`Plan`]). The caller holds the
     /// [`incident_lock`] of every host.
-    async fn write_incidents(conn: &mut B::Connection, placed: &[Placed<'_>]) -> StoreResult<()> {
+    async fn write_incidents(
+        conn: &mut B::Connection,
+        placed: &[Placed<'_>],
+        now_ms: i64,
+    ) -> StoreResult<()> {
         // The reach of the batch on each host: every incident it can touch.
         let mut reach: HashMap<(i64, &str), (i64, i64)> = Default::default();
         for p in placed {
@@ -105,14 +110,14 @@ where
             })
             .collect();
         let rows = sqlx::query(&format!(
-            "SELECT i.account_id, i.{columns} FROM incidents i JOIN (SELECT {} AS account_id, \
-             {} AS host, {} AS lo, {} AS hi FROM {rows}) q ON i.account_id = q.account_id \
-             AND i.host = q.host AND i.last_ms >= q.lo AND i.first_ms <= q.hi",
+            "SELECT i.account_id AS incident_account, {INCIDENT_COLUMNS} FROM incidents i \
+             JOIN (SELECT {} AS account_id, {} AS host, {} AS lo, {} AS hi FROM {rows}) q \
+             ON i.account_id = q.account_id AND i.host = q.host AND i.merged_into IS NULL \
+             AND i.last_ms >= q.lo AND i.first_ms <= q.hi",
             reach.int("account_id"),
             reach.text("host"),
             reach.int("lo"),
             reach.int("hi"),
-            columns = INCIDENT_COLUMNS.replace(", ", ", i."),
             rows = B::JSON_ROWS,
         ))
         .bind(reach.json()?)
@@ -120,7 +125,7 @@ where
         .await?;
         let mut stored = Vec::with_capacity(rows.len());
         for row in &rows {
-            stored.push((row.try_get("account_id")?, Incident::from_row(row)?));
+            stored.push((row.try_get("incident_account")?, Self::incident(row)?));
         }
         let mut plan = Plan::new(stored);
         for p in placed {
@@ -132,6 +137,7 @@ where
                     p.occurred_at_ms,
                     p.impact,
                     p.window_ms,
+                    p.reopen_closed,
                 );
             }
         }
@@ -149,6 +155,9 @@ where
                     last_ms: i.last_ms,
                     events: i.events,
                     impact: i.impact,
+                    status: i.workflow.status.as_str(),
+                    pinned: i.pinned,
+                    last_event_id: i.last_event_id,
                 }
             })
             .collect();
@@ -169,10 +178,12 @@ where
             .bind(merged.json()?)
             .execute(&mut *conn)
             .await?;
+            // A merged-away incident stays, pointing to the one that took its events.
             sqlx::query(&format!(
-                "DELETE FROM incidents WHERE id IN (SELECT {} FROM {})",
-                merged.int("from"),
+                "UPDATE incidents SET merged_into = {} FROM {} WHERE incidents.id = {}",
+                merged.int("into"),
                 B::JSON_ROWS,
+                merged.int("from"),
             ))
             .bind(merged.json()?)
             .execute(&mut *conn)
@@ -189,22 +200,41 @@ where
                         last_ms: i.last_ms,
                         events: i.events,
                         impact: i.impact,
+                        status: i.workflow.status.as_str(),
+                        resolution: i.workflow.resolution.map(|r| r.as_str().to_owned()),
+                        reason: &i.workflow.reason,
+                        last_event_id: i.last_event_id,
                     }
                 })
                 .collect();
             sqlx::query(&format!(
-                "UPDATE incidents SET first_ms = {}, last_ms = {}, events = {}, impact = {} \
+                "UPDATE incidents SET first_ms = {}, last_ms = {}, events = {}, impact = {}, \
+                 status = {}, resolution = {}, reason = {}, last_event_id = {} \
                  FROM {} WHERE incidents.id = {}",
                 updated.int("first_ms"),
                 updated.int("last_ms"),
                 updated.int("events"),
                 updated.int("impact"),
+                updated.text("status"),
+                updated.text("resolution"),
+                updated.text("reason"),
+                updated.int("last_event_id"),
                 B::JSON_ROWS,
                 updated.int("id"),
             ))
             .bind(updated.json()?)
             .execute(&mut *conn)
             .await?;
+        }
+        for (account, id, before, event) in &writes.reopened {
+            let after = before.reopened();
+            let record = NewAudit::incident(*account, AuditAction::IncidentReopened, *id).change(
+                json!({"status": before.status.as_str(),
+                       "resolution": before.resolution.map(|r| r.as_str()),
+                       "reason": before.reason}),
+                json!({"status": after.status.as_str(), "event_id": event}),
+            );
+            Self::write_audit(&mut *conn, &Actor::system(), &record, now_ms).await?;
         }
         let memberships: Rows = writes
             .memberships
@@ -340,12 +370,18 @@ where
                 occurred_at_ms: e.occurred_at_ms,
                 impact,
                 window_ms: e.incident_window_ms,
+                reopen_closed: e.reopen_closed,
             });
         }
         Self::insert_rows(&mut *conn, "events", &rows, "").await?;
         Self::insert_rows(&mut *conn, "event_hosts", &hosts, "ON CONFLICT DO NOTHING").await?;
         Self::link_tasks(&mut *conn, &links).await?;
-        Self::write_incidents(&mut *conn, &placed).await?;
+        let now_ms = batch
+            .iter()
+            .map(|(e, _)| e.received_at_ms)
+            .max()
+            .unwrap_or(0);
+        Self::write_incidents(&mut *conn, &placed, now_ms).await?;
         Self::insert_rows(
             &mut *conn,
             "push_fingerprints",
@@ -421,9 +457,10 @@ where
                 occurred_at_ms: row.try_get("occurred_at_ms")?,
                 impact,
                 window_ms,
+                reopen_closed: true,
             });
         }
-        Self::write_incidents(&mut *conn, &placed).await?;
+        Self::write_incidents(&mut *conn, &placed, chrono::Utc::now().timestamp_millis()).await?;
         Ok(rows.len() as u64)
     }
 }

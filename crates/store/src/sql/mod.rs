@@ -13,12 +13,14 @@
 //! on [`SqlStore`]'s [`Store`] implementation below.
 
 mod analyses;
+mod audit;
 mod batch_rows;
 mod directory;
 mod event_log;
 mod event_writes;
 mod rows;
 mod statement;
+mod workflow;
 
 pub(crate) use batch_rows::{next_chunk, values_sql};
 pub use statement::Bound;
@@ -179,7 +181,9 @@ where
     }
 
     /// Sets one column of one row and, when `end_sessions` names the sessions column that
-    /// refers to that row, ends those sessions, in one transaction. NotFound if no such row.
+    /// refers to that row, ends those sessions, and writes the change's audit record, in
+    /// one transaction. NotFound if no such row.
+    #[allow(clippy::too_many_arguments)]
     async fn update_row<V>(
         &self,
         table: &str,
@@ -187,10 +191,19 @@ where
         value: V,
         id: i64,
         end_sessions: Option<&str>,
+        actor: &crate::records::Actor,
+        record: crate::records::NewAudit,
     ) -> StoreResult<()>
     where
         V: Send + for<'q> Encode<'q, B> + Type<B> + 'static,
-        for<'q> i64: Encode<'q, B> + Type<B>,
+        for<'r> &'r str: ColumnIndex<B::Row>,
+        usize: ColumnIndex<B::Row>,
+        for<'q> i64: Encode<'q, B> + Decode<'q, B> + Type<B>,
+        for<'q> bool: Encode<'q, B> + Decode<'q, B> + Type<B>,
+        for<'q> String: Encode<'q, B> + Decode<'q, B> + Type<B>,
+        for<'q> &'q str: Encode<'q, B> + Type<B>,
+        for<'q> Option<i64>: Encode<'q, B>,
+        for<'q> Option<String>: Encode<'q, B>,
     {
         let mut tx = self.writer.begin().await?;
         let r = sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
@@ -205,6 +218,13 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        Self::write_audit(
+            &mut tx,
+            actor,
+            &record,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
         tx.commit().await?;
         self.lookups.credentials_changed();
         Ok(())

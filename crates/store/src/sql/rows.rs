@@ -7,9 +7,10 @@ use crate::error::{StoreError, StoreResult};
 use crate::records::*;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-/// The columns of [`User`], from `users u` joined to its account.
+/// The columns of [`User`], from `users u` joined to its account: read with
+/// [`SqlStore::user`].
 pub(super) const USER_COLUMNS: &str = "u.id, u.account_id, u.username, u.password_hash, \
-     u.is_admin, (u.disabled OR a.disabled) AS disabled \
+     u.role, (u.disabled OR a.disabled) AS disabled \
      FROM users u JOIN accounts a ON a.id = u.account_id";
 
 /// The columns of [`License`], from `licenses l` joined to its account.
@@ -39,8 +40,16 @@ pub(super) const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurr
      LEFT JOIN users pu ON pu.id = e.pushed_by_user_id \
      LEFT JOIN licenses pl ON pl.id = e.pushed_by_license_id";
 
-/// The columns of [`Incident`] (from `incidents`).
-pub(super) const INCIDENT_COLUMNS: &str = "id, host, first_ms, last_ms, events, impact";
+/// The columns of [`Incident`], from `incidents i`: read with [`SqlStore::incident`].
+pub(super) const INCIDENT_COLUMNS: &str = "i.id, i.host, i.first_ms, i.last_ms, i.events, \
+     i.impact, i.status, i.resolution, i.reason, i.assignee_id, i.merged_into, i.pinned, \
+     i.last_event_id, (SELECT username FROM users au WHERE au.id = i.assignee_id) \
+     AS assignee_name";
+
+/// The condition that incident `i` is unread by the user whose id is bound after it (then
+/// `)`): they have not seen its latest event.
+pub(super) const UNREAD_BY: &str = "NOT EXISTS (SELECT 1 FROM incident_reads r \
+     WHERE r.incident_id = i.id AND r.seen_event_id >= i.last_event_id AND r.user_id = ";
 
 /// The principal stored as two columns, exactly one of them set.
 pub(super) fn principal(user_id: Option<i64>, license_id: Option<i64>) -> StoreResult<Principal> {
@@ -61,13 +70,64 @@ pub(super) fn split_principal(p: Principal) -> (Option<i64>, Option<i64>) {
     }
 }
 
+/// A name stored for a closed set of values, read back as its type.
+fn named<T>(
+    name: &str,
+    what: &str,
+    parse: fn(&str, &str) -> Result<T, pushdetect_model::ApiError>,
+) -> StoreResult<T> {
+    parse(what, name).map_err(|_| StoreError::Corrupt(format!("{what} '{name}'")))
+}
+
 impl<B> SqlStore<B>
 where
     B: Backend,
     for<'r> &'r str: ColumnIndex<B::Row>,
     for<'q> i64: Decode<'q, B> + Type<B>,
+    for<'q> bool: Decode<'q, B> + Type<B>,
     for<'q> String: Decode<'q, B> + Type<B>,
 {
+    /// A [`User`] from the columns of [`USER_COLUMNS`].
+    pub(super) fn user(row: &B::Row) -> StoreResult<User> {
+        Ok(User {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            username: row.try_get("username")?,
+            password_hash: row.try_get("password_hash")?,
+            role: named(&row.try_get::<String, _>("role")?, "role", Role::parse)?,
+            disabled: row.try_get("disabled")?,
+        })
+    }
+
+    /// An [`Incident`] from the columns of [`INCIDENT_COLUMNS`].
+    pub(super) fn incident(row: &B::Row) -> StoreResult<Incident> {
+        let resolution: Option<String> = row.try_get("resolution")?;
+        Ok(Incident {
+            id: row.try_get("id")?,
+            host: row.try_get("host")?,
+            first_ms: row.try_get("first_ms")?,
+            last_ms: row.try_get("last_ms")?,
+            events: row.try_get("events")?,
+            impact: row.try_get("impact")?,
+            workflow: Workflow {
+                status: named(
+                    &row.try_get::<String, _>("status")?,
+                    "status",
+                    Status::parse,
+                )?,
+                resolution: resolution
+                    .map(|r| named(&r, "resolution", Resolution::parse))
+                    .transpose()?,
+                reason: row.try_get("reason")?,
+                assignee: row.try_get("assignee_id")?,
+            },
+            assignee_name: row.try_get("assignee_name")?,
+            merged_into: row.try_get("merged_into")?,
+            pinned: row.try_get("pinned")?,
+            last_event_id: row.try_get("last_event_id")?,
+        })
+    }
+
     /// A JSON document stored as text, read as `T` (a `serde_json::Value`, or a typed
     /// record such as the task's options) in one pass.
     pub(super) fn json_column<T: serde::de::DeserializeOwned>(

@@ -151,3 +151,30 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+impl TestDb {
+    /// Runs `sql` on a connection of its own, as another program would, while the store
+    /// stays open; the database's error as text if it refuses.
+    pub async fn try_sql(&self, sql: &str) -> Result<(), String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite:{}", self.dir.path().join("t.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Postgres => {
+                let url = postgres_url(self.pg_name.as_deref().unwrap());
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
