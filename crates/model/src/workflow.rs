@@ -80,6 +80,8 @@ pub const MAX_REASON_CHARS: usize = 1_000;
 pub const COMMENT_EDIT_WINDOW_MS: i64 = 10 * 60 * 1000;
 /// Incidents one merge may join into its survivor.
 pub const MAX_MERGE: usize = 100;
+/// Events one split may move into a new incident.
+pub const MAX_SPLIT: usize = 1000;
 
 /// Text of several lines, as comments and reasons are written: trimmed, not empty, at most
 /// a given number of characters, line breaks kept (CR LF and lone CR read as LF), tabs

@@ -315,36 +315,17 @@ async fn incidents(
         }
         _ => None,
     };
-    let assignee = match r.get("assignee").map(str::trim) {
-        None => None,
-        Some(v) if v.eq_ignore_ascii_case("nobody") => Some(AssigneeFilter::Nobody),
-        Some(v) if v.eq_ignore_ascii_case("me") => match user {
-            Some(id) => Some(AssigneeFilter::User(id)),
-            None => {
-                return Err(ApiError::invalid(
-                    "assignee",
-                    "a user name or 'nobody': 'me' is a user, and this session is a license's",
-                )
-                .into())
-            }
-        },
+    let assignee = match r.get("assignee") {
         Some(v) => {
-            let found = app
-                .store
-                .find_user(v)
-                .await?
-                .filter(|u| u.account_id == caller.account_id);
-            match found {
-                Some(u) => Some(AssigneeFilter::User(u.id)),
-                None => {
-                    return Err(ApiError::invalid(
-                        "assignee",
-                        "a user name of this account, 'me' or 'nobody'",
-                    )
-                    .into())
-                }
-            }
+            let expected = "a user name of this account, 'me' or 'nobody'";
+            Some(
+                match super::workflow::named_assignee(app, caller, v, expected).await? {
+                    Some(id) => AssigneeFilter::User(id),
+                    None => AssigneeFilter::Nobody,
+                },
+            )
         }
+        None => None,
     };
     let filter = IncidentFilter {
         host: r.parse_opt("host", api(filters::host))?,

@@ -15,6 +15,7 @@ use pushdetect_model::params::ParamReader;
 use pushdetect_model::values::{parse_bool, parse_id};
 use pushdetect_model::workflow::{
     Change, Note, Resolution, Role, Status, MAX_COMMENT_CHARS, MAX_MERGE, MAX_REASON_CHARS,
+    MAX_SPLIT,
 };
 use pushdetect_model::workflow_api::{
     parse_ids, AUDIT_LIST, INCIDENT_COMMENT, INCIDENT_HISTORY, INCIDENT_MERGE, INCIDENT_SPLIT,
@@ -26,8 +27,6 @@ use pushdetect_store::{
 };
 use serde_json::{json, Value};
 
-/// Events one split may move (the store's bound).
-const MAX_SPLIT: usize = 1000;
 /// Default and largest page of the audit trail.
 const AUDIT_PAGE: (u32, u32) = (100, 1000);
 
@@ -92,8 +91,15 @@ fn store_failure(e: StoreError) -> Failure {
     }
 }
 
-/// `assignee`: a user name of the account, `me`, or `nobody`.
-async fn assignee(app: &AppState, caller: &Caller, value: &str) -> Result<Option<i64>, Failure> {
+/// The user an `assignee` parameter names: a user name of the caller's account, `me`
+/// (the calling user), or `nobody` (`None`). `expected` is what a refusal says is wanted.
+/// Shared by `incident/update` and the `assignee` filter of `incident/list`.
+pub async fn named_assignee(
+    app: &AppState,
+    caller: &Caller,
+    value: &str,
+    expected: &str,
+) -> Result<Option<i64>, Failure> {
     let value = value.trim();
     if value.eq_ignore_ascii_case("nobody") {
         return Ok(None);
@@ -103,7 +109,7 @@ async fn assignee(app: &AppState, caller: &Caller, value: &str) -> Result<Option
             Principal::User(id) => Ok(Some(id)),
             Principal::License(_) => Err(ApiError::invalid(
                 "assignee",
-                "a user name: 'me' is a user, and this session is a license's",
+                "a user name or 'nobody': 'me' is a user, and this session is a license's",
             )
             .into()),
         };
@@ -115,11 +121,7 @@ async fn assignee(app: &AppState, caller: &Caller, value: &str) -> Result<Option
         .filter(|u| u.account_id == caller.account_id);
     match user {
         Some(u) => Ok(Some(u.id)),
-        None => Err(ApiError::invalid(
-            "assignee",
-            "the user name of an analyst or admin of this account, 'me' or 'nobody'",
-        )
-        .into()),
+        None => Err(ApiError::invalid("assignee", expected).into()),
     }
 }
 
@@ -153,7 +155,8 @@ async fn update_incident(
     };
     may_change(app, caller, "change incidents").await?;
     if let Some(value) = r.get("assignee") {
-        change.assignee = Some(assignee(app, caller, value).await?);
+        let expected = "the user name of an analyst or admin of this account, 'me' or 'nobody'";
+        change.assignee = Some(named_assignee(app, caller, value, expected).await?);
     }
     let incident = app
         .store

@@ -6,6 +6,7 @@
 use super::batch_rows::{row, Rows};
 use super::rows::{split_principal, INCIDENT_COLUMNS};
 use super::statement::Statement;
+use super::workflow::status_value;
 use super::{Backend, Bound, SqlStore};
 use crate::error::StoreResult;
 use crate::incident_plan::{higher, Plan};
@@ -229,9 +230,7 @@ where
         for (account, id, before, event) in &writes.reopened {
             let after = before.reopened();
             let record = NewAudit::incident(*account, AuditAction::IncidentReopened, *id).change(
-                json!({"status": before.status.as_str(),
-                       "resolution": before.resolution.map(|r| r.as_str()),
-                       "reason": before.reason}),
+                status_value(before),
                 json!({"status": after.status.as_str(), "event_id": event}),
             );
             Self::write_audit(&mut *conn, &Actor::system(), &record, now_ms).await?;

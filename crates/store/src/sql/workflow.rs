@@ -4,20 +4,17 @@
 //! change with its audit records.
 
 use super::event_writes::incident_lock;
-use super::rows::{INCIDENT_COLUMNS, UNREAD_BY};
+use super::rows::{split_principal, INCIDENT_COLUMNS, UNREAD_BY};
 use super::statement::Statement;
 use super::{Backend, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::records::*;
 use crate::IncidentWorkflow;
 use async_trait::async_trait;
-use pushdetect_model::workflow::{Change, COMMENT_EDIT_WINDOW_MS, MAX_MERGE};
+use pushdetect_model::workflow::{Change, COMMENT_EDIT_WINDOW_MS, MAX_MERGE, MAX_SPLIT};
 use pushdetect_model::{ApiError, ErrorCode};
 use serde_json::{json, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
-
-/// Events one split may move.
-pub const MAX_SPLIT: usize = 1000;
 
 /// The columns of [`Comment`], from `incident_comments c` joined to its author.
 const COMMENT_COLUMNS: &str = "c.id, c.incident_id, c.author_user_id, c.author_license_id, \
@@ -35,7 +32,7 @@ fn not_found(id: i64) -> StoreError {
 }
 
 /// The part of a workflow the status record shows.
-fn status_value(w: &Workflow) -> Value {
+pub(super) fn status_value(w: &Workflow) -> Value {
     json!({
         "status": w.status.as_str(),
         "resolution": w.resolution.map(|r| r.as_str()),
@@ -235,11 +232,7 @@ where
     ) -> StoreResult<i64> {
         let incident = Self::lock_incidents(&mut *conn, account_id, &[incident_id]).await?;
         live(&incident[0])?;
-        let (user, license) = match actor.principal {
-            Some(Principal::User(u)) => (Some(u), None),
-            Some(Principal::License(l)) => (None, Some(l)),
-            None => (None, None),
-        };
+        let (user, license) = actor.principal.map(split_principal).unwrap_or_default();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO incident_comments (incident_id, account_id, author_user_id, \
              author_license_id, created_at_ms, body) VALUES ($1, $2, $3, $4, $5, $6) \
