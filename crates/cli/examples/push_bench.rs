@@ -125,6 +125,7 @@ fn event(account: i64, license: i64, sensor: i64, i: usize) -> NewEvent {
             action: None,
             base_impact: None,
             task_uuids: vec![RAW_TASK.to_owned()],
+            ..Triage::default()
         },
         incident_window_ms: 3_600_000,
         reopen_closed: true,

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use pushdetect_model::values::TaskUuid;
 use pushdetect_server::credentials::random_task_uuid;
 use pushdetect_server::provision::{add_license, add_sensor, add_user, init_account, rotate_token};
-use pushdetect_store::{Account, Actor, Role, Store, Task};
+use pushdetect_store::{Account, Actor, Grouping, Role, Store, Task};
 use serde_json::{json, Value};
 
 /// `pushdetect admin`.
@@ -90,6 +90,16 @@ enum AccountCmd {
     Enable {
         /// Account id or name.
         account: String,
+    },
+    /// Set how the account groups events into incidents, for events stored from now on:
+    /// rules in order of preference, separated by commas, from mail_sender (a mail's
+    /// sender), ioc_uuid (an IOC), task_sha256 (the file a task analysed); events no rule
+    /// applies to group by host. `host` alone restores the default.
+    Grouping {
+        /// Account id or name.
+        account: String,
+        /// For example `mail_sender,task_sha256`, or `host`.
+        rules: String,
     },
 }
 
@@ -282,7 +292,12 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 .list_accounts()
                 .await?
                 .into_iter()
-                .map(|a| json!({"id": a.id, "name": a.name, "disabled": a.disabled}))
+                .map(|a| json!({
+                    "id": a.id,
+                    "name": a.name,
+                    "disabled": a.disabled,
+                    "grouping": a.grouping,
+                }))
                 .collect::<Vec<_>>()),
             AccountCmd::Disable { account: a } => {
                 let acc = account(store, &a).await?;
@@ -293,6 +308,16 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 let acc = account(store, &a).await?;
                 store.set_account_disabled(acc.id, false, &by).await?;
                 done(format!("account {} enabled", acc.name))
+            }
+            AccountCmd::Grouping { account: a, rules } => {
+                let acc = account(store, &a).await?;
+                let grouping = Grouping::parse("rules", &rules).map_err(|e| anyhow!(e.message))?;
+                store.set_account_grouping(acc.id, &grouping, &by).await?;
+                done(format!(
+                    "account {} groups incidents by {}",
+                    acc.name,
+                    grouping.to_text()
+                ))
             }
         },
         What::User(cmd) => {

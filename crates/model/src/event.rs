@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::file_download::FileDownload;
+use crate::grouping::GroupBy;
 use crate::ioc::IocResult;
 use crate::mail::MailCaptured;
 use crate::method::MethodSpec;
@@ -97,9 +98,14 @@ pub trait Detection: Sized {
     fn reporter(&self) -> &Reporter;
     /// When it happened according to the tool, if the tool said.
     fn occurred_at(&self) -> Option<Timestamp>;
-    /// The hosts of the protected network it is about (see [`Event::hosts`]), in any
-    /// order, possibly repeated.
-    fn hosts(&self) -> Vec<String>;
+    /// The machines of the protected network it is about, each named by every identifier
+    /// the event gives it (see [`Event::machines`]), normalised, in any order.
+    fn machines(&self) -> Vec<Vec<String>>;
+    /// The keys by which an account's grouping rules may group it instead of by host (see
+    /// [`crate::grouping`]); none by default.
+    fn group_keys(&self) -> Vec<(GroupBy, String)> {
+        Vec::new()
+    }
     /// One line saying what it is about, for event lists and exports.
     fn summary(&self) -> String;
     /// The analysis tasks it refers to.
@@ -147,10 +153,35 @@ impl Event {
     /// (IP addresses in canonical form, names in lower case), sorted, each once. Mail
     /// recipients count as hosts.
     pub fn hosts(&self) -> Vec<String> {
-        let mut hosts = each_kind!(self, e => e.hosts());
+        let mut hosts: Vec<String> = self.machines().into_iter().flatten().collect();
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// The machines it is about, each with every identifier the event names it by (an IOC
+    /// check's addresses, host name and NetBIOS name are one machine; each mail recipient
+    /// is a mailbox of its own): sorted, each identifier once per machine, each machine
+    /// once. Incidents group events by machine (see `crate::grouping`).
+    pub fn machines(&self) -> Vec<Vec<String>> {
+        let mut machines: Vec<Vec<String>> = each_kind!(self, e => e.machines())
+            .into_iter()
+            .map(|mut ids| {
+                ids.sort();
+                ids.dedup();
+                ids
+            })
+            .filter(|ids| !ids.is_empty())
+            .collect();
+        machines.sort();
+        machines.dedup();
+        machines
+    }
+
+    /// The keys an account's grouping rules may group it by instead of by machine: a
+    /// mail's sender, an IOC's uuid (lower case). A task's SHA-256 is known to the store.
+    pub fn group_keys(&self) -> Vec<(GroupBy, String)> {
+        each_kind!(self, e => e.group_keys())
     }
 
     /// One line saying what the event is about, for event lists and exports (the action

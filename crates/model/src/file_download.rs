@@ -218,11 +218,11 @@ impl Detection for FileDownload {
         self.download_time
     }
 
-    /// The downloading host: its address and, when reported, its name.
-    fn hosts(&self) -> Vec<String> {
-        let mut hosts = vec![self.src_ip.to_string()];
-        hosts.extend(self.src_hostname.iter().map(|h| h.as_str().to_owned()));
-        hosts
+    /// The downloading machine: its address and, when reported, its name.
+    fn machines(&self) -> Vec<Vec<String>> {
+        let mut ids = vec![self.src_ip.to_string()];
+        ids.extend(self.src_hostname.iter().map(|h| h.as_str().to_owned()));
+        vec![ids]
     }
 
     /// "invoice.exe from files.example.com".

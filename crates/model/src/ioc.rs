@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::event::{Detection, EventKind};
+use crate::grouping::GroupBy;
 use crate::method::{MethodSpec, PUSH_IOC_RESULT};
 use crate::params::{FormParams, ParamReader};
 use crate::reporter::Reporter;
@@ -116,17 +117,25 @@ impl Detection for IocResult {
         self.check_time_end.or(self.check_time_start)
     }
 
-    /// The checked host: its addresses, its name and its NetBIOS name.
-    fn hosts(&self) -> Vec<String> {
-        let mut hosts: Vec<String> = self.main_ipv4.iter().map(|a| a.to_string()).collect();
-        hosts.extend(self.main_ipv6.iter().map(|a| a.to_string()));
-        hosts.push(self.hostname.as_str().to_owned());
-        hosts.extend(
+    /// The checked machine: its addresses, its name and its NetBIOS name.
+    fn machines(&self) -> Vec<Vec<String>> {
+        let mut ids: Vec<String> = self.main_ipv4.iter().map(|a| a.to_string()).collect();
+        ids.extend(self.main_ipv6.iter().map(|a| a.to_string()));
+        ids.push(self.hostname.as_str().to_owned());
+        ids.extend(
             self.netbios_name
                 .iter()
                 .map(|n| n.as_str().to_ascii_lowercase()),
         );
-        hosts
+        vec![ids]
+    }
+
+    /// Its IOC's uuid.
+    fn group_keys(&self) -> Vec<(GroupBy, String)> {
+        vec![(
+            GroupBy::IocUuid,
+            self.ioc_uuid.as_str().to_ascii_lowercase(),
+        )]
     }
 
     /// "IOC <uuid> from <source>: matched".

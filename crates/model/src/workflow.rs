@@ -287,6 +287,8 @@ value_enum!(
         SensorCreated => "sensor.created",
         /// A sensor was enabled or disabled.
         SensorDisabled => "sensor.disabled",
+        /// An account's grouping rules changed.
+        AccountGrouping => "account.grouping",
         /// A user or license logged in.
         Login => "login",
         /// A login failed (unknown name, wrong secret, disabled).
@@ -485,7 +487,7 @@ mod tests {
             AuditAction::parse("action", "LOGIN.FAILED").unwrap(),
             AuditAction::LoginFailed
         );
-        assert_eq!(AuditAction::ALLOWED.len(), 20);
+        assert_eq!(AuditAction::ALLOWED.len(), 21);
         assert_eq!(COMMENT_EDIT_WINDOW_MS, 600_000, "ten minutes");
     }
 }

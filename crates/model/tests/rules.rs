@@ -4,6 +4,7 @@
 
 use pushdetect_model::analyst::{AnalystCall, AnalystCode, AnalystError};
 use pushdetect_model::envelope::{self, Format};
+use pushdetect_model::grouping::GroupBy;
 use pushdetect_model::mail::EmailAddress;
 use pushdetect_model::method::ParamKind;
 use pushdetect_model::params::ParamReader;
@@ -486,6 +487,7 @@ fn events_name_their_hosts_normalised_and_once() {
         &ioc(&[
             ("main_ipv6", "FE80::1"),
             ("netbios_name", "ws-09"),
+            ("ioc_uuid", "0B3C7E8A-2F55-4D3E-9A51-2D1F7C9E6B10"),
             ("hostname", "WS-09.Corp.Example"),
         ]),
     )
@@ -494,6 +496,15 @@ fn events_name_their_hosts_normalised_and_once() {
     assert_eq!(
         e.hosts(),
         ["10.0.0.9", "fe80::1", "ws-09", "ws-09.corp.example"]
+    );
+    // One machine named four ways.
+    assert_eq!(e.machines(), [e.hosts()]);
+    assert_eq!(
+        e.group_keys(),
+        [(
+            GroupBy::IocUuid,
+            "0b3c7e8a-2f55-4d3e-9a51-2d1f7c9e6b10".to_owned()
+        )]
     );
     assert!(e.task_uuids().is_empty());
     let d = push(
@@ -506,14 +517,23 @@ fn events_name_their_hosts_normalised_and_once() {
     .unwrap()
     .event;
     assert_eq!(d.hosts(), ["10.0.0.5", "pc-1.corp.example"]);
+    assert_eq!(d.machines(), [d.hosts()]);
+    assert!(d.group_keys().is_empty());
     assert_eq!(d.occurred_at().unwrap().millis(), 1_700_000_000_000);
     assert_eq!(d.task_uuids()[0].to_string(), TASK);
     let m = mail_push(message(
-        json!({"recipients": ["B@Corp.Example", "b@corp.example", "a@x.example"]}),
+        json!({"recipients": ["B@Corp.Example", "b@corp.example", "a@x.example"],
+               "sender": "Boss@Corp.Example"}),
     ))
     .unwrap()
     .event;
     assert_eq!(m.hosts(), ["a@x.example", "b@corp.example"]);
+    // Each recipient is a mailbox of its own.
+    assert_eq!(m.machines(), [["a@x.example"], ["b@corp.example"]]);
+    assert_eq!(
+        m.group_keys(),
+        [(GroupBy::MailSender, "boss@corp.example".to_owned())]
+    );
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub fn of_event(event: &Event) -> Triage {
             .into_iter()
             .map(|u| u.as_str().to_owned())
             .collect(),
+        machines: event.machines(),
+        group_keys: event.group_keys(),
     }
 }
 

@@ -247,6 +247,9 @@ mod tests {
     #[test]
     fn columns_are_listed_in_table_order() {
         let accounts = &TABLES[0];
-        assert_eq!(column_list(accounts), "id, name, disabled, created_at_ms");
+        assert_eq!(
+            column_list(accounts),
+            "id, name, disabled, created_at_ms, grouping"
+        );
     }
 }

@@ -22,6 +22,14 @@ pub trait Directory: Send + Sync {
     /// Enables or disables an account; disabling also ends its sessions.
     async fn set_account_disabled(&self, id: i64, disabled: bool, actor: &Actor)
         -> StoreResult<()>;
+    /// Sets an account's grouping rules (for events stored from now on), recording the
+    /// rules before and after.
+    async fn set_account_grouping(
+        &self,
+        id: i64,
+        grouping: &Grouping,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Creates a user.
     async fn create_user(

@@ -57,6 +57,8 @@ pub trait EventLog: Send + Sync {
         limit: u32,
         triage_of: &TriageOf,
     ) -> StoreResult<u64>;
+    /// The host entity an identifier belongs to, with all its identifiers.
+    async fn host_entity(&self, account_id: i64, identifier: &str) -> StoreResult<HostEntity>;
     /// The account's incidents, latest activity first.
     async fn list_incidents(
         &self,

@@ -11,7 +11,7 @@
 //! incidents exactly as one-at-a-time storage would), and the store writes the outcome in
 //! a handful of statements.
 
-use crate::records::{Incident, Status, Workflow};
+use crate::records::{GroupBy, Incident, Status, Workflow};
 use std::collections::HashMap;
 
 /// One incident the batch knows: loaded from the store or created by the batch.
@@ -32,7 +32,8 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct Plan {
     slots: Vec<Slot>,
-    by_host: HashMap<(i64, String), Vec<usize>>,
+    /// (account, grouped by, key) → its incidents.
+    by_key: HashMap<(i64, GroupBy, String), Vec<usize>>,
     /// (slot, event id)
     memberships: Vec<(usize, i64)>,
 }
@@ -73,22 +74,26 @@ impl Plan {
 
     fn push(&mut self, slot: Slot) -> usize {
         let index = self.slots.len();
-        self.by_host
-            .entry((slot.account_id, slot.incident.host.clone()))
+        self.by_key
+            .entry((
+                slot.account_id,
+                slot.incident.grouped_by,
+                slot.incident.host.clone(),
+            ))
             .or_default()
             .push(index);
         self.slots.push(slot);
         index
     }
 
-    /// Adds an event about `host`: it joins the incident within `window_ms` of it (see the
-    /// module's rule), or a new one. A closed incident is within reach only if
-    /// `reopen_closed`, and is then reopened.
+    /// Adds an event of group `key` (a host entity's key, or a grouping rule's): it joins
+    /// the incident of that key within `window_ms` of it (see the module's rule), or a new
+    /// one. A closed incident is within reach only if `reopen_closed`, and is then reopened.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         account_id: i64,
-        host: &str,
+        (grouped_by, key): (GroupBy, &str),
         event_id: i64,
         occurred_at_ms: i64,
         impact: Option<i64>,
@@ -98,8 +103,8 @@ impl Plan {
         let lo = occurred_at_ms.saturating_sub(window_ms);
         let hi = occurred_at_ms.saturating_add(window_ms);
         let mut near: Vec<usize> = self
-            .by_host
-            .get(&(account_id, host.to_owned()))
+            .by_key
+            .get(&(account_id, grouped_by, key.to_owned()))
             .into_iter()
             .flatten()
             .copied()
@@ -130,7 +135,7 @@ impl Plan {
         let keep = match keep {
             None => self.push(Slot {
                 account_id,
-                incident: Incident::opened(host, occurred_at_ms, event_id, impact),
+                incident: Incident::opened(grouped_by, key, occurred_at_ms, event_id, impact),
                 stored: false,
                 changed: true,
                 merged_into: None,
@@ -234,7 +239,7 @@ mod tests {
     use super::*;
 
     fn stored(id: i64, host: &str, first_ms: i64, last_ms: i64, events: i64) -> (i64, Incident) {
-        let mut incident = Incident::opened(host, first_ms, id * 10, Some(10));
+        let mut incident = Incident::opened(GroupBy::Host, host, first_ms, id * 10, Some(10));
         incident.id = id;
         incident.last_ms = last_ms;
         incident.events = events;
@@ -245,10 +250,10 @@ mod tests {
     fn an_event_far_from_every_incident_opens_one_and_a_near_one_joins_it() {
         // Incident 8 (host g) is loaded but no event reaches it: nothing to write for it.
         let mut plan = Plan::new(vec![stored(7, "h", 0, 100, 2), stored(8, "g", 0, 100, 1)]);
-        plan.add(1, "h", 50, 10_000, Some(30), 1000, true);
-        plan.add(1, "h", 51, 10_500, None, 1000, true);
-        plan.add(1, "h", 52, 150, None, 1000, true);
-        plan.add(2, "h", 53, 150, None, 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 50, 10_000, Some(30), 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 51, 10_500, None, 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 52, 150, None, 1000, true);
+        plan.add(2, (GroupBy::Host, "h"), 53, 150, None, 1000, true);
         assert_eq!(plan.new_incidents(), 2);
         let w = plan.finish(&[20, 21]);
         assert_eq!(w.memberships, vec![(20, 50), (20, 51), (7, 52), (21, 53)]);
@@ -266,8 +271,8 @@ mod tests {
         // Stored 7 at [5000, 5000]; the batch opens one at 2000 (before it), then an event
         // at 3500 reaches both: everything lands in the new one, whose id is given last.
         let mut plan = Plan::new(vec![stored(7, "h", 5000, 5000, 3)]);
-        plan.add(1, "h", 60, 2000, None, 1000, true);
-        plan.add(1, "h", 61, 3000, Some(90), 2000, true);
+        plan.add(1, (GroupBy::Host, "h"), 60, 2000, None, 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 61, 3000, Some(90), 2000, true);
         assert_eq!(plan.new_incidents(), 1);
         let w = plan.finish(&[30]);
         assert_eq!(w.merged, vec![(7, 30)]);
@@ -284,9 +289,9 @@ mod tests {
     #[test]
     fn merges_follow_chains_and_a_new_incident_merged_away_needs_no_id() {
         let mut plan = Plan::new(vec![stored(1, "h", 0, 0, 1), stored(2, "h", 3000, 3000, 1)]);
-        plan.add(1, "h", 70, 6000, None, 1000, true); // new incident N
-        plan.add(1, "h", 71, 1500, None, 1500, true); // merges 1 and 2 into 1
-        plan.add(1, "h", 72, 4500, None, 1500, true); // merges N into 1
+        plan.add(1, (GroupBy::Host, "h"), 70, 6000, None, 1000, true); // new incident N
+        plan.add(1, (GroupBy::Host, "h"), 71, 1500, None, 1500, true); // merges 1 and 2 into 1
+        plan.add(1, (GroupBy::Host, "h"), 72, 4500, None, 1500, true); // merges N into 1
         assert_eq!(plan.new_incidents(), 0);
         let w = plan.finish(&[]);
         assert_eq!(w.merged, vec![(2, 1)]);
@@ -294,6 +299,33 @@ mod tests {
         assert_eq!(w.updated.len(), 1);
         assert_eq!((w.updated[0].first_ms, w.updated[0].last_ms), (0, 6000));
         assert_eq!(w.updated[0].events, 5);
+    }
+
+    #[test]
+    fn one_key_under_two_rules_is_two_groups() {
+        // A mailbox that is both a recipient (host) and a sender (rule) of the same account.
+        let mut plan = Plan::new(vec![stored(7, "x@corp.example", 0, 100, 1)]);
+        plan.add(
+            1,
+            (GroupBy::MailSender, "x@corp.example"),
+            50,
+            100,
+            None,
+            1000,
+            true,
+        );
+        plan.add(
+            1,
+            (GroupBy::Host, "x@corp.example"),
+            51,
+            100,
+            None,
+            1000,
+            true,
+        );
+        let w = plan.finish(&[8]);
+        assert_eq!(w.memberships, vec![(8, 50), (7, 51)]);
+        assert_eq!(w.created[0].1.grouped_by, GroupBy::MailSender);
     }
 
     fn pinned(mut stored: (i64, Incident), status: Status) -> (i64, Incident) {
@@ -316,7 +348,7 @@ mod tests {
             pinned(stored(2, "h", 1000, 1000, 2), Status::Acknowledged),
             pinned(stored(3, "h", 2000, 2000, 1), Status::New),
         ]);
-        plan.add(1, "h", 80, 1000, Some(50), 5000, true);
+        plan.add(1, (GroupBy::Host, "h"), 80, 1000, Some(50), 5000, true);
         let w = plan.finish(&[]);
         assert_eq!(w.merged, vec![(1, 2)]);
         assert_eq!(w.memberships, vec![(2, 80)]);
@@ -332,8 +364,8 @@ mod tests {
     fn a_closed_incident_is_reopened_by_an_event_or_left_closed_out_of_reach() {
         let closed = || pinned(stored(5, "h", 1000, 1000, 1), Status::Closed);
         let mut plan = Plan::new(vec![closed()]);
-        plan.add(1, "h", 90, 1500, None, 1000, true);
-        plan.add(1, "h", 91, 1600, None, 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 90, 1500, None, 1000, true);
+        plan.add(1, (GroupBy::Host, "h"), 91, 1600, None, 1000, true);
         let w = plan.finish(&[]);
         assert_eq!(w.memberships, vec![(5, 90), (5, 91)]);
         let reopened = &w.updated[0];
@@ -343,7 +375,7 @@ mod tests {
         assert_eq!(w.reopened, vec![(1, 5, closed().1.workflow, 90)]);
 
         let mut plan = Plan::new(vec![closed()]);
-        plan.add(1, "h", 92, 1500, None, 1000, false);
+        plan.add(1, (GroupBy::Host, "h"), 92, 1500, None, 1000, false);
         assert_eq!(plan.new_incidents(), 1);
         let w = plan.finish(&[6]);
         assert_eq!(w.memberships, vec![(6, 92)]);

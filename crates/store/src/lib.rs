@@ -18,6 +18,7 @@ pub mod directory;
 pub mod error;
 pub mod event_log;
 pub mod group_commit;
+mod host_identity;
 mod incident_plan;
 pub mod postgres;
 pub mod records;

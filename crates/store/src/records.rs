@@ -1,5 +1,6 @@
 //! The records the store reads and writes, shared by every backend.
 
+pub use pushdetect_model::grouping::{GroupBy, Grouping};
 pub use pushdetect_model::workflow::{AuditAction, Resolution, Role, Status, Workflow};
 use serde_json::Value;
 
@@ -14,6 +15,8 @@ pub struct Account {
     pub disabled: bool,
     /// Creation time, ms.
     pub created_at_ms: i64,
+    /// Its grouping rules, as [`Grouping::to_text`] spells them.
+    pub grouping: String,
 }
 
 /// A user who logs in with username and password (auth_method "account").
@@ -262,6 +265,12 @@ pub struct Triage {
     pub base_impact: Option<i64>,
     /// The analysis tasks it refers to; their scores raise its impact once known.
     pub task_uuids: Vec<String>,
+    /// The machines it is about, each with every identifier it names it by (see
+    /// `pushdetect_model::Event::machines`): their incidents are those of its host entities.
+    pub machines: Vec<Vec<String>>,
+    /// The keys an account's grouping rules may group it by instead (see
+    /// [`Grouping::pick`]); a task's SHA-256 is added by the store.
+    pub group_keys: Vec<(GroupBy, String)>,
 }
 
 /// Derives an event's triage from its kind, raw parameters and receive time (ms): how the
@@ -448,7 +457,10 @@ pub struct EventFilter {
 pub struct Incident {
     /// Id.
     pub id: i64,
-    /// The host: an address, a name or a mail recipient.
+    /// What it groups events by: a host entity (the default), or an account's rule.
+    pub grouped_by: GroupBy,
+    /// The key of what it groups by: for a host entity, its key (its preferred identifier:
+    /// a name, a mailbox or an address); else a sender, an IOC uuid or a SHA-256.
     pub host: String,
     /// Occurrence time of its first event, ms.
     pub first_ms: i64,
@@ -472,9 +484,16 @@ pub struct Incident {
 
 impl Incident {
     /// A new incident of one event, in the workflow's first state.
-    pub fn opened(host: &str, occurred_at_ms: i64, event_id: i64, impact: Option<i64>) -> Self {
+    pub fn opened(
+        grouped_by: GroupBy,
+        host: &str,
+        occurred_at_ms: i64,
+        event_id: i64,
+        impact: Option<i64>,
+    ) -> Self {
         Incident {
             id: 0,
+            grouped_by,
             host: host.to_owned(),
             first_ms: occurred_at_ms,
             last_ms: occurred_at_ms,
@@ -711,7 +730,7 @@ pub struct Overview {
     /// Events per time bucket (start, ms) and type, oldest first.
     pub per_bucket: Vec<(i64, String, i64)>,
     /// The hosts with most events, most first.
-    pub top_hosts: Vec<(String, i64)>,
+    pub top_hosts: Vec<TopHost>,
     /// The reporting tools (vendor, tool) with most events, most first.
     pub top_tools: Vec<(String, String, i64)>,
 }
@@ -730,4 +749,36 @@ mod tests {
         assert_eq!(EventOrder::from_name("random"), None);
         assert_eq!(EventOrder::expected(), "one of newest, oldest, impact");
     }
+}
+
+/// One of the hosts most events were about: a host entity with its identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopHost {
+    /// The entity's key.
+    pub key: String,
+    /// Events about it.
+    pub events: i64,
+    /// Every identifier tied to it (empty for an identifier no tie names).
+    pub identifiers: Vec<String>,
+}
+
+/// A machine as the store knows it: the identifiers events have named it by (see the
+/// store's `host_identity` rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEntity {
+    /// Its key, its incidents' host.
+    pub key: String,
+    /// Its identifiers, by name (empty for an identifier no tie names).
+    pub identifiers: Vec<HostIdentifier>,
+}
+
+/// One identifier of a host entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostIdentifier {
+    /// An address, a name, a NetBIOS name or a mailbox.
+    pub identifier: String,
+    /// When an event first named it (for this entity or an earlier one), ms.
+    pub first_seen_ms: i64,
+    /// When an event last named it, ms.
+    pub last_seen_ms: i64,
 }

@@ -32,6 +32,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("name", Text),
             ("disabled", Bool),
             ("created_at_ms", Int),
+            ("grouping", Text),
         ],
     },
     Table {
@@ -175,6 +176,18 @@ pub(crate) const TABLES: &[Table] = &[
             ("merged_into", OptInt),
             ("pinned", Bool),
             ("last_event_id", Int),
+            ("grouped_by", Text),
+        ],
+    },
+    Table {
+        name: "host_identifiers",
+        identity: false,
+        columns: &[
+            ("account_id", Int),
+            ("identifier", Text),
+            ("entity", Text),
+            ("first_seen_ms", Int),
+            ("last_seen_ms", Int),
         ],
     },
     Table {

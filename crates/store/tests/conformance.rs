@@ -5,10 +5,13 @@
 
 #[path = "conformance/backends.rs"]
 mod backends;
+#[path = "conformance/grouping.rs"]
+mod grouping;
 #[path = "conformance/workflow.rs"]
 mod workflow;
 
 use backends::{Backend, TestDb};
+use grouping::*;
 use pushdetect_store::copy;
 use pushdetect_store::group_commit::GroupCommit;
 use pushdetect_store::{Actor, Role};
@@ -345,6 +348,7 @@ async fn events_stored_before_triage_are_indexed_from_the_backlog(backend: Backe
         action: Some(format!("{kind}-action")),
         base_impact: Some(40),
         task_uuids: Vec::new(),
+        ..Triage::default()
     };
     assert_eq!(store.index_backlog(100_000, 1, &triage).await.unwrap(), 1);
     assert_eq!(store.index_backlog(100_000, 10, &triage).await.unwrap(), 1);
@@ -743,6 +747,7 @@ async fn a_large_batch_stores_every_value_as_given(backend: Backend) {
                 action: (i % 4 != 0).then(|| ["LOG", "WARN", "BLOCK"][i as usize % 3].to_owned()),
                 base_impact: (i % 5 != 0).then_some(i % 101),
                 task_uuids: (0..i % 2).map(|k| format!("task-{i}-{k}")).collect(),
+                ..Triage::default()
             };
             e
         })
@@ -1159,6 +1164,9 @@ conformance!(
     merge_and_split_move_events_recount_and_keep_both_histories,
     comments_are_edited_by_their_author_in_time_and_redacted_not_deleted,
     an_incident_is_unread_per_user_until_opened_and_again_after_a_new_event,
+    the_identifiers_of_one_machine_form_one_host_entity_with_one_incident,
+    an_address_joins_the_machine_it_is_seen_with_and_a_lease_moves_it,
+    an_account_groups_by_its_rules_and_every_other_event_by_host,
 );
 
 /// `pushdetect migrate`'s copy into PostgreSQL: row for row with the same ids, in insert

@@ -407,7 +407,7 @@ async fn the_shell_reads_commands_from_a_pipe() {
     );
     assert!(r.stdout.contains("\"OK\""), "{}", r.stdout);
     assert!(
-        r.stdout.contains("\"host_kind\": \"address\""),
+        r.stdout.contains("\"host\": \"ws-09\""),
         "the incident of the push: {}",
         r.stdout
     );

@@ -81,7 +81,7 @@ pub async fn browser(driver: &Driver) -> Browser {
 }
 
 /// Sizes the window so that the viewport (not the window) is `width` x `height`.
-async fn set_viewport(b: &Browser, width: u64, height: u64) {
+pub(crate) async fn set_viewport(b: &Browser, width: u64, height: u64) {
     let size = || async {
         let v = b
             .execute(
@@ -102,7 +102,7 @@ async fn set_viewport(b: &Browser, width: u64, height: u64) {
 }
 
 /// Waits (bounded) until `css` matches, and returns the element.
-async fn wait_for(b: &Browser, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_for(b: &Browser, css: &str) -> fantoccini::elements::Element {
     b.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
@@ -110,7 +110,7 @@ async fn wait_for(b: &Browser, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
 }
 
-async fn log_in(b: &Browser, app: &TestApp) {
+pub(crate) async fn log_in(b: &Browser, app: &TestApp) {
     b.goto(&app.url("/events")).await.unwrap();
     assert!(b.current_url().await.unwrap().path().starts_with("/login"));
     wait_for(b, "#username")
@@ -138,7 +138,7 @@ async fn analysed_eicar(app: &TestApp) -> String {
 }
 
 /// A browser-like HTTP client for the console: a cookie jar, redirects not followed.
-fn console_http() -> reqwest::Client {
+pub(crate) fn console_http() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -147,7 +147,7 @@ fn console_http() -> reqwest::Client {
 }
 
 /// The CSRF token of the login form (setting its cookie in the client's jar).
-async fn login_token(http: &reqwest::Client, app: &TestApp) -> String {
+pub(crate) async fn login_token(http: &reqwest::Client, app: &TestApp) -> String {
     let html = http
         .get(app.url("/login"))
         .send()
@@ -165,7 +165,7 @@ async fn login_token(http: &reqwest::Client, app: &TestApp) -> String {
         .to_owned()
 }
 
-async fn status(http: &reqwest::Client, app: &TestApp, path: &str) -> u16 {
+pub(crate) async fn status(http: &reqwest::Client, app: &TestApp, path: &str) -> u16 {
     http.get(app.url(path))
         .send()
         .await
@@ -174,12 +174,17 @@ async fn status(http: &reqwest::Client, app: &TestApp, path: &str) -> u16 {
         .as_u16()
 }
 
-async fn post(http: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> u16 {
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> u16 {
     let r = http.post(app.url(path)).form(form).send().await.unwrap();
     r.status().as_u16()
 }
 
-async fn body(http: &reqwest::Client, app: &TestApp, path: &str) -> String {
+pub(crate) async fn body(http: &reqwest::Client, app: &TestApp, path: &str) -> String {
     http.get(app.url(path))
         .send()
         .await
@@ -425,24 +430,38 @@ async fn the_dashboard_and_host_pages_and_their_screenshots() {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    // From the dashboard's top hosts to a host page with the host's timeline.
+    // From the dashboard's top hosts to a host page with the machine's identifiers and
+    // timeline: both IOC results named WS-09, by two addresses (DHCP moved it).
     b.goto(&app.url("/")).await.unwrap();
-    click(&b, "a[href='/hosts/10.0.0.9']").await;
+    let top = wait_for(&b, "section[aria-labelledby=hosts-title]").await;
+    assert!(
+        top.text()
+            .await
+            .unwrap()
+            .contains("ws-09 (10.0.0.10, 10.0.0.9, ws-09)"),
+        "{}",
+        top.text().await.unwrap()
+    );
+    click(&b, "a[href='/hosts/ws-09']").await;
     assert_eq!(
         wait_for(&b, "#host-name").await.text().await.unwrap(),
-        "10.0.0.9"
+        "ws-09"
+    );
+    assert_eq!(
+        column(&b, "table.identifiers tbody td:first-child").await,
+        ["10.0.0.10", "10.0.0.9", "ws-09"]
     );
     let rows = b
         .find_all(Locator::Css("table.timeline tbody tr"))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1, "only the event about 10.0.0.9");
+    assert_eq!(rows.len(), 2, "both events about the machine");
     std::fs::write(dir.join("host.png"), b.screenshot().await.unwrap()).unwrap();
     b.close().await.unwrap();
 }
 
 /// Clicks the element `css` matches.
-async fn click(b: &Browser, css: &str) {
+pub(crate) async fn click(b: &Browser, css: &str) {
     b.find(Locator::Css(css))
         .await
         .unwrap()
@@ -453,7 +472,7 @@ async fn click(b: &Browser, css: &str) {
 
 /// Clicks the button `css` matches and waits until the page it loads has replaced the
 /// current one (so that what is found next is on the new page, not the old).
-async fn submit_form(b: &Browser, css: &str) {
+pub(crate) async fn submit_form(b: &Browser, css: &str) {
     let old = b.find(Locator::Css("html")).await.unwrap();
     click(b, css).await;
     for _ in 0..150 {
@@ -466,12 +485,12 @@ async fn submit_form(b: &Browser, css: &str) {
 }
 
 /// How many elements `css` matches.
-async fn count(b: &Browser, css: &str) -> usize {
+pub(crate) async fn count(b: &Browser, css: &str) -> usize {
     b.find_all(Locator::Css(css)).await.unwrap().len()
 }
 
 /// The text of every cell of a column of a table's body.
-async fn column(b: &Browser, css: &str) -> Vec<String> {
+pub(crate) async fn column(b: &Browser, css: &str) -> Vec<String> {
     let mut out = Vec::new();
     for cell in b.find_all(Locator::Css(css)).await.unwrap() {
         out.push(cell.text().await.unwrap().trim().to_owned());
@@ -717,7 +736,7 @@ async fn a_phone_screen_never_scrolls_sideways_and_labels_cells() {
 }
 
 /// Logs in to the console over HTTP; returns the CSRF token for forms.
-async fn console_login(
+pub(crate) async fn console_login(
     http: &reqwest::Client,
     app: &TestApp,
     username: &str,
@@ -1095,7 +1114,11 @@ async fn the_console_host_filters_match_hosts_as_stored() {
     assert_eq!(status(&http, &app, "/events?host=a%20b").await, 400);
     let page = body(&http, &app, "/events?host=a%20b").await;
     assert!(page.contains("&#39;host&#39; must be"), "{page}");
+    // The address finds the machine's incident, known by its name.
     let incidents = body(&http, &app, "/incidents?host=2001:DB8:0::1").await;
-    assert!(incidents.contains("2001:db8::1"), "{incidents}");
+    assert!(
+        incidents.contains("<tr data-incident-id=\"1\"") && incidents.contains(">ws-09</a>"),
+        "{incidents}"
+    );
     assert_eq!(status(&http, &app, "/incidents?host=a%20b").await, 400);
 }

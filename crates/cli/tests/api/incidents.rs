@@ -59,35 +59,37 @@ async fn events_about_one_host_close_in_time_form_incidents_with_the_highest_imp
     assert_eq!(list.len(), 2, "{by_ip}");
     assert_eq!(list[0]["event_count"], 2);
     assert_eq!(list[0]["impact"], 60, "an unmatched IOC adds 0");
-    assert_eq!(list[0]["host_kind"], "address");
+    // The address and the name are one machine, known by its name.
+    assert_eq!(list[0]["host"], "ws-09");
+    assert_eq!(list[0]["host_kind"], "name");
     assert_eq!(list[1]["event_count"], 2);
     assert_eq!(list[1]["impact"], 85, "the highest confidence, rounded");
     assert_eq!(list[1]["first_event_at"], "2026-01-01T10:00:00.000Z");
     assert_eq!(list[1]["last_event_at"], "2026-01-01T10:20:00.000Z");
-    // The host name forms incidents of its own, of kind "name".
     let by_name = c.get_ok(INCIDENTS, &[("host", "WS-09")]).await;
-    assert_eq!(by_name["incidents"].as_array().unwrap().len(), 2);
-    assert_eq!(by_name["incidents"][0]["host_kind"], "name");
+    assert_eq!(by_name["incidents"], by_ip["incidents"]);
     assert_eq!(
-        c.get_ok(INCIDENTS, &[("min_impact", "80")]).await["incidents"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2,
-        "the 10:00-10:20 incident of the address and of the name"
+        ids(
+            &c.get_ok(INCIDENTS, &[("min_impact", "80")]).await,
+            "incidents",
+            "incident_id"
+        ),
+        ids(&by_ip, "incidents", "incident_id")[1..],
+        "the 10:00-10:20 incident"
     );
-    let paged = c.get_ok(INCIDENTS, &[("limit", "3")]).await;
+    let paged = c.get_ok(INCIDENTS, &[("limit", "1")]).await;
     assert_eq!(paged["more_results_available"], 1);
     let rest = c
         .get_ok(
             INCIDENTS,
             &[
-                ("limit", "3"),
+                ("limit", "1"),
                 ("cursor", paged["next_cursor"].as_str().unwrap()),
             ],
         )
         .await;
     assert_eq!(ids(&rest, "incidents", "incident_id").len(), 1);
+    assert_eq!(rest["more_results_available"], 0);
 
     // get: the incident with its events, oldest first.
     let first = list[1]["incident_id"].as_i64().unwrap().to_string();
@@ -225,4 +227,138 @@ async fn a_score_arriving_after_the_push_raises_the_event_and_its_incident() {
     assert_eq!(c.get_ok(GET, &[("event_id", "1")]).await["impact"], 100);
     let incidents = c.get_ok(INCIDENTS, &[("host", "10.0.0.5")]).await;
     assert_eq!(incidents["incidents"][0]["impact"], 100, "{incidents}");
+}
+
+/// A working day of one small network, as real tools report it: an IOC sweep of ten
+/// workstations twice in the morning (each by address, host name and NetBIOS name), a
+/// proxy's downloads seen by address only, a phishing wave of four mails to eight
+/// recipients, and four mailboxes' afternoon mail. docs/incidents.md reports its numbers.
+async fn push_a_working_day(c: &Client, key: &str, task: &str) -> usize {
+    let mut pushed = 0;
+    let at = |hh: u32, mm: u32| format!("2026-03-02 {hh:02}:{mm:02}:00");
+    let epoch = |hh: u32, mm: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+            .unwrap()
+            .and_hms_opt(hh, mm, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp()
+            .to_string()
+    };
+    for (sweep, (hh, mm)) in [(9, 0), (9, 40)].into_iter().enumerate() {
+        for ws in 1..=10 {
+            let form = with(
+                &with(
+                    &with(
+                        &with(
+                            &ioc_numbered(key, sweep),
+                            "check_time_end",
+                            Some(&at(hh, mm)),
+                        ),
+                        "main_ipv4",
+                        Some(&format!("10.0.1.{ws}")),
+                    ),
+                    "hostname",
+                    Some(&format!("ws{ws:02}.corp.example")),
+                ),
+                "netbios_name",
+                Some(&format!("WS{ws:02}")),
+            );
+            assert_ok(&c.post(IOC, &pairs(&form)).await);
+            pushed += 1;
+        }
+    }
+    // Morning browsing on ws01-05 (joins their sweep), afternoon on ws06-10.
+    for (machines, hh, start) in [(1..=5, 9, 20), (6..=10, 14, 0)] {
+        for ws in machines {
+            for k in 0..4 {
+                let form = with(
+                    &with(
+                        &with(&download_form(key), "task_uuid", Some(task)),
+                        "src_ip",
+                        Some(&format!("10.0.1.{ws}")),
+                    ),
+                    "download_time",
+                    Some(&epoch(hh, start + 10 * k)),
+                );
+                assert_ok(&c.post(FILE_DOWNLOAD, &pairs(&form)).await);
+                pushed += 1;
+            }
+        }
+    }
+    let mail = |n: usize, sender: &str, to: &[String], when: &str| {
+        let to = serde_json::to_string(to).unwrap();
+        format!(
+            r#"{{"message": {{"message_id": "day-{n}", "sender": "{sender}", "recipients": {to},
+                 "subject": "s", "received_timestamp": "{when}"}}, "action": "LOG"}}"#
+        )
+    };
+    for wave in 0..4u32 {
+        let to: Vec<String> = (0..2)
+            .map(|k| format!("user{}@corp.example", 2 * wave + k))
+            .collect();
+        let m = mail(pushed, "invoice@phish.example", &to, &at(11, 5 * wave));
+        assert_ok(&c.post(MAIL, &pairs(&mail_form(key, &m))).await);
+        pushed += 1;
+    }
+    for slot in 0..6u32 {
+        for box_ in 0..4 {
+            let to = [format!("user{box_}@corp.example")];
+            let sender = format!("news{box_}@vendor.example");
+            let m = mail(pushed, &sender, &to, &at(13 + slot / 2, 30 * (slot % 2)));
+            assert_ok(&c.post(MAIL, &pairs(&mail_form(key, &m))).await);
+            pushed += 1;
+        }
+    }
+    pushed
+}
+
+#[tokio::test]
+async fn a_working_day_makes_far_fewer_incidents_than_events() {
+    let count = |list: &Value| list["incidents"].as_array().unwrap().len();
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let c = app.user_client().await;
+    let events = push_a_working_day(&c, &app.creds.sensor_key, TASK).await;
+    assert_eq!(events, 88);
+    let all = c.get_ok(INCIDENTS, &[("limit", "500")]).await;
+    // 10 machines in the morning (sweeps and browsing), 5 in the afternoon, 8 recipients
+    // of the wave, 4 mailboxes' afternoons.
+    assert_eq!(count(&all), 27, "{all}");
+    let ws01 = c.get_ok(INCIDENTS, &[("host", "WS01")]).await;
+    assert_eq!(count(&ws01), 1, "{ws01}");
+    assert_eq!(ws01["incidents"][0]["host"], "ws01.corp.example");
+    assert_eq!(ws01["incidents"][0]["grouped_by"], "host");
+    assert_eq!(
+        ws01["incidents"][0]["event_count"], 6,
+        "2 sweeps, 4 downloads"
+    );
+    let by_address = c.get_ok(INCIDENTS, &[("host", "10.0.1.7")]).await;
+    assert_eq!(count(&by_address), 2, "morning and afternoon: {by_address}");
+
+    // The same day in an account that groups mails by sender: the wave is one incident.
+    let other = app.other_tenant().await;
+    let account = app.store.find_account("other").await.unwrap().unwrap();
+    let rules = pushdetect_store::Grouping::parse("rules", "mail_sender").unwrap();
+    app.store
+        .set_account_grouping(account.id, &rules, &pushdetect_store::Actor::operator())
+        .await
+        .unwrap();
+    let theirs = "dcbadcbadcbadcbadcbadcbadcbadcba";
+    app.create_task_for(theirs, other.key_id).await;
+    let o = Client::new(&app.base);
+    o.login_user(&other.username, &other.password).await;
+    assert_eq!(push_a_working_day(&o, &other.sensor_key, theirs).await, 88);
+    let all = o.get_ok(INCIDENTS, &[("limit", "500")]).await;
+    assert_eq!(count(&all), 20, "{all}");
+    let wave: Vec<&Value> = all["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["grouped_by"] == "mail_sender")
+        .collect();
+    assert_eq!(wave.len(), 5, "the wave and four newsletters");
+    assert!(wave
+        .iter()
+        .any(|i| i["host"] == "invoice@phish.example" && i["event_count"] == 4));
 }

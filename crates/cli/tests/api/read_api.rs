@@ -74,7 +74,12 @@ async fn filters_select_by_type_time_host_vendor_tool_and_sensor() {
     );
     assert_eq!(ids(&c.get_ok(LIST, &[("host", "10.0.0.5")]).await), vec![1]);
     assert_eq!(ids(&c.get_ok(LIST, &[("host", "ws-09")]).await), vec![3, 2]);
-    assert_eq!(ids(&c.get_ok(LIST, &[("host", "10.9.9.9")]).await), vec![3]);
+    // An address names its machine: event 3 tied 10.9.9.9 to ws-09, whose events match.
+    assert_eq!(
+        ids(&c.get_ok(LIST, &[("host", "10.9.9.9")]).await),
+        vec![3, 2]
+    );
+    assert!(ids(&c.get_ok(LIST, &[("host", "10.9.9.8")]).await).is_empty());
     assert_eq!(
         ids(&c.get_ok(LIST, &[("vendor_name", "Other")]).await),
         vec![2]

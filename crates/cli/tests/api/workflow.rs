@@ -59,6 +59,13 @@ async fn incidents_move_through_the_workflow_and_each_refusal_names_its_field() 
     let admin = app.user_client().await;
     let key = app.creds.sensor_key.clone();
     push_at(&admin, &key, "2026-01-01 10:00:00").await;
+    // Another machine, left alone.
+    let ws10 = with(
+        &with(&ioc_form(&key), "main_ipv4", Some("10.0.0.10")),
+        "hostname",
+        Some("WS-10"),
+    );
+    assert_ok(&admin.post(IOC, &pairs(&ws10)).await);
     let (alice, alice_name) = user(&app, "alice", Role::Analyst).await;
     let (viewer, viewer_name) = user(&app, "vera", Role::Viewer).await;
     let id = address_incident(&alice).await;
@@ -152,8 +159,8 @@ async fn incidents_move_through_the_workflow_and_each_refusal_names_its_field() 
     let mine = incidents(&alice, &[("assignee", "me")]).await;
     assert_eq!(mine.len(), 1);
     let unassigned = incidents(&alice, &[("assignee", "nobody")]).await;
-    assert_eq!(unassigned.len(), 1, "only the host name's incident");
-    assert_eq!(unassigned[0]["host"], "ws-09");
+    assert_eq!(unassigned.len(), 1, "only the other machine's incident");
+    assert_eq!(unassigned[0]["host"], "ws-10");
     let closed = alice
         .post(
             UPDATE,
@@ -295,15 +302,24 @@ async fn merge_and_split_move_events_and_the_merged_id_points_to_the_survivor() 
     push_at(&c, &key, "2026-01-01 10:00:00").await;
     push_at(&c, &key, "2026-01-01 10:20:00").await;
     push_at(&c, &key, "2026-01-01 18:00:00").await;
-    let by_ip = incidents(&c, &[("host", "10.0.0.9")]).await;
-    let by_name = incidents(&c, &[("host", "ws-09")]).await;
-    assert_eq!((by_ip.len(), by_name.len()), (2, 2));
+    // A mail to two recipients: one event in two incidents.
+    let mail = r#"{"message": {"message_id": "m-1", "sender": "x@evil.test",
+        "recipients": ["a@corp.example", "b@corp.example"], "subject": "s",
+        "received_timestamp": "2026-01-01 12:00:00"}, "action": "LOG"}"#;
+    assert_ok(&c.post(MAIL, &pairs(&mail_form(&key, mail))).await);
+    let machine = incidents(&c, &[("host", "10.0.0.9")]).await;
+    assert_eq!(machine, incidents(&c, &[("host", "ws-09")]).await);
+    assert_eq!(machine.len(), 2);
     let id = |v: &Value| v["incident_id"].as_i64().unwrap().to_string();
-    let (early, late) = (id(&by_ip[1]), id(&by_ip[0]));
-    let names = format!("{},{}", id(&by_name[0]), id(&by_name[1]));
+    let (early, late) = (id(&machine[1]), id(&machine[0]));
+    let names = format!(
+        "{},{}",
+        id(&incidents(&c, &[("host", "a@corp.example")]).await[0]),
+        id(&incidents(&c, &[("host", "b@corp.example")]).await[0])
+    );
 
-    // Merge both incidents of the name and the later one of the address into the early
-    // one: three events, each once.
+    // Merge both recipients' incidents and the machine's later one into the early one:
+    // four events, each once.
     assert_error(
         &c.post(MERGE, &[("incident_id", &early), ("merge_ids", "x")])
             .await,
@@ -320,7 +336,7 @@ async fn merge_and_split_move_events_and_the_merged_id_points_to_the_survivor() 
         )
         .await;
     let survivor = data(&merged);
-    assert_eq!(survivor["event_count"], 3);
+    assert_eq!(survivor["event_count"], 4);
     assert_eq!(survivor["first_event_at"], "2026-01-01T10:00:00.000Z");
     assert_eq!(survivor["last_event_at"], "2026-01-01T18:00:00.000Z");
     let gone = c.get_ok(INCIDENT, &[("incident_id", &late)]).await;
@@ -358,7 +374,7 @@ async fn merge_and_split_move_events_and_the_merged_id_points_to_the_survivor() 
         .as_array()
         .unwrap()
         .clone();
-    let last_event = events[2]["event_id"].as_i64().unwrap().to_string();
+    let last_event = events[3]["event_id"].as_i64().unwrap().to_string();
     let split = c
         .post(
             SPLIT,
@@ -369,8 +385,8 @@ async fn merge_and_split_move_events_and_the_merged_id_points_to_the_survivor() 
     assert_eq!(split["event_count"], 1);
     assert_eq!(split["first_event_at"], "2026-01-01T18:00:00.000Z");
     let rest = c.get_ok(INCIDENT, &[("incident_id", &early)]).await;
-    assert_eq!(rest["event_count"], 2);
-    assert_eq!(rest["last_event_at"], "2026-01-01T10:20:00.000Z");
+    assert_eq!(rest["event_count"], 3);
+    assert_eq!(rest["last_event_at"], "2026-01-01T12:00:00.000Z");
     let new_id = split["incident_id"].as_i64().unwrap().to_string();
     assert_error(
         &c.post(

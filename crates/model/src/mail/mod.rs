@@ -6,6 +6,7 @@ mod parse;
 
 use crate::error::ApiError;
 use crate::event::{Detection, EventKind};
+use crate::grouping::GroupBy;
 use crate::method::{MethodSpec, PUSH_MAIL};
 use crate::params::ParamReader;
 use crate::reporter::Reporter;
@@ -163,13 +164,21 @@ impl Detection for MailCaptured {
         Some(self.message.received_timestamp)
     }
 
-    /// Its recipients.
-    fn hosts(&self) -> Vec<String> {
+    /// Its recipients, each a mailbox of its own.
+    fn machines(&self) -> Vec<Vec<String>> {
         self.message
             .recipients
             .iter()
-            .map(|r| r.as_str().to_ascii_lowercase())
+            .map(|r| vec![r.as_str().to_ascii_lowercase()])
             .collect()
+    }
+
+    /// Its sender.
+    fn group_keys(&self) -> Vec<(GroupBy, String)> {
+        vec![(
+            GroupBy::MailSender,
+            self.message.sender.as_str().to_ascii_lowercase(),
+        )]
     }
 
     /// "<subject> from <sender>".

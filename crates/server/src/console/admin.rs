@@ -38,7 +38,7 @@ struct AdminPage {
     secret: Option<Secret>,
 }
 
-fn forbidden() -> Response {
+pub(super) fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
         "403 Forbidden: the admin pages are for admin users of the account",

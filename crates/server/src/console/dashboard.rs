@@ -4,14 +4,14 @@
 
 use super::events::Row;
 use super::incidents::IncidentRow;
-use super::page::{render, unavailable};
+use super::page::{render, time, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use pushdetect_model::triage::{HostKind, HIGH_IMPACT};
-use pushdetect_store::{EventFilter, IncidentFilter};
+use pushdetect_store::{EventFilter, IncidentFilter, TopHost};
 use std::collections::BTreeMap;
 
 /// The periods the dashboard offers: key, label, length and bar width (ms).
@@ -46,7 +46,7 @@ struct DashboardPage {
     chart_width: i64,
     bucket_label: &'static str,
     peak: i64,
-    top_hosts: Vec<(String, i64)>,
+    top_hosts: Vec<TopHost>,
     top_tools: Vec<(String, String, i64)>,
     rows: Vec<Row>,
 }
@@ -152,17 +152,41 @@ struct HostPage {
     nav: Nav,
     host: String,
     kind: &'static str,
+    /// Every identifier of the machine: (identifier, its kind, first seen, last seen).
+    identifiers: Vec<(String, &'static str, String, String)>,
     incidents: Vec<IncidentRow>,
     rows: Vec<Row>,
 }
 
-/// `GET /hosts/{host}`: the host's latest 50 incidents and 200 events.
+/// `GET /hosts/{host}`: the host entity of this identifier, with all its identifiers, its
+/// latest 50 incidents and 200 events.
 pub async fn host(
     State(app): State<AppState>,
     user: ConsoleUser,
     Path(host): Path<String>,
 ) -> Response {
-    let host = host.trim().to_lowercase();
+    let entity = match app
+        .store
+        .host_entity(user.account_id, &host.trim().to_lowercase())
+        .await
+    {
+        Ok(entity) => entity,
+        Err(e) => return unavailable(e),
+    };
+    let host = entity.key;
+    let identifiers = entity
+        .identifiers
+        .into_iter()
+        .map(|i| {
+            let kind = HostKind::of(&i.identifier).as_str();
+            (
+                i.identifier,
+                kind,
+                time(i.first_seen_ms),
+                time(i.last_seen_ms),
+            )
+        })
+        .collect();
     let filter = EventFilter {
         host: Some(host.clone()),
         limit: 200,
@@ -184,6 +208,7 @@ pub async fn host(
     render(&HostPage {
         nav: user.nav(),
         kind: HostKind::of(&host).as_str(),
+        identifiers,
         host,
         incidents,
         rows,

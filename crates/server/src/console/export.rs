@@ -117,7 +117,7 @@ fn export(
 
 /// A CSV cell: quoted when needed, and a leading `=`, `+`, `-` or `@` neutralised so a
 /// spreadsheet does not run pushed text as a formula.
-fn csv_cell(v: &str) -> String {
+pub(super) fn csv_cell(v: &str) -> String {
     // Spreadsheets read a cell starting with one of these as a formula.
     let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{v}")

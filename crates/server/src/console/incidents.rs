@@ -16,6 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use pushdetect_model::grouping::GroupBy;
 use pushdetect_model::triage::HostKind;
 use pushdetect_model::workflow::{Change, Note, MAX_COMMENT_CHARS, MAX_REASON_CHARS};
 use pushdetect_store::{
@@ -35,7 +36,10 @@ pub struct IncidentRow {
     pub(super) reason: String,
     pub(super) assignee: String,
     pub(super) host: String,
+    /// For a host entity its kind (address, name, mailbox), else the grouping rule.
     pub(super) kind: &'static str,
+    /// Grouped by host: its key links to the host's page.
+    pub(super) by_host: bool,
     pub(super) impact: String,
     pub(super) severity: &'static str,
     pub(super) events: i64,
@@ -53,7 +57,11 @@ impl IncidentRow {
             reason: i.workflow.reason.clone().unwrap_or_default(),
             assignee: i.assignee_name.clone().unwrap_or_default(),
             host: i.host.clone(),
-            kind: HostKind::of(&i.host).as_str(),
+            kind: match i.grouped_by {
+                GroupBy::Host => HostKind::of(&i.host).as_str(),
+                other => other.as_str(),
+            },
+            by_host: i.grouped_by == GroupBy::Host,
             impact: i.impact.map_or("–".to_owned(), |v| v.to_string()),
             severity: severity(i.impact),
             events: i.events,
@@ -210,7 +218,7 @@ pub struct HistoryRow {
 }
 
 /// A record's values, as "before → after" in compact JSON.
-fn change_text(a: &AuditRecord) -> String {
+pub(super) fn change_text(a: &AuditRecord) -> String {
     let show =
         |v: &Option<serde_json::Value>| v.as_ref().map_or("–".to_owned(), |v| v.to_string());
     match (&a.old_value, &a.new_value) {
@@ -224,7 +232,7 @@ fn change_text(a: &AuditRecord) -> String {
 /// "not found").
 pub async fn detail(
     State(app): State<AppState>,
-    user: ConsoleUser,
+    mut user: ConsoleUser,
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
@@ -232,6 +240,11 @@ pub async fn detail(
     };
     if let Err(e) = app.store.mark_read(user.account_id, id, user.user_id).await {
         return unavailable(e);
+    }
+    // The navigation's count, now that this one is read.
+    match app.store.unread_count(user.account_id, user.user_id).await {
+        Ok(n) => user.unread = n,
+        Err(e) => return unavailable(e),
     }
     match incident_page(&app, &user, id).await {
         Ok(Some(page)) => render(&page),

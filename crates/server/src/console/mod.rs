@@ -4,6 +4,7 @@
 //! referrer policy.
 
 pub mod admin;
+mod audit;
 pub mod dashboard;
 pub mod escape;
 pub mod event;
@@ -91,6 +92,8 @@ pub fn router() -> Router<AppState> {
         .route("/tasks", get(tasks::list))
         .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))
+        .route("/audit", get(audit::page))
+        .route("/audit/export.csv", get(audit::export_csv))
         .route(
             "/static/console.css",
             get(|| async { asset("text/css; charset=utf-8", CSS) }),

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use pushdetect_model::envelope::ListEnvelope;
+use pushdetect_model::grouping::GroupBy;
 use pushdetect_model::method::{EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST};
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::triage::HostKind;
@@ -391,8 +392,12 @@ async fn incident(
 pub fn incident_json(i: &Incident) -> Value {
     json!({
         "incident_id": i.id,
+        "grouped_by": i.grouped_by.as_str(),
         "host": i.host,
-        "host_kind": HostKind::of(&i.host).as_str(),
+        "host_kind": match i.grouped_by {
+            GroupBy::Host => Some(HostKind::of(&i.host).as_str()),
+            _ => None,
+        },
         "first_event_at": time(i.first_ms),
         "last_event_at": time(i.last_ms),
         "event_count": i.events,

@@ -37,7 +37,7 @@ where
         let mut tx = self.writer.begin().await?;
         let account = sqlx::query_as::<B, Account>(
             "INSERT INTO accounts (name, created_at_ms) VALUES ($1, $2) \
-             RETURNING id, name, disabled, created_at_ms",
+             RETURNING id, name, disabled, created_at_ms, grouping",
         )
         .bind(name)
         .bind(now_ms)
@@ -57,7 +57,7 @@ where
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         Ok(sqlx::query_as::<B, Account>(
-            "SELECT id, name, disabled, created_at_ms FROM accounts ORDER BY id",
+            "SELECT id, name, disabled, created_at_ms, grouping FROM accounts ORDER BY id",
         )
         .fetch_all(&self.writer)
         .await?)
@@ -66,7 +66,7 @@ where
     async fn find_account(&self, id_or_name: &str) -> StoreResult<Option<Account>> {
         let id = id_or_name.parse::<i64>().unwrap_or(-1);
         Ok(sqlx::query_as::<B, Account>(
-            "SELECT id, name, disabled, created_at_ms FROM accounts WHERE id = $1 OR name = $2 \
+            "SELECT id, name, disabled, created_at_ms, grouping FROM accounts WHERE id = $1 OR name = $2 \
              ORDER BY id = $3 DESC LIMIT 1",
         )
         .bind(id)
@@ -95,6 +95,42 @@ where
         );
         self.update_row("accounts", "disabled", disabled, id, end, actor, record)
             .await
+    }
+
+    async fn set_account_grouping(
+        &self,
+        id: i64,
+        grouping: &Grouping,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT grouping FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let before = before.ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+        let after = grouping.to_text();
+        sqlx::query("UPDATE accounts SET grouping = $1 WHERE id = $2")
+            .bind(&after)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let record = NewAudit::of(
+            Some(id),
+            AuditAction::AccountGrouping,
+            format!("account {id}"),
+        )
+        .change(json!({"grouping": before}), json!({"grouping": after}));
+        Self::write_audit(
+            &mut tx,
+            actor,
+            &record,
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_user(

@@ -66,11 +66,16 @@ where
             q.push(" AND e.occurred_at_ms < ").push_bind(before);
         }
         if let Some(host) = &f.host {
+            // Every identifier of the host's entity (see `crate::host_identity`).
             q.push(" AND e.id IN (SELECT event_id FROM event_hosts WHERE account_id = ")
                 .push_bind(account_id)
-                .push(" AND host = ")
+                .push(" AND (host = ")
                 .push_bind(host)
-                .push(")");
+                .push(" OR host IN (SELECT identifier FROM host_identifiers WHERE account_id = ")
+                .push_bind(account_id)
+                .push(" AND entity = ");
+            push_entity(&mut q, account_id, host);
+            q.push(")))");
         }
         if let Some(v) = &f.vendor_name {
             q.push(" AND e.vendor_name = ").push_bind(v);
@@ -207,10 +212,14 @@ where
             ))
         })
         .collect::<StoreResult<Vec<_>>>()?;
-        let top_hosts = sqlx::query(
-            "SELECT h.host, COUNT(*) AS n FROM event_hosts h JOIN events e ON e.id = h.event_id \
-             WHERE h.account_id = $1 AND e.occurred_at_ms >= $2 GROUP BY h.host \
-             ORDER BY n DESC, h.host LIMIT $3",
+        // By host entity: an event naming a machine twice counts once.
+        let mut top_hosts = sqlx::query(
+            "SELECT COALESCE(t.entity, h.host) AS entity, COUNT(DISTINCT h.event_id) AS n \
+             FROM event_hosts h JOIN events e ON e.id = h.event_id \
+             LEFT JOIN host_identifiers t ON t.account_id = h.account_id \
+             AND t.identifier = h.host \
+             WHERE h.account_id = $1 AND e.occurred_at_ms >= $2 \
+             GROUP BY COALESCE(t.entity, h.host) ORDER BY n DESC, entity LIMIT $3",
         )
         .bind(account_id)
         .bind(since_ms)
@@ -218,8 +227,28 @@ where
         .fetch_all(&self.reader)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("host")?, r.try_get("n")?)))
+        .map(|r| {
+            Ok(TopHost {
+                key: r.try_get("entity")?,
+                events: r.try_get("n")?,
+                identifiers: Vec::new(),
+            })
+        })
         .collect::<StoreResult<Vec<_>>>()?;
+        if !top_hosts.is_empty() {
+            let mut q = Statement::new(
+                "SELECT entity, identifier FROM host_identifiers WHERE account_id = ",
+            );
+            q.push_bind(account_id).push(" AND entity IN (");
+            q.push_list(top_hosts.iter().map(|t| t.key.clone()))
+                .push(") ORDER BY entity, identifier");
+            for row in q.query::<B>().fetch_all(&self.reader).await? {
+                let entity: String = row.try_get("entity")?;
+                if let Some(t) = top_hosts.iter_mut().find(|t| t.key == entity) {
+                    t.identifiers.push(row.try_get("identifier")?);
+                }
+            }
+        }
         let top_tools = sqlx::query(
             "SELECT vendor_name, tool_name, COUNT(*) AS n FROM events \
              WHERE account_id = $1 AND occurred_at_ms >= $2 GROUP BY vendor_name, tool_name \
@@ -260,6 +289,30 @@ where
         Ok(indexed)
     }
 
+    async fn host_entity(&self, account_id: i64, identifier: &str) -> StoreResult<HostEntity> {
+        let mut q = Statement::new(
+            "SELECT identifier, entity, first_seen_ms, last_seen_ms FROM host_identifiers \
+             WHERE account_id = ",
+        );
+        q.push_bind(account_id).push(" AND entity = ");
+        push_entity(&mut q, account_id, identifier);
+        q.push(" ORDER BY identifier");
+        let rows = q.query::<B>().fetch_all(&self.reader).await?;
+        let mut entity = HostEntity {
+            key: identifier.to_owned(),
+            identifiers: Vec::with_capacity(rows.len()),
+        };
+        for row in &rows {
+            entity.key = row.try_get("entity")?;
+            entity.identifiers.push(HostIdentifier {
+                identifier: row.try_get("identifier")?,
+                first_seen_ms: row.try_get("first_seen_ms")?,
+                last_seen_ms: row.try_get("last_seen_ms")?,
+            });
+        }
+        Ok(entity)
+    }
+
     async fn list_incidents(
         &self,
         account_id: i64,
@@ -271,7 +324,8 @@ where
         ));
         q.push_bind(account_id);
         if let Some(host) = &f.host {
-            q.push(" AND i.host = ").push_bind(host);
+            q.push(" AND i.grouped_by = 'host' AND i.host = ");
+            push_entity(&mut q, account_id, host);
         }
         if let Some(after) = f.after_ms {
             q.push(" AND i.last_ms >= ").push_bind(after);
@@ -328,4 +382,15 @@ where
         .map(Self::incident)
         .transpose()
     }
+}
+
+/// Pushes the key of the host entity `identifier` belongs to (itself when no tie names it).
+fn push_entity(q: &mut Statement, account_id: i64, identifier: &str) {
+    q.push("COALESCE((SELECT entity FROM host_identifiers WHERE account_id = ")
+        .push_bind(account_id)
+        .push(" AND identifier = ")
+        .push_bind(identifier)
+        .push("), ")
+        .push_bind(identifier)
+        .push(")");
 }

@@ -8,11 +8,14 @@ use super::rows::{split_principal, INCIDENT_COLUMNS};
 use super::statement::Statement;
 use super::workflow::status_value;
 use super::{Backend, Bound, SqlStore};
+use crate::error::StoreError;
 use crate::error::StoreResult;
+use crate::host_identity::{Identities, IdentityWrites};
 use crate::incident_plan::{higher, Plan};
 use crate::records::*;
 use serde_json::{json, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The lock name of a task's score: completions take it alone, event writes that read the
@@ -21,9 +24,23 @@ pub(super) fn task_lock(uuid: &str) -> String {
     format!("task:{uuid}")
 }
 
-/// The lock name of an account's incidents of one host.
-pub(super) fn incident_lock(account_id: i64, host: &str) -> String {
-    format!("incident:{account_id}:{host}")
+/// The lock name of an account's incidents and host entities. One per account: an event
+/// may tie host entities together and rename them, and grouping rules cross hosts, so no
+/// finer key is known before the ties are read. Batches of one account therefore place
+/// their events one transaction at a time (on one node they already do; across nodes they
+/// queue for the few milliseconds of a batch).
+pub(super) fn incident_lock(account_id: i64) -> String {
+    format!("incidents:{account_id}")
+}
+
+/// An event's machines: as its triage says, or (an event whose parameters no longer
+/// parse) each of its stored hosts alone.
+fn machines_of<'a>(triage: &'a Triage, hosts: &[String]) -> Cow<'a, [Vec<String>]> {
+    if triage.machines.is_empty() {
+        Cow::Owned(hosts.iter().map(|h| vec![h.clone()]).collect())
+    } else {
+        Cow::Borrowed(&triage.machines)
+    }
 }
 
 /// The row of `event_tasks` that links an event to a task it names.
@@ -35,11 +52,15 @@ fn task_link(
     row! { event_id: event_id, account_id: account_id, task_uuid: task_uuid }
 }
 
-/// Where one stored event goes among the incidents of its hosts.
+/// Where one stored event goes among the incidents of its groups.
 struct Placed<'a> {
     account_id: i64,
     event_id: i64,
-    hosts: &'a [String],
+    /// Its machines, each with its identifiers.
+    machines: Cow<'a, [Vec<String>]>,
+    /// The keys grouping rules may group it by (a task's SHA-256 is looked up).
+    group_keys: &'a [(GroupBy, String)],
+    task_uuids: &'a [String],
     occurred_at_ms: i64,
     impact: Option<i64>,
     window_ms: i64,
@@ -84,20 +105,219 @@ where
         Self::insert_rows(conn, "event_tasks", links, "ON CONFLICT DO NOTHING").await
     }
 
-    /// Adds events to the incidents of their hosts (see [`Plan`]). The caller holds the
-    /// [`incident_lock`] of every host.
+    /// The grouping rules of the batch's accounts.
+    async fn groupings(
+        conn: &mut B::Connection,
+        placed: &[Placed<'_>],
+    ) -> StoreResult<HashMap<i64, Grouping>> {
+        let mut accounts: Vec<i64> = placed.iter().map(|p| p.account_id).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut q = Statement::new("SELECT id, grouping FROM accounts WHERE id IN (");
+        q.push_list(accounts.iter().copied()).push(")");
+        let mut groupings = HashMap::new();
+        for row in q.query::<B>().fetch_all(&mut *conn).await? {
+            let text: String = row.try_get("grouping")?;
+            let grouping = Grouping::parse("grouping", &text)
+                .map_err(|e| StoreError::Corrupt(format!("accounts.grouping: {e}")))?;
+            groupings.insert(row.try_get("id")?, grouping);
+        }
+        Ok(groupings)
+    }
+
+    /// The SHA-256 of the files the batch's tasks analysed, by (account, task uuid), for
+    /// accounts that group by it.
+    async fn task_hashes(
+        conn: &mut B::Connection,
+        placed: &[Placed<'_>],
+        groupings: &HashMap<i64, Grouping>,
+    ) -> StoreResult<HashMap<(i64, String), String>> {
+        let by_hash = |account: &i64| {
+            groupings
+                .get(account)
+                .is_some_and(|g| g.rules().contains(&GroupBy::TaskSha256))
+        };
+        let uuids: Vec<&str> = placed
+            .iter()
+            .filter(|p| by_hash(&p.account_id))
+            .flat_map(|p| p.task_uuids.iter().map(String::as_str))
+            .collect();
+        let mut hashes = HashMap::new();
+        if uuids.is_empty() {
+            return Ok(hashes);
+        }
+        let mut q = Statement::new(
+            "SELECT account_id, uuid, sha256 FROM tasks WHERE sha256 IS NOT NULL AND uuid IN (",
+        );
+        q.push_list(uuids).push(")");
+        for row in q.query::<B>().fetch_all(&mut *conn).await? {
+            hashes.insert(
+                (row.try_get("account_id")?, row.try_get("uuid")?),
+                row.try_get("sha256")?,
+            );
+        }
+        Ok(hashes)
+    }
+
+    /// The groups each event joins: the keys of its account's first grouping rule that
+    /// gives it one, else the host entities of its machines (see [`crate::host_identity`]),
+    /// whose new ties and renames are written here.
+    async fn groups(
+        conn: &mut B::Connection,
+        placed: &[Placed<'_>],
+    ) -> StoreResult<Vec<Vec<(GroupBy, String)>>> {
+        let groupings = Self::groupings(&mut *conn, placed).await?;
+        let hashes = Self::task_hashes(&mut *conn, placed, &groupings).await?;
+        let no_rules = Grouping::default();
+        let mut by_rule: Vec<Option<Vec<(GroupBy, String)>>> = Vec::with_capacity(placed.len());
+        for p in placed {
+            let mut keys = p.group_keys.to_vec();
+            keys.extend(p.task_uuids.iter().filter_map(|u| {
+                let hash = hashes.get(&(p.account_id, u.clone()))?;
+                Some((GroupBy::TaskSha256, hash.clone()))
+            }));
+            let grouping = groupings.get(&p.account_id).unwrap_or(&no_rules);
+            by_rule.push(grouping.pick(&keys).map(|(rule, keys)| {
+                let mut keys: Vec<(GroupBy, String)> =
+                    keys.into_iter().map(|k| (rule, k.to_owned())).collect();
+                keys.sort_by(|a, b| a.1.cmp(&b.1));
+                keys.dedup();
+                keys
+            }));
+        }
+        // The stored ties of every identifier of the events grouped by host.
+        let identifiers: Rows = placed
+            .iter()
+            .zip(&by_rule)
+            .filter(|(_, rule)| rule.is_none())
+            .flat_map(|(p, _)| {
+                p.machines.iter().flatten().map(|id| {
+                    row! { account_id: p.account_id, identifier: id.as_str() }
+                })
+            })
+            .collect();
+        let mut stored = Vec::new();
+        if !identifiers.is_empty() {
+            let rows = sqlx::query(&format!(
+                "SELECT h.account_id, h.identifier, h.entity FROM host_identifiers h \
+                 JOIN (SELECT DISTINCT {} AS account_id, {} AS identifier FROM {}) q \
+                 ON h.account_id = q.account_id AND h.identifier = q.identifier",
+                identifiers.int("account_id"),
+                identifiers.text("identifier"),
+                B::JSON_ROWS,
+            ))
+            .bind(identifiers.json()?)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                stored.push((
+                    row.try_get("account_id")?,
+                    row.try_get("identifier")?,
+                    row.try_get("entity")?,
+                ));
+            }
+        }
+        let mut identities = Identities::new(stored);
+        let mut entities: Vec<Vec<String>> = Vec::with_capacity(placed.len());
+        for (p, rule) in placed.iter().zip(&by_rule) {
+            entities.push(match rule {
+                Some(_) => Vec::new(),
+                None => p
+                    .machines
+                    .iter()
+                    .filter(|m| !m.is_empty())
+                    .map(|m| identities.resolve(p.account_id, m, p.occurred_at_ms))
+                    .collect(),
+            });
+        }
+        let groups = placed
+            .iter()
+            .zip(by_rule)
+            .zip(entities)
+            .map(|((p, rule), entities)| {
+                rule.unwrap_or_else(|| {
+                    let mut keys: Vec<(GroupBy, String)> = entities
+                        .iter()
+                        .map(|e| (GroupBy::Host, identities.current(p.account_id, e)))
+                        .collect();
+                    keys.sort_by(|a, b| a.1.cmp(&b.1));
+                    keys.dedup();
+                    keys
+                })
+            })
+            .collect();
+        Self::write_identities(&mut *conn, identities.finish()).await?;
+        Ok(groups)
+    }
+
+    /// Writes the ties and renames of host entities a batch resolved.
+    async fn write_identities(conn: &mut B::Connection, writes: IdentityWrites) -> StoreResult<()> {
+        if !writes.renamed.is_empty() {
+            let renamed: Rows = writes
+                .renamed
+                .iter()
+                .map(|(account, old, new)| row! { account_id: account, old: old, new: new })
+                .collect();
+            // The entity taken into another: its identifiers and its incidents take the key.
+            for (table, column, only) in [
+                ("host_identifiers", "entity", ""),
+                ("incidents", "host", " AND incidents.grouped_by = 'host'"),
+            ] {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET {column} = {} FROM {} \
+                     WHERE {table}.account_id = {} AND {table}.{column} = {}{only}",
+                    renamed.text("new"),
+                    B::JSON_ROWS,
+                    renamed.int("account_id"),
+                    renamed.text("old"),
+                ))
+                .bind(renamed.json()?)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        let ties: Rows = writes
+            .ties
+            .iter()
+            .map(|(account, identifier, entity, ms)| {
+                row! {
+                    account_id: account,
+                    identifier: identifier,
+                    entity: entity,
+                    first_seen_ms: ms,
+                    last_seen_ms: ms,
+                }
+            })
+            .collect();
+        Self::insert_rows(
+            &mut *conn,
+            "host_identifiers",
+            &ties,
+            "ON CONFLICT (account_id, identifier) DO UPDATE SET entity = excluded.entity, \
+             last_seen_ms = CASE WHEN excluded.last_seen_ms > host_identifiers.last_seen_ms \
+             THEN excluded.last_seen_ms ELSE host_identifiers.last_seen_ms END",
+        )
+        .await
+    }
+
+    /// Adds events to the incidents of their groups (see [`Plan`]). The caller holds the
+    /// [`incident_lock`] of every account.
     async fn write_incidents(
         conn: &mut B::Connection,
         placed: &[Placed<'_>],
         now_ms: i64,
     ) -> StoreResult<()> {
-        // The reach of the batch on each host: every incident it can touch.
-        let mut reach: HashMap<(i64, &str), (i64, i64)> = Default::default();
-        for p in placed {
+        if placed.is_empty() {
+            return Ok(());
+        }
+        let groups = Self::groups(&mut *conn, placed).await?;
+        // The reach of the batch on each group: every incident it can touch.
+        let mut reach: HashMap<(i64, GroupBy, &str), (i64, i64)> = Default::default();
+        for (p, groups) in placed.iter().zip(&groups) {
             let lo = p.occurred_at_ms.saturating_sub(p.window_ms);
             let hi = p.occurred_at_ms.saturating_add(p.window_ms);
-            for host in p.hosts {
-                let r = reach.entry((p.account_id, host)).or_insert((lo, hi));
+            for (by, key) in groups {
+                let r = reach.entry((p.account_id, *by, key)).or_insert((lo, hi));
                 *r = (r.0.min(lo), r.1.max(hi));
             }
         }
@@ -106,16 +326,19 @@ where
         }
         let reach: Rows = reach
             .into_iter()
-            .map(|((account, host), (lo, hi))| {
-                row! { account_id: account, host: host, lo: lo, hi: hi }
+            .map(|((account, by, key), (lo, hi))| {
+                row! { account_id: account, grouped_by: by.as_str(), host: key, lo: lo, hi: hi }
             })
             .collect();
         let rows = sqlx::query(&format!(
             "SELECT i.account_id AS incident_account, {INCIDENT_COLUMNS} FROM incidents i \
-             JOIN (SELECT {} AS account_id, {} AS host, {} AS lo, {} AS hi FROM {rows}) q \
-             ON i.account_id = q.account_id AND i.host = q.host AND i.merged_into IS NULL \
+             JOIN (SELECT {} AS account_id, {} AS grouped_by, {} AS host, {} AS lo, {} AS hi \
+             FROM {rows}) q \
+             ON i.account_id = q.account_id AND i.grouped_by = q.grouped_by \
+             AND i.host = q.host AND i.merged_into IS NULL \
              AND i.last_ms >= q.lo AND i.first_ms <= q.hi",
             reach.int("account_id"),
+            reach.text("grouped_by"),
             reach.text("host"),
             reach.int("lo"),
             reach.int("hi"),
@@ -129,11 +352,11 @@ where
             stored.push((row.try_get("incident_account")?, Self::incident(row)?));
         }
         let mut plan = Plan::new(stored);
-        for p in placed {
-            for host in p.hosts {
+        for (p, groups) in placed.iter().zip(&groups) {
+            for (by, key) in groups {
                 plan.add(
                     p.account_id,
-                    host,
+                    (*by, key),
                     p.event_id,
                     p.occurred_at_ms,
                     p.impact,
@@ -152,6 +375,7 @@ where
                     id: i.id,
                     account_id: account,
                     host: &i.host,
+                    grouped_by: i.grouped_by.as_str(),
                     first_ms: i.first_ms,
                     last_ms: i.last_ms,
                     events: i.events,
@@ -253,7 +477,7 @@ where
         let (mut keys, mut tasks) = (Vec::new(), Vec::new());
         for (e, dedup) in batch {
             keys.extend(dedup.map(|d| format!("push:{}", d.fingerprint)));
-            keys.extend(e.hosts.iter().map(|h| incident_lock(e.account_id, h)));
+            keys.push(incident_lock(e.account_id));
             tasks.extend(e.triage.task_uuids.iter().map(|u| task_lock(u)));
         }
         B::lock_all(&mut *conn, &keys, &tasks).await?;
@@ -365,7 +589,9 @@ where
             placed.push(Placed {
                 account_id: e.account_id,
                 event_id: id,
-                hosts: &e.hosts,
+                machines: machines_of(&e.triage, &e.hosts),
+                group_keys: &e.triage.group_keys,
+                task_uuids: &e.triage.task_uuids,
                 occurred_at_ms: e.occurred_at_ms,
                 impact,
                 window_ms: e.incident_window_ms,
@@ -424,7 +650,7 @@ where
                     .bind(row.try_get::<i64, _>("id")?)
                     .fetch_all(&mut *conn)
                     .await?;
-            keys.extend(of_event.iter().map(|h| incident_lock(account_id, h)));
+            keys.push(incident_lock(account_id));
             triages.push(t);
             hosts.push(of_event);
         }
@@ -452,7 +678,9 @@ where
             placed.push(Placed {
                 account_id,
                 event_id: id,
-                hosts,
+                machines: machines_of(t, hosts),
+                group_keys: &t.group_keys,
+                task_uuids: &t.task_uuids,
                 occurred_at_ms: row.try_get("occurred_at_ms")?,
                 impact,
                 window_ms,

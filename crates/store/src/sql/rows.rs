@@ -41,7 +41,8 @@ pub(super) const EVENT_COLUMNS: &str = "e.id, e.kind, e.received_at_ms, e.occurr
      LEFT JOIN licenses pl ON pl.id = e.pushed_by_license_id";
 
 /// The columns of [`Incident`], from `incidents i`: read with [`SqlStore::incident`].
-pub(super) const INCIDENT_COLUMNS: &str = "i.id, i.host, i.first_ms, i.last_ms, i.events, \
+pub(super) const INCIDENT_COLUMNS: &str =
+    "i.id, i.grouped_by, i.host, i.first_ms, i.last_ms, i.events, \
      i.impact, i.status, i.resolution, i.reason, i.assignee_id, i.merged_into, i.pinned, \
      i.last_event_id, (SELECT username FROM users au WHERE au.id = i.assignee_id) \
      AS assignee_name";
@@ -104,6 +105,11 @@ where
         let resolution: Option<String> = row.try_get("resolution")?;
         Ok(Incident {
             id: row.try_get("id")?,
+            grouped_by: named(
+                &row.try_get::<String, _>("grouped_by")?,
+                "grouped_by",
+                GroupBy::parse,
+            )?,
             host: row.try_get("host")?,
             first_ms: row.try_get("first_ms")?,
             last_ms: row.try_get("last_ms")?,

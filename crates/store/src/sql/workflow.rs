@@ -1,5 +1,5 @@
 //! [`IncidentWorkflow`] over SQL. Each change runs in one transaction that holds the
-//! incident lock of every host it touches (the lock pushes take, see `event_writes.rs`),
+//! account's incident lock (the lock pushes take, see `event_writes.rs`),
 //! reads the incident as it is under that lock, applies the model's rule, and writes the
 //! change with its audit records.
 
@@ -68,25 +68,14 @@ where
     for<'q> Option<i64>: Encode<'q, B>,
     for<'q> Option<String>: Encode<'q, B>,
 {
-    /// The account's incidents of these ids, locked (every host's incident lock, taken at
-    /// once), in the order asked; NotFound naming the first that is not the account's.
+    /// The account's incidents of these ids, locked (the account's incident lock), in the
+    /// order asked; NotFound naming the first that is not the account's.
     async fn lock_incidents(
         conn: &mut B::Connection,
         account_id: i64,
         ids: &[i64],
     ) -> StoreResult<Vec<Incident>> {
-        let mut q = Statement::new("SELECT id, host FROM incidents WHERE account_id = ");
-        q.push_bind(account_id).push(" AND id IN (");
-        q.push_list(ids.iter().copied()).push(")");
-        let rows = q.query::<B>().fetch_all(&mut *conn).await?;
-        let mut locks = Vec::with_capacity(rows.len());
-        for row in &rows {
-            locks.push(incident_lock(
-                account_id,
-                &row.try_get::<String, _>("host")?,
-            ));
-        }
-        B::lock_all(&mut *conn, &locks, &[]).await?;
+        B::lock_all(&mut *conn, &[incident_lock(account_id)], &[]).await?;
         let mut q = Statement::new(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.account_id = "
         ));
@@ -596,10 +585,12 @@ where
             ));
         }
         let new_id: i64 = sqlx::query_scalar(
-            "INSERT INTO incidents (account_id, host, first_ms, last_ms, events, status, \
-             pinned, last_event_id) VALUES ($1, $2, $3, $4, 0, 'new', $5, 0) RETURNING id",
+            "INSERT INTO incidents (account_id, grouped_by, host, first_ms, last_ms, events, \
+             status, pinned, last_event_id) VALUES ($1, $2, $3, $4, $5, 0, 'new', $6, 0) \
+             RETURNING id",
         )
         .bind(account_id)
+        .bind(incident.grouped_by.as_str())
         .bind(incident.host.as_str())
         .bind(incident.first_ms)
         .bind(incident.last_ms)

@@ -34,7 +34,8 @@ fn refused_with(result: Result<impl std::fmt::Debug, StoreError>, code: ErrorCod
     }
 }
 
-async fn open_incidents(store: &dyn Store, account: i64, host: &str) -> Vec<Incident> {
+/// The account's listed incidents of a host (of its machine).
+pub async fn open_incidents(store: &dyn Store, account: i64, host: &str) -> Vec<Incident> {
     store
         .list_incidents(
             account,
