@@ -163,19 +163,6 @@ async fn two_analysts_and_a_viewer_work_an_incident_in_the_console() {
     assert_eq!(history.last().unwrap(), "incident.reopened");
     let actors = column(&b, "#history tbody td:nth-child(2)").await;
     assert_eq!(actors.last().unwrap(), "system");
-    // The README's screenshots: the list with its workflow columns, the history.
-    let shots = std::env::var_os("PUSHDETECT_SCREENSHOTS").map(std::path::PathBuf::from);
-    if let Some(dir) = &shots {
-        std::fs::write(
-            dir.join("incident-history.png"),
-            b.screenshot().await.unwrap(),
-        )
-        .unwrap();
-        b.goto(&app.url("/incidents")).await.unwrap();
-        wait_for(&b, "table.incidents").await;
-        std::fs::write(dir.join("incidents.png"), b.screenshot().await.unwrap()).unwrap();
-    }
-
     // Vera the viewer reads everything and is offered no form; posting one anyway is 403.
     let v = browser(&driver).await;
     log_in_as(&v, &app, &vera, &vera_pw).await;
@@ -203,6 +190,66 @@ async fn two_analysts_and_a_viewer_work_an_incident_in_the_console() {
     ];
     assert_eq!(post(&http, &app, "/incidents/bulk", &bulk).await, 403);
     assert_eq!(status(&http, &app, "/audit").await, 403);
+    // The README's screenshots: an incident's history, and the list with its workflow
+    // columns once a few more machines have reported and been worked on.
+    if let Some(dir) = std::env::var_os("PUSHDETECT_SCREENSHOTS").map(std::path::PathBuf::from) {
+        b.goto(&app.url(&format!("/incidents/{id}"))).await.unwrap();
+        wait_for(&b, "#history").await;
+        b.execute(
+            "document.getElementById('history').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        std::fs::write(
+            dir.join("incident-history.png"),
+            b.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        let admin = app.user_client().await;
+        let sensor = app.license_client().await;
+        for (n, (ip, name, confidence)) in [
+            ("10.0.0.21", "WS-21", "92"),
+            ("10.0.0.22", "WS-22", "35"),
+            ("10.0.0.23", "WS-23", "64"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let form = with(
+                &with(
+                    &with(
+                        &ioc_numbered(&app.creds.sensor_key, n),
+                        "main_ipv4",
+                        Some(ip),
+                    ),
+                    "hostname",
+                    Some(name),
+                ),
+                "match_confidence",
+                Some(confidence),
+            );
+            assert_ok(&sensor.post(IOC, &pairs(&form)).await);
+        }
+        let update = "/papi/push_detection/incident/update.json";
+        for change in [
+            vec![
+                ("incident_id", "2"),
+                ("status", "acknowledged"),
+                ("assignee", &alice),
+            ],
+            vec![
+                ("incident_id", "3"),
+                ("status", "closed"),
+                ("resolution", "false_positive"),
+            ],
+        ] {
+            assert_eq!(admin.post(update, &change).await["success"], 1);
+        }
+        b.goto(&app.url("/incidents")).await.unwrap();
+        wait_for(&b, "table.incidents").await;
+        std::fs::write(dir.join("incidents.png"), b.screenshot().await.unwrap()).unwrap();
+    }
     for browser in [a, b, v] {
         browser.close().await.unwrap();
     }

@@ -570,6 +570,88 @@ async fn two_nodes_on_one_postgres_database_share_sessions_events_and_analyses()
     b.kill9();
 }
 
+/// The incident workflow across two nodes of one PostgreSQL database: a change on one is
+/// seen on the other at once, and analysts closing the same incident on both nodes at the
+/// same moment leave one history whose records follow each other (each one's "before" is
+/// the previous one's "after") and end in the incident's state.
+#[tokio::test]
+async fn two_nodes_share_the_incident_workflow_and_concurrent_closes_stay_consistent() {
+    const UPDATE: &str = "/papi/push_detection/incident/update.json";
+    const HISTORY: &str = "/papi/push_detection/incident/history.json";
+    const INCIDENT: &str = "/papi/push_detection/incident/get.json";
+    let db = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_postgres(dir.path(), &db);
+    let flags = ["--database-url", db.url.as_str()];
+    let a = Served::start_with(dir.path(), &flags);
+    let b = Served::start_with(dir.path(), &flags);
+    let (on_a, on_b) = (a.user_client(&creds).await, b.user_client(&creds).await);
+    let key = creds["sensor_key"].as_str().unwrap();
+    assert_ok(&on_a.post(IOC, &pairs(&ioc_form(key))).await);
+    let listed = on_b
+        .get_ok("/papi/push_detection/incident/list.json", &[])
+        .await;
+    let id = listed["incidents"][0]["incident_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    // Acknowledged on A, seen so on B.
+    let ack = on_a
+        .post(UPDATE, &[("incident_id", &id), ("status", "acknowledged")])
+        .await;
+    assert_eq!(ack["success"], 1, "{ack}");
+    let seen = on_b.get_ok(INCIDENT, &[("incident_id", &id)]).await;
+    assert_eq!(seen["status"], "acknowledged");
+
+    // Rounds of two closes at once, one per node, with different resolutions; then back.
+    for round in 0..5 {
+        let close = |c: &Client, resolution: &'static str| {
+            let id = id.clone();
+            let c = c.clone();
+            async move {
+                c.post(
+                    UPDATE,
+                    &[
+                        ("incident_id", &id),
+                        ("status", "closed"),
+                        ("resolution", resolution),
+                    ],
+                )
+                .await
+            }
+        };
+        let (x, y) = tokio::join!(close(&on_a, "benign"), close(&on_b, "false_positive"));
+        for answer in [&x, &y] {
+            assert_eq!(answer["success"], 1, "round {round}: {answer}");
+        }
+        let back = on_b
+            .post(UPDATE, &[("incident_id", &id), ("status", "acknowledged")])
+            .await;
+        assert_eq!(back["success"], 1, "{back}");
+    }
+    let history = on_a.get_ok(HISTORY, &[("incident_id", &id)]).await;
+    let records: Vec<&Value> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "incident.status")
+        .collect();
+    assert_eq!(records.len(), 1 + 5 * 3, "{history}");
+    for pair in records.windows(2) {
+        assert_eq!(
+            pair[1]["before"], pair[0]["after"],
+            "each change starts where the previous one ended: {history}"
+        );
+    }
+    let last = &records.last().unwrap()["after"];
+    let now = on_b.get_ok(INCIDENT, &[("incident_id", &id)]).await;
+    assert_eq!(now["status"], last["status"]);
+    assert_eq!(now["status"], "acknowledged");
+    a.kill9();
+    b.kill9();
+}
+
 /// Submits EICAR to `base` with per-request license credentials and waits until `read`
 /// (the same server or another node) answers its result.
 async fn analysed(base: &str, read: &str, creds: &Value) -> (String, Value) {

@@ -316,7 +316,9 @@ impl TestApp {
     }
 }
 
-/// An HTTP client with a cookie jar, as papi_client keeps its session.
+/// An HTTP client with a cookie jar, as papi_client keeps its session (a clone shares the
+/// jar).
+#[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
     base: String,
