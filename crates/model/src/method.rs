@@ -299,7 +299,7 @@ pub const EVENT_LIST: MethodSpec = MethodSpec {
         e("type", EVENT_TYPES, Opt, "Only events of this type."),
         p("after", K::Time, Opt, "Only events that occurred at or after this time."),
         p("before", K::Time, Opt, "Only events that occurred before this time."),
-        p("host", K::Text, Opt, "Only events about this host of the protected network: an IP address or a host name (src_ip, src_hostname, main_ipv4, main_ipv6, hostname, netbios_name, or a mail recipient)."),
+        p("host", K::Text, Opt, "Only events about this host of the protected network: an IP address or a host name (src_ip, src_hostname, main_ipv4, main_ipv6, hostname, netbios_name, or a mail recipient), or any other identifier of the same machine."),
         p("vendor_name", K::Text, Opt, "Only events reported by this vendor."),
         p("tool_name", K::Text, Opt, "Only events reported by this tool."),
         p("sensor", K::Text, Opt, "Only events pushed for this sensor: 'access_key:subkey' or its subkey_id."),
@@ -325,13 +325,13 @@ pub const INCIDENT_LIST: MethodSpec = MethodSpec {
     name: "push_detection.incident.list",
     path: "push_detection/incident/list",
     http_method: "GET",
-    summary: "List incidents (events about one host, close in time), latest activity first",
+    summary: "List incidents (events about one machine, or by the account's grouping rules, close in time), latest activity first",
     params: &[
         p(
             "host",
             K::Text,
             Opt,
-            "Only incidents about this host: an IP address, a host name or a mail recipient.",
+            "Only incidents about this machine: any of its IP addresses or names, or a mail recipient.",
         ),
         p(
             "after",

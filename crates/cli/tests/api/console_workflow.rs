@@ -375,3 +375,62 @@ async fn the_audit_page_filters_pages_and_exports_the_trail_for_admins_only() {
     assert_eq!(status(&other, &app, "/audit").await, 403);
     assert_eq!(status(&other, &app, "/audit/export.csv").await, 403);
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_accounts_grouping_rules_on_the_admin_page() {
+    let app = TestApp::start().await;
+    let http = console_http();
+    let csrf = console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    let set = |rules: &'static str| {
+        let (http, app, csrf) = (&http, &app, csrf.clone());
+        async move {
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("op", "set_grouping"),
+                ("grouping", rules),
+            ];
+            let r = http
+                .post(app.url("/admin"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (code, page) = set("host,mail_sender").await;
+    assert_eq!(code, 400, "host only last");
+    assert!(page.contains("&#39;grouping&#39;"), "{page}");
+    let (code, page) = set("mail_sender").await;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("group by mail_sender,host"), "{page}");
+    assert!(page.contains(r#"name="grouping" value="mail_sender,host""#));
+    // Mails to two recipients from one sender: one incident now.
+    let sensor = app.license_client().await;
+    let mail = r#"{"message": {"message_id": "g-1", "sender": "Evil@Phish.Example",
+        "recipients": ["a@corp.example", "b@corp.example"], "subject": "s"}, "action": "LOG"}"#;
+    assert_ok(
+        &sensor
+            .post(MAIL, &pairs(&mail_form(&app.creds.sensor_key, mail)))
+            .await,
+    );
+    let list = sensor
+        .get_ok("/papi/push_detection/incident/list.json", &[])
+        .await;
+    assert_eq!(list["incidents"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["incidents"][0]["grouped_by"], "mail_sender");
+    assert_eq!(list["incidents"][0]["host"], "evil@phish.example");
+    assert_eq!(list["incidents"][0]["host_kind"], serde_json::Value::Null);
+    let audit = body(&http, &app, "/audit?action=account.grouping").await;
+    assert!(audit.contains("mail_sender,host"), "{audit}");
+    // An analyst may not.
+    let (name, password) = person(&app, "alice", Role::Analyst).await;
+    let other = console_http();
+    let token = console_login(&other, &app, &name, &password).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("op", "set_grouping"),
+        ("grouping", "host"),
+    ];
+    assert_eq!(post(&other, &app, "/admin", &form).await, 403);
+}

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pushdetect_store::{Actor, License, Role, Sensor, StoreError, User};
+use pushdetect_store::{Account, Actor, Grouping, License, Role, Sensor, StoreError, User};
 use std::collections::BTreeMap;
 
 /// A secret shown once after the form that created it.
@@ -30,6 +30,8 @@ struct AdminPage {
     roles: &'static [&'static str],
     /// The account's name: the first part of the login names its admins make.
     account: String,
+    /// The account's grouping rules (see `pushdetect_model::grouping`).
+    grouping: String,
     users: Vec<User>,
     licenses: Vec<License>,
     sensors: Vec<Sensor>,
@@ -48,7 +50,7 @@ pub(super) fn forbidden() -> Response {
 
 async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreError> {
     let users = app.store.list_users(Some(user.account_id)).await?;
-    let account = account_name(app.store.as_ref(), user).await?;
+    let own = own_account(app.store.as_ref(), user).await?;
     let licenses = app.store.list_licenses(Some(user.account_id)).await?;
     let mut sensors = Vec::new();
     for l in &licenses {
@@ -58,7 +60,8 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
         nav: user.nav(),
         self_id: user.user_id,
         roles: Role::ALLOWED,
-        account,
+        account: own.name,
+        grouping: own.grouping,
         users,
         licenses,
         sensors,
@@ -68,17 +71,16 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
     })
 }
 
-/// The name of the admin's own account: the first part of the login names its admins
-/// make.
-async fn account_name(
+/// The admin's own account (its name is the first part of the login names its admins
+/// make).
+async fn own_account(
     store: &dyn pushdetect_store::Store,
     user: &ConsoleUser,
-) -> Result<String, StoreError> {
+) -> Result<Account, StoreError> {
     store
         .find_account(&user.account_id.to_string())
         .await?
         .filter(|a| a.id == user.account_id)
-        .map(|a| a.name)
         .ok_or_else(|| StoreError::NotFound("account".into()))
 }
 
@@ -198,7 +200,7 @@ async fn apply(
                     "'role' must be one of admin, analyst, viewer".into(),
                 ));
             };
-            let account = account_name(store, user).await?;
+            let account = own_account(store, user).await?.name;
             let login = provision::login_name(&account, name);
             let new = provision::add_user(store, user.account_id, &login, role, by).await?;
             Outcome::Shown(Secret {
@@ -246,6 +248,18 @@ async fn apply(
             store.set_user_role(target.id, role, by).await?;
             Outcome::Done(format!("User {} is now {role}", target.username))
         }
+        "set_grouping" => match Grouping::parse("grouping", field("grouping")) {
+            Ok(grouping) => {
+                store
+                    .set_account_grouping(user.account_id, &grouping, by)
+                    .await?;
+                Outcome::Done(format!(
+                    "Incidents of events stored from now on group by {}",
+                    grouping.to_text()
+                ))
+            }
+            Err(e) => Outcome::Refused(e.message),
+        },
         "add_license" => {
             let name = field("name");
             if !name_ok(name) {
@@ -321,7 +335,7 @@ async fn apply(
             Outcome::Done(format!("Sensor {} (subkey_id {}) {verb}", s.name, s.id))
         }
         other => Outcome::Refused(format!(
-            "'op' must be one of add_user, set_user, set_role, add_license, set_license, \
+            "'op' must be one of add_user, set_user, set_role, set_grouping, add_license, set_license, \
              rotate_token, add_sensor, set_sensor, not '{other}'"
         )),
     })
