@@ -101,11 +101,7 @@ pub trait Detection: Sized {
     /// The machines of the protected network it is about, each named by every identifier
     /// the event gives it (see [`Event::machines`]), normalised, in any order.
     fn machines(&self) -> Vec<Vec<String>>;
-    /// The keys by which an account's grouping rules may group it instead of by host (see
-    /// [`crate::grouping`]); none by default.
-    fn group_keys(&self) -> Vec<(GroupBy, String)> {
-        Vec::new()
-    }
+
     /// One line saying what it is about, for event lists and exports.
     fn summary(&self) -> String;
     /// The analysis tasks it refers to.
@@ -181,7 +177,14 @@ impl Event {
     /// The keys an account's grouping rules may group it by instead of by machine: a
     /// mail's sender, an IOC's uuid (lower case). A task's SHA-256 is known to the store.
     pub fn group_keys(&self) -> Vec<(GroupBy, String)> {
-        each_kind!(self, e => e.group_keys())
+        match self {
+            Event::Mail(m) => vec![(
+                GroupBy::MailSender,
+                m.message.sender.as_str().to_ascii_lowercase(),
+            )],
+            Event::Ioc(i) => vec![(GroupBy::IocUuid, i.ioc_uuid.as_str().to_ascii_lowercase())],
+            Event::FileDownload(_) => Vec::new(),
+        }
     }
 
     /// One line saying what the event is about, for event lists and exports (the action

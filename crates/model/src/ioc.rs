@@ -2,7 +2,6 @@
 
 use crate::error::ApiError;
 use crate::event::{Detection, EventKind};
-use crate::grouping::GroupBy;
 use crate::method::{MethodSpec, PUSH_IOC_RESULT};
 use crate::params::{FormParams, ParamReader};
 use crate::reporter::Reporter;
@@ -128,14 +127,6 @@ impl Detection for IocResult {
                 .map(|n| n.as_str().to_ascii_lowercase()),
         );
         vec![ids]
-    }
-
-    /// Its IOC's uuid.
-    fn group_keys(&self) -> Vec<(GroupBy, String)> {
-        vec![(
-            GroupBy::IocUuid,
-            self.ioc_uuid.as_str().to_ascii_lowercase(),
-        )]
     }
 
     /// "IOC <uuid> from <source>: matched".

@@ -6,7 +6,6 @@ mod parse;
 
 use crate::error::ApiError;
 use crate::event::{Detection, EventKind};
-use crate::grouping::GroupBy;
 use crate::method::{MethodSpec, PUSH_MAIL};
 use crate::params::ParamReader;
 use crate::reporter::Reporter;
@@ -171,14 +170,6 @@ impl Detection for MailCaptured {
             .iter()
             .map(|r| vec![r.as_str().to_ascii_lowercase()])
             .collect()
-    }
-
-    /// Its sender.
-    fn group_keys(&self) -> Vec<(GroupBy, String)> {
-        vec![(
-            GroupBy::MailSender,
-            self.message.sender.as_str().to_ascii_lowercase(),
-        )]
     }
 
     /// "<subject> from <sender>".
