@@ -26,15 +26,27 @@ use pushdetect_model::triage::HostKind;
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
+/// A stored tie's "last seen" is moved forward at most this often (ms): a busy machine
+/// costs one write per identifier per interval, not one per event.
+pub const TOUCH_MS: i64 = 5 * 60 * 1000;
+
 /// Ties and renames of a batch, resolved event by event.
+///
+/// An identifier no stored tie names is an entity of its own, keyed by itself; such an
+/// identifier seen alone needs no row. A tie is written when it is new and names another
+/// identifier (or was seen with others), when its entity changes, or when its "last seen"
+/// is [`TOUCH_MS`] old.
 #[derive(Debug, Default)]
 pub struct Identities {
     /// (account, identifier) → entity key, as loaded and as the batch changed it.
     bound: HashMap<(i64, String), String>,
+    /// (account, identifier) → (entity key, last seen ms), as stored.
+    stored: HashMap<(i64, String), (String, i64)>,
     /// (account, entity key) → the key it was renamed to (when entities were tied).
     renamed: HashMap<(i64, String), String>,
-    /// (account, identifier) → (entity key when last tied, last seen ms): the ties to write.
-    seen: HashMap<(i64, String), (String, i64)>,
+    /// (account, identifier) → (entity key when last tied, last seen ms, seen with other
+    /// identifiers): the ties that may need writing.
+    seen: HashMap<(i64, String), (String, i64, bool)>,
 }
 
 /// What a resolved batch writes.
@@ -68,15 +80,15 @@ pub fn preferred<'a>(candidates: impl IntoIterator<Item = &'a str>) -> Option<&'
 
 impl Identities {
     /// Starts from the stored ties of the batch's identifiers: (account, identifier,
-    /// entity key).
-    pub fn new(stored: impl IntoIterator<Item = (i64, String, String)>) -> Self {
-        Identities {
-            bound: stored
-                .into_iter()
-                .map(|(account, identifier, entity)| ((account, identifier), entity))
-                .collect(),
-            ..Identities::default()
+    /// entity key, last seen ms).
+    pub fn new(stored: impl IntoIterator<Item = (i64, String, String, i64)>) -> Self {
+        let mut identities = Identities::default();
+        for (account, identifier, entity, last_seen_ms) in stored {
+            let at = (account, identifier);
+            identities.bound.insert(at.clone(), entity.clone());
+            identities.stored.insert(at, (entity, last_seen_ms));
         }
+        identities
     }
 
     /// The key an entity is known by now (after the renames so far).
@@ -88,11 +100,17 @@ impl Identities {
         key
     }
 
-    /// The entity an identifier belongs to now, if any.
+    /// The entity an identifier is tied to now, if any.
     fn entity_of(&self, account: i64, identifier: &str) -> Option<String> {
         self.bound
             .get(&(account, identifier.to_owned()))
             .map(|e| self.current(account, e))
+    }
+
+    /// The entity an identifier belongs to now: its tie's, else its own.
+    fn entity_or_self(&self, account: i64, identifier: &str) -> String {
+        self.entity_of(account, identifier)
+            .unwrap_or_else(|| self.current(account, identifier))
     }
 
     /// Resolves one machine of an event seen at `seen_ms`, named by `identifiers` (not
@@ -111,12 +129,12 @@ impl Identities {
             // The entities of the names, and the address-only entities of the addresses.
             let mut entities: Vec<String> = names
                 .iter()
-                .filter_map(|n| self.entity_of(account, n))
+                .map(|n| self.entity_or_self(account, n))
                 .collect();
             entities.extend(
                 addresses
                     .iter()
-                    .filter_map(|a| self.entity_of(account, a))
+                    .map(|a| self.entity_or_self(account, a))
                     .filter(|e| is_address(e)),
             );
             entities.sort();
@@ -137,22 +155,24 @@ impl Identities {
             key
         };
         // Addresses already tied elsewhere move only with names (a lease changing hands).
+        let multi = identifiers.len() > 1;
         for id in identifiers {
-            let tied = self.entity_of(account, id);
-            if tied.is_some() && names.is_empty() && is_address(id) {
-                self.seen
-                    .insert((account, id.clone()), (tied.unwrap_or_default(), seen_ms));
-                continue;
-            }
-            self.bound.insert((account, id.clone()), key.clone());
-            self.seen
-                .insert((account, id.clone()), (key.clone(), seen_ms));
+            let at = (account, id.clone());
+            let entity = match self.entity_of(account, id) {
+                Some(tied) if names.is_empty() && is_address(id) => tied,
+                _ => {
+                    self.bound.insert(at.clone(), key.clone());
+                    key.clone()
+                }
+            };
+            let was_multi = self.seen.get(&at).is_some_and(|s| s.2);
+            self.seen.insert(at, (entity, seen_ms, multi || was_multi));
         }
         key
     }
 
-    /// The writes: every rename with its final key, and every tie named, with its entity's
-    /// final key.
+    /// The writes: every rename with its final key, and every tie to write (see
+    /// [`Identities`]), with its entity's final key.
     pub fn finish(self) -> IdentityWrites {
         let mut renamed: Vec<(i64, String, String)> = self
             .renamed
@@ -163,8 +183,16 @@ impl Identities {
         let mut ties: Vec<(i64, String, String, i64)> = self
             .seen
             .iter()
-            .map(|((account, id), (entity, ms))| {
-                (*account, id.clone(), self.current(*account, entity), *ms)
+            .filter_map(|((account, id), (entity, ms, multi))| {
+                let entity = self.current(*account, entity);
+                let write = match self.stored.get(&(*account, id.clone())) {
+                    Some((stored, last)) => {
+                        self.current(*account, stored) != entity
+                            || *ms >= last.saturating_add(TOUCH_MS)
+                    }
+                    None => *multi || entity != *id,
+                };
+                write.then(|| (*account, id.clone(), entity, *ms))
             })
             .collect();
         ties.sort();
@@ -209,29 +237,39 @@ mod tests {
         assert_eq!(ids_.resolve(1, &ids(&["ws5"]), 11), key);
         assert_eq!(ids_.resolve(2, &ids(&["ws5"]), 11), "ws5");
         let w = ids_.finish();
-        assert!(w.renamed.is_empty());
-        assert_eq!(w.ties.len(), 5);
+        // Each identifier was an entity of its own (with whatever incidents it had).
+        assert_eq!(
+            w.renamed,
+            vec![
+                (1, "10.0.0.5".into(), key.clone()),
+                (1, "fe80::5".into(), key.clone()),
+                (1, "ws5".into(), key.clone()),
+            ]
+        );
+        // Account 2's ws5, seen alone and tied to nothing, needs no row.
+        assert_eq!(w.ties.len(), 4);
         assert!(w.ties.contains(&(1, "fe80::5".into(), key.clone(), 10)));
         assert!(w.ties.contains(&(1, "10.0.0.5".into(), key, 9)));
     }
 
     #[test]
     fn an_address_only_entity_is_taken_into_the_name_it_is_first_seen_with() {
-        let stored = vec![(1, "10.0.0.7".to_owned(), "10.0.0.7".to_owned())];
+        let stored = vec![(1, "10.0.0.7".to_owned(), "10.0.0.7".to_owned(), 0)];
         let mut ids_ = Identities::new(stored);
         assert_eq!(ids_.resolve(1, &ids(&["10.0.0.7"]), 1), "10.0.0.7");
         assert_eq!(ids_.resolve(1, &ids(&["10.0.0.7", "pc7"]), 2), "pc7");
         assert_eq!(ids_.current(1, "10.0.0.7"), "pc7");
         let w = ids_.finish();
         assert_eq!(w.renamed, vec![(1, "10.0.0.7".into(), "pc7".into())]);
-        assert!(w.ties.contains(&(1, "10.0.0.7".into(), "pc7".into(), 2)));
+        // The address's tie follows the rename; pc7's is new.
+        assert_eq!(w.ties, vec![(1, "pc7".into(), "pc7".into(), 2)]);
     }
 
     #[test]
     fn a_leased_address_moves_to_its_new_machine_and_never_ties_two_machines() {
         let stored = vec![
-            (1, "10.0.0.9".to_owned(), "pc-a".to_owned()),
-            (1, "pc-a".to_owned(), "pc-a".to_owned()),
+            (1, "10.0.0.9".to_owned(), "pc-a".to_owned(), 0),
+            (1, "pc-a".to_owned(), "pc-a".to_owned(), 0),
         ];
         let mut ids_ = Identities::new(stored);
         // Alone, the address is still pc-a's.
@@ -251,8 +289,8 @@ mod tests {
     #[test]
     fn two_names_tie_their_entities_under_the_preferred_key_through_chains() {
         let stored = vec![
-            (1, "ws1".to_owned(), "ws1".to_owned()),
-            (1, "10.0.0.1".to_owned(), "ws1".to_owned()),
+            (1, "ws1".to_owned(), "ws1".to_owned(), 0),
+            (1, "10.0.0.1".to_owned(), "ws1".to_owned(), 0),
         ];
         let mut ids_ = Identities::new(stored);
         // A NetBIOS name first seen alone, then with the full name: one entity.
@@ -275,5 +313,53 @@ mod tests {
             .ties
             .iter()
             .all(|(_, _, entity, _)| entity == "ws1.corp.example"));
+    }
+
+    #[test]
+    fn an_identifier_seen_alone_is_its_own_entity_and_a_later_name_takes_its_incidents() {
+        let mut ids_ = Identities::default();
+        assert_eq!(ids_.resolve(1, &ids(&["10.0.0.3"]), 1), "10.0.0.3");
+        assert_eq!(ids_.resolve(1, &ids(&["ws3"]), 1), "ws3");
+        let w = ids_.finish();
+        assert_eq!(w, IdentityWrites::default(), "nothing to write");
+        // Stored incidents of 10.0.0.3 and of ws3 (no ties): both join ws3.corp.example.
+        let mut ids_ = Identities::default();
+        let key = ids_.resolve(1, &ids(&["10.0.0.3", "ws3", "ws3.corp.example"]), 2);
+        assert_eq!(key, "ws3.corp.example");
+        let w = ids_.finish();
+        assert_eq!(
+            w.renamed,
+            vec![
+                (1, "10.0.0.3".into(), key.clone()),
+                (1, "ws3".into(), key.clone()),
+            ]
+        );
+        assert_eq!(w.ties.len(), 3);
+    }
+
+    #[test]
+    fn a_known_tie_is_written_when_it_changes_or_its_last_seen_is_old() {
+        let stored = vec![
+            (1, "10.0.0.4".to_owned(), "ws4".to_owned(), 1_000),
+            (1, "ws4".to_owned(), "ws4".to_owned(), 1_000),
+        ];
+        let mut ids_ = Identities::new(stored.clone());
+        ids_.resolve(1, &ids(&["10.0.0.4"]), 1_000 + TOUCH_MS - 1);
+        assert!(
+            ids_.finish().ties.is_empty(),
+            "seen just now: nothing to write"
+        );
+        let mut ids_ = Identities::new(stored);
+        ids_.resolve(1, &ids(&["10.0.0.4"]), 1_000 + TOUCH_MS);
+        ids_.resolve(1, &ids(&["ws4", "ws4-nb"]), 1_001);
+        assert_eq!(
+            ids_.finish().ties,
+            // ws4's own tie follows the rename (written by it), seen too recently to touch.
+            vec![
+                (1, "10.0.0.4".into(), "ws4-nb".into(), 1_000 + TOUCH_MS),
+                (1, "ws4-nb".into(), "ws4-nb".into(), 1_001),
+            ]
+        );
+        assert_eq!(TOUCH_MS, 300_000);
     }
 }

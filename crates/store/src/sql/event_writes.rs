@@ -199,7 +199,7 @@ where
         let mut stored = Vec::new();
         if !identifiers.is_empty() {
             let rows = sqlx::query(&format!(
-                "SELECT h.account_id, h.identifier, h.entity FROM host_identifiers h \
+                "SELECT h.account_id, h.identifier, h.entity, h.last_seen_ms FROM host_identifiers h \
                  JOIN (SELECT DISTINCT {} AS account_id, {} AS identifier FROM {}) q \
                  ON h.account_id = q.account_id AND h.identifier = q.identifier",
                 identifiers.int("account_id"),
@@ -214,6 +214,7 @@ where
                     row.try_get("account_id")?,
                     row.try_get("identifier")?,
                     row.try_get("entity")?,
+                    row.try_get("last_seen_ms")?,
                 ));
             }
         }
