@@ -3,7 +3,6 @@
 
 use super::admin::forbidden;
 use super::export::csv_cell;
-use super::incidents::change_text;
 use super::page::{cut_page, refused, render, time, unavailable};
 use super::session::{ConsoleUser, Nav};
 use crate::list_filters as filters;
@@ -19,6 +18,17 @@ use pushdetect_store::{AuditFilter, AuditRecord};
 const PAGE: u32 = 100;
 /// Records per store read while exporting.
 const EXPORT_BATCH: u32 = 1000;
+
+/// A record's values, as "before → after" in compact JSON.
+fn change_text(a: &AuditRecord) -> String {
+    let show =
+        |v: &Option<serde_json::Value>| v.as_ref().map_or("–".to_owned(), |v| v.to_string());
+    match (&a.old_value, &a.new_value) {
+        (None, None) => String::new(),
+        (None, after) => show(after),
+        (before, after) => format!("{} → {}", show(before), show(after)),
+    }
+}
 
 /// The filters as typed.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -80,19 +90,20 @@ impl AuditForm {
     }
 }
 
-/// One record as the page shows it.
-struct AuditRow {
-    at: String,
-    actor: String,
-    address: String,
-    action: &'static str,
-    target: String,
-    incident_id: Option<i64>,
-    change: String,
+/// An audit record as the audit page and an incident's history show it.
+pub struct AuditRow {
+    pub(super) at: String,
+    pub(super) actor: String,
+    pub(super) address: String,
+    pub(super) action: &'static str,
+    pub(super) target: String,
+    pub(super) incident_id: Option<i64>,
+    pub(super) change: String,
 }
 
 impl AuditRow {
-    fn of(a: &AuditRecord) -> Self {
+    /// The row of a stored record.
+    pub fn of(a: &AuditRecord) -> Self {
         AuditRow {
             at: time(a.at_ms),
             actor: a.actor.clone(),

@@ -4,6 +4,7 @@
 //! viewer's answer 403), each with its CSRF token; the rules are the model's, applied by
 //! the store (see `pushdetect_model::workflow`).
 
+use super::audit::AuditRow;
 use super::events::Row;
 use super::page::{cut_page, refused, render, severity, time, unavailable};
 use super::session;
@@ -20,8 +21,8 @@ use pushdetect_model::grouping::GroupBy;
 use pushdetect_model::triage::HostKind;
 use pushdetect_model::workflow::{Change, Note, MAX_COMMENT_CHARS, MAX_REASON_CHARS};
 use pushdetect_store::{
-    AssigneeFilter, AuditRecord, CommentChange, EventFilter, EventOrder, Incident, IncidentFilter,
-    Resolution, Status, StoreError,
+    AssigneeFilter, CommentChange, EventFilter, EventOrder, Incident, IncidentFilter, Resolution,
+    Status, StoreError,
 };
 use std::collections::BTreeMap;
 
@@ -195,7 +196,7 @@ struct IncidentPage {
     merged_into: Option<i64>,
     rows: Vec<Row>,
     comments: Vec<CommentRow>,
-    history: Vec<HistoryRow>,
+    history: Vec<AuditRow>,
 }
 
 /// A comment as the page shows it.
@@ -206,26 +207,6 @@ pub struct CommentRow {
     edited: Option<String>,
     body: String,
     redacted: bool,
-}
-
-/// An audit record as the incident's history shows it.
-pub struct HistoryRow {
-    at: String,
-    actor: String,
-    address: String,
-    action: &'static str,
-    change: String,
-}
-
-/// A record's values, as "before → after" in compact JSON.
-pub(super) fn change_text(a: &AuditRecord) -> String {
-    let show =
-        |v: &Option<serde_json::Value>| v.as_ref().map_or("–".to_owned(), |v| v.to_string());
-    match (&a.old_value, &a.new_value) {
-        (None, None) => String::new(),
-        (None, after) => show(after),
-        (before, after) => format!("{} → {}", show(before), show(after)),
-    }
 }
 
 /// `GET /incidents/{id}`: an incident of the account and its events (another account's is
@@ -317,13 +298,7 @@ async fn incident_page(
         .incident_history(user.account_id, id)
         .await?
         .iter()
-        .map(|a| HistoryRow {
-            at: time(a.at_ms),
-            actor: a.actor.clone(),
-            address: a.address.clone().unwrap_or_default(),
-            action: a.action.as_str(),
-            change: change_text(a),
-        })
+        .map(AuditRow::of)
         .collect();
     Ok(Some(IncidentPage {
         nav: user.nav(),

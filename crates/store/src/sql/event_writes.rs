@@ -27,8 +27,8 @@ pub(super) fn task_lock(uuid: &str) -> String {
 /// The lock name of an account's incidents and host entities. One per account: an event
 /// may tie host entities together and rename them, and grouping rules cross hosts, so no
 /// finer key is known before the ties are read. Batches of one account therefore place
-/// their events one transaction at a time (on one node they already do; across nodes they
-/// queue for the few milliseconds of a batch).
+/// their events one transaction at a time, commit included: on PostgreSQL a node's
+/// parallel writers and other nodes wait for it (docs/benchmarks.md gives the cost).
 pub(super) fn incident_lock(account_id: i64) -> String {
     format!("incidents:{account_id}")
 }
@@ -41,6 +41,14 @@ fn machines_of<'a>(triage: &'a Triage, hosts: &[String]) -> Cow<'a, [Vec<String>
     } else {
         Cow::Borrowed(&triage.machines)
     }
+}
+
+/// The groups of one rule an event joins: each key once, in order.
+fn distinct(rule: GroupBy, keys: impl Iterator<Item = String>) -> Vec<(GroupBy, String)> {
+    let mut keys: Vec<String> = keys.collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().map(|k| (rule, k)).collect()
 }
 
 /// The row of `event_tasks` that links an event to a task it names.
@@ -177,13 +185,11 @@ where
                 Some((GroupBy::TaskSha256, hash.clone()))
             }));
             let grouping = groupings.get(&p.account_id).unwrap_or(&no_rules);
-            by_rule.push(grouping.pick(&keys).map(|(rule, keys)| {
-                let mut keys: Vec<(GroupBy, String)> =
-                    keys.into_iter().map(|k| (rule, k.to_owned())).collect();
-                keys.sort_by(|a, b| a.1.cmp(&b.1));
-                keys.dedup();
-                keys
-            }));
+            by_rule.push(
+                grouping
+                    .pick(&keys)
+                    .map(|(rule, keys)| distinct(rule, keys.into_iter().map(str::to_owned))),
+            );
         }
         // The stored ties of every identifier of the events grouped by host.
         let identifiers: Rows = placed
@@ -237,13 +243,8 @@ where
             .zip(entities)
             .map(|((p, rule), entities)| {
                 rule.unwrap_or_else(|| {
-                    let mut keys: Vec<(GroupBy, String)> = entities
-                        .iter()
-                        .map(|e| (GroupBy::Host, identities.current(p.account_id, e)))
-                        .collect();
-                    keys.sort_by(|a, b| a.1.cmp(&b.1));
-                    keys.dedup();
-                    keys
+                    let keys = entities.iter().map(|e| identities.current(p.account_id, e));
+                    distinct(GroupBy::Host, keys)
                 })
             })
             .collect();
