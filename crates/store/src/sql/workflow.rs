@@ -54,6 +54,29 @@ fn live(incident: &Incident) -> StoreResult<()> {
     }
 }
 
+/// An id list as a merge or split takes it: sorted, each once, not empty (else `missing`
+/// names what `name` should hold), and at most `max` ids of `noun`.
+fn id_set(
+    ids: &[i64],
+    name: &str,
+    missing: &str,
+    (noun, max): (&str, usize),
+) -> StoreResult<Vec<i64>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(StoreError::Refused(ApiError::missing(name, missing)));
+    }
+    if ids.len() > max {
+        return Err(StoreError::Refused(ApiError::invalid(
+            name,
+            &format!("at most {max} {noun} ids"),
+        )));
+    }
+    Ok(ids)
+}
+
 impl<B> SqlStore<B>
 where
     B: Backend,
@@ -460,21 +483,12 @@ where
         actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<Incident> {
-        let mut others = others.to_vec();
-        others.sort_unstable();
-        others.dedup();
-        if others.is_empty() {
-            return Err(StoreError::Refused(ApiError::missing(
-                "merge_ids",
-                "the ids of the incidents to merge into incident_id",
-            )));
-        }
-        if others.len() > MAX_MERGE {
-            return Err(StoreError::Refused(ApiError::invalid(
-                "merge_ids",
-                &format!("at most {MAX_MERGE} incident ids"),
-            )));
-        }
+        let others = id_set(
+            others,
+            "merge_ids",
+            "the ids of the incidents to merge into incident_id",
+            ("incident", MAX_MERGE),
+        )?;
         if others.contains(&into) {
             return Err(StoreError::Refused(ApiError::conflict(format!(
                 "incident {into} is both the survivor (incident_id) and merged (merge_ids)"
@@ -539,21 +553,12 @@ where
         actor: &Actor,
         now_ms: i64,
     ) -> StoreResult<Incident> {
-        let mut events = event_ids.to_vec();
-        events.sort_unstable();
-        events.dedup();
-        if events.is_empty() {
-            return Err(StoreError::Refused(ApiError::missing(
-                "event_ids",
-                "the ids of the events to move into a new incident",
-            )));
-        }
-        if events.len() > MAX_SPLIT {
-            return Err(StoreError::Refused(ApiError::invalid(
-                "event_ids",
-                &format!("at most {MAX_SPLIT} event ids"),
-            )));
-        }
+        let events = id_set(
+            event_ids,
+            "event_ids",
+            "the ids of the events to move into a new incident",
+            ("event", MAX_SPLIT),
+        )?;
         let mut tx = self.writer.begin().await?;
         let incident = Self::lock_incidents(&mut tx, account_id, &[id])
             .await?

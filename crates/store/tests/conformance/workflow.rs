@@ -4,7 +4,7 @@
 
 use super::backends::{Backend, TestDb};
 use super::{about, insert, op, tenant};
-use pushdetect_model::workflow::{Change, Note, Resolution, Role, Status};
+use pushdetect_model::workflow::{Change, Note, Resolution, Role, Status, MAX_MERGE, MAX_SPLIT};
 use pushdetect_model::ErrorCode;
 use pushdetect_store::{
     Actor, AssigneeFilter, AuditAction, AuditFilter, CommentChange, Incident, IncidentFilter,
@@ -252,6 +252,40 @@ pub async fn merge_and_split_move_events_recount_and_keep_both_histories(backend
         )
         .await
         .unwrap();
+
+    // Id lists are checked here too, for callers that do not read them from a form.
+    let message = refused_with(
+        store.merge_incidents(t.0, early, &[], &by, 4_000).await,
+        ErrorCode::MissingParameter,
+    );
+    assert!(message.contains("'merge_ids'"), "{message}");
+    let too_many: Vec<i64> = (1..=MAX_MERGE as i64 + 1).map(|i| i + 1_000).collect();
+    let message = refused_with(
+        store
+            .merge_incidents(t.0, early, &too_many, &by, 4_000)
+            .await,
+        ErrorCode::InvalidParameter,
+    );
+    assert!(
+        message.contains(&format!("at most {MAX_MERGE} incident ids")),
+        "{message}"
+    );
+    let message = refused_with(
+        store.split_incident(t.0, early, &[], &by, 4_000).await,
+        ErrorCode::MissingParameter,
+    );
+    assert!(message.contains("'event_ids'"), "{message}");
+    let too_many: Vec<i64> = (1..=MAX_SPLIT as i64 + 1).collect();
+    let message = refused_with(
+        store
+            .split_incident(t.0, early, &too_many, &by, 4_000)
+            .await,
+        ErrorCode::InvalidParameter,
+    );
+    assert!(
+        message.contains(&format!("at most {MAX_SPLIT} event ids")),
+        "{message}"
+    );
 
     // Merge the later address incident and the name's incident into the early one: e3,
     // in both, counts once.
