@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod file_download;
+pub mod forwarding;
 pub mod grouping;
 pub mod ioc;
 pub mod limits;

@@ -289,6 +289,14 @@ value_enum!(
         SensorDisabled => "sensor.disabled",
         /// An account's grouping rules changed.
         AccountGrouping => "account.grouping",
+        /// A forwarding destination was created.
+        DestinationCreated => "destination.created",
+        /// A forwarding destination was enabled or disabled.
+        DestinationDisabled => "destination.disabled",
+        /// A forwarding destination was removed, with its outbox.
+        DestinationRemoved => "destination.removed",
+        /// Dead-lettered deliveries of a destination were sent again.
+        DestinationResend => "destination.resend",
         /// A user or license logged in.
         Login => "login",
         /// A login failed (unknown name, wrong secret, disabled).
@@ -487,7 +495,7 @@ mod tests {
             AuditAction::parse("action", "LOGIN.FAILED").unwrap(),
             AuditAction::LoginFailed
         );
-        assert_eq!(AuditAction::ALLOWED.len(), 21);
+        assert_eq!(AuditAction::ALLOWED.len(), 25);
         assert_eq!(COMMENT_EDIT_WINDOW_MS, 600_000, "ten minutes");
     }
 }

@@ -17,6 +17,7 @@ pub mod copy;
 pub mod directory;
 pub mod error;
 pub mod event_log;
+pub mod forwarding;
 pub mod group_commit;
 mod host_identity;
 mod incident_plan;
@@ -33,6 +34,7 @@ pub use cache::TTL as LOOKUP_TTL;
 pub use directory::Directory;
 pub use error::{StoreError, StoreResult};
 pub use event_log::EventLog;
+pub use forwarding::Forwarding;
 pub use records::*;
 pub use schema::tables as schema_tables;
 pub use task_options::SubmissionOptions;
@@ -40,14 +42,15 @@ pub use workflow::IncidentWorkflow;
 
 use async_trait::async_trait;
 
-/// Everything pushdetect keeps, in four parts: [`Directory`] (who may use it),
-/// [`Analyses`] (analysis tasks and content), [`EventLog`] (events and incidents) and
-/// [`IncidentWorkflow`] (what analysts do with incidents, and the audit trail).
+/// Everything pushdetect keeps, in five parts: [`Directory`] (who may use it),
+/// [`Analyses`] (analysis tasks and content), [`EventLog`] (events and incidents),
+/// [`IncidentWorkflow`] (what analysts do with incidents, and the audit trail) and
+/// [`Forwarding`] (destinations and the outbox of deliveries to them).
 /// Implementations must commit durably before returning from any write: an "OK" to a
 /// client is sent only after the write returned.
 #[async_trait]
 pub trait Store:
-    Directory + Analyses + EventLog + IncidentWorkflow + Send + Sync + 'static
+    Directory + Analyses + EventLog + IncidentWorkflow + Forwarding + Send + Sync + 'static
 {
     /// Removes sessions idle since before `sessions_before_ms` and push fingerprints kept
     /// until before `now_ms` (see [`Dedup::keep_until_ms`]). Returns the number of rows

@@ -237,6 +237,42 @@ pub(crate) const TABLES: &[Table] = &[
             ("new_value", OptText),
         ],
     },
+    Table {
+        name: "destinations",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("name", Text),
+            ("target", Text),
+            ("format", Text),
+            ("filter", Text),
+            ("options", Text),
+            ("secret", OptText),
+            ("dead_after_secs", Int),
+            ("disabled", Bool),
+            ("created_at_ms", Int),
+            ("lease_node", OptText),
+            ("lease_until_ms", Int),
+        ],
+    },
+    Table {
+        name: "outbox",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("destination_id", Int),
+            ("change", Text),
+            ("event_id", OptInt),
+            ("incident_id", OptInt),
+            ("created_at_ms", Int),
+            ("retry_since_ms", Int),
+            ("attempts", Int),
+            ("next_attempt_ms", Int),
+            ("last_error", OptText),
+            ("dead_at_ms", OptInt),
+        ],
+    },
 ];
 
 /// A table of the list by name.

@@ -5,12 +5,15 @@
 
 #[path = "conformance/backends.rs"]
 mod backends;
+#[path = "conformance/forwarding.rs"]
+mod forwarding;
 #[path = "conformance/grouping.rs"]
 mod grouping;
 #[path = "conformance/workflow.rs"]
 mod workflow;
 
 use backends::{Backend, TestDb};
+use forwarding::*;
 use grouping::*;
 use pushdetect_store::copy;
 use pushdetect_store::group_commit::GroupCommit;
@@ -1167,6 +1170,8 @@ conformance!(
     the_identifiers_of_one_machine_form_one_host_entity_with_one_incident,
     an_address_joins_the_machine_it_is_seen_with_and_a_lease_moves_it,
     an_account_groups_by_its_rules_and_every_other_event_by_host,
+    deliveries_are_written_with_the_events_and_incident_changes_their_filters_send,
+    one_node_holds_a_destination_and_a_retried_delivery_holds_back_the_rest,
 );
 
 /// `pushdetect migrate`'s copy into PostgreSQL: row for row with the same ids, in insert

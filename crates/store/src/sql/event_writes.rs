@@ -4,6 +4,7 @@
 //! ([`crate::incident_plan`]). Every function here runs in the caller's transaction.
 
 use super::batch_rows::{row, Rows};
+use super::forwarding::{ChangedIncident, Forwarded};
 use super::rows::{split_principal, INCIDENT_COLUMNS};
 use super::statement::Statement;
 use super::workflow::status_value;
@@ -13,6 +14,7 @@ use crate::error::StoreResult;
 use crate::host_identity::{Identities, IdentityWrites};
 use crate::incident_plan::{higher, Plan};
 use crate::records::*;
+use pushdetect_model::forwarding::IncidentChange;
 use serde_json::{json, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 use std::borrow::Cow;
@@ -302,15 +304,16 @@ where
         .await
     }
 
-    /// Adds events to the incidents of their groups (see [`Plan`]). The caller holds the
-    /// [`incident_lock`] of every account.
+    /// Adds events to the incidents of their groups (see [`Plan`]); returns the incident
+    /// changes destinations may be told of. The caller holds the [`incident_lock`] of
+    /// every account.
     async fn write_incidents(
         conn: &mut B::Connection,
         placed: &[Placed<'_>],
         now_ms: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<ChangedIncident>> {
         if placed.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let groups = Self::groups(&mut *conn, placed).await?;
         // The reach of the batch on each group: every incident it can touch.
@@ -324,7 +327,7 @@ where
             }
         }
         if reach.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let reach: Rows = reach
             .into_iter()
@@ -353,6 +356,10 @@ where
         for row in &rows {
             stored.push((row.try_get("incident_account")?, Self::incident(row)?));
         }
+        let impacts: HashMap<i64, (i64, Option<i64>)> = stored
+            .iter()
+            .map(|(account, i): &(i64, Incident)| (i.id, (*account, i.impact)))
+            .collect();
         let mut plan = Plan::new(stored);
         for (p, groups) in placed.iter().zip(&groups) {
             for (by, key) in groups {
@@ -466,7 +473,28 @@ where
             .iter()
             .map(|(i, e)| row! { incident_id: i, event_id: e })
             .collect();
-        Self::insert_rows(&mut *conn, "incident_events", &memberships, "").await
+        Self::insert_rows(&mut *conn, "incident_events", &memberships, "").await?;
+        let change = |account_id: i64, incident_id: i64, change: IncidentChange| ChangedIncident {
+            account_id,
+            incident_id,
+            change,
+        };
+        let mut changes: Vec<ChangedIncident> = writes
+            .created
+            .iter()
+            .map(|(account, i)| change(*account, i.id, IncidentChange::New))
+            .collect();
+        for i in &writes.updated {
+            if let Some(&(account, before)) = impacts.get(&i.id) {
+                if i.impact > before {
+                    changes.push(change(account, i.id, IncidentChange::ImpactRaised));
+                }
+            }
+        }
+        for (account, id, _, _) in &writes.reopened {
+            changes.push(change(*account, *id, IncidentChange::StatusChanged));
+        }
+        Ok(changes)
     }
 
     /// Stores a batch of events in the caller's transaction (see [`crate::EventLog::insert_events`]).
@@ -549,6 +577,7 @@ where
         let (mut rows, mut hosts, mut links, mut new_fingerprints): (Rows, Rows, Rows, Rows) =
             Default::default();
         let mut placed = Vec::with_capacity(fresh.len());
+        let mut forwarded = Vec::with_capacity(fresh.len());
         for (&i, &id) in fresh.iter().zip(&ids) {
             let (e, dedup) = batch[i];
             let impact = higher(
@@ -588,6 +617,15 @@ where
                     keep_until_ms: d.keep_until_ms,
                 });
             }
+            forwarded.push(Forwarded {
+                account_id: e.account_id,
+                event_id: id,
+                kind: &e.kind,
+                impact,
+                action: e.triage.action.as_deref(),
+                sensor_id: e.sensor_id,
+                received_at_ms: e.received_at_ms,
+            });
             placed.push(Placed {
                 account_id: e.account_id,
                 event_id: id,
@@ -608,7 +646,8 @@ where
             .map(|(e, _)| e.received_at_ms)
             .max()
             .unwrap_or(0);
-        Self::write_incidents(&mut *conn, &placed, now_ms).await?;
+        let changes = Self::write_incidents(&mut *conn, &placed, now_ms).await?;
+        Self::write_outbox(&mut *conn, &forwarded, &changes, now_ms).await?;
         Self::insert_rows(
             &mut *conn,
             "push_fingerprints",
@@ -689,7 +728,11 @@ where
                 reopen_closed: true,
             });
         }
-        Self::write_incidents(&mut *conn, &placed, chrono::Utc::now().timestamp_millis()).await?;
+        // Events of the backlog were stored before: their deliveries, if any, were written
+        // then; incidents they open or raise are news.
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let changes = Self::write_incidents(&mut *conn, &placed, now_ms).await?;
+        Self::write_outbox(&mut *conn, &[], &changes, now_ms).await?;
         Ok(rows.len() as u64)
     }
 }

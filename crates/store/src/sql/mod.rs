@@ -18,6 +18,7 @@ mod batch_rows;
 mod directory;
 mod event_log;
 mod event_writes;
+mod forwarding;
 mod rows;
 mod statement;
 mod workflow;

@@ -4,6 +4,7 @@
 //! change with its audit records.
 
 use super::event_writes::incident_lock;
+use super::forwarding::ChangedIncident;
 use super::rows::{split_principal, INCIDENT_COLUMNS, UNREAD_BY};
 use super::statement::Statement;
 use super::{Backend, SqlStore};
@@ -11,6 +12,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::records::*;
 use crate::IncidentWorkflow;
 use async_trait::async_trait;
+use pushdetect_model::forwarding::IncidentChange;
 use pushdetect_model::workflow::{Change, COMMENT_EDIT_WINDOW_MS, MAX_MERGE, MAX_SPLIT};
 use pushdetect_model::{ApiError, ErrorCode};
 use serde_json::{json, Value};
@@ -404,6 +406,14 @@ where
             let record = NewAudit::incident(account_id, AuditAction::IncidentStatus, id)
                 .change(status_value(before), status_value(&after));
             Self::write_audit(&mut tx, actor, &record, now_ms).await?;
+            if before.status != after.status {
+                let changed = ChangedIncident {
+                    account_id,
+                    incident_id: id,
+                    change: IncidentChange::StatusChanged,
+                };
+                Self::write_outbox(&mut tx, &[], &[changed], now_ms).await?;
+            }
         }
         let updated = Self::incident_in(&mut tx, account_id, id).await?;
         if before.assignee != after.assignee {
