@@ -21,6 +21,11 @@ pub const PID_FILE: &str = "pushdetect.pid";
 pub struct ServeArgs {
     #[command(flatten)]
     db: DatabaseArgs,
+    /// This node's name among the nodes sharing a database (forwarding leases); default
+    /// HOSTNAME:PORT. Keep it across restarts: a restarted node then resumes forwarding
+    /// at once.
+    #[arg(long, env = "PUSHDETECT_NODE_NAME")]
+    pub node_name: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "PUSHDETECT_LISTEN")]
     listen: String,
@@ -134,7 +139,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         )),
         _ => None,
     };
-    let config = Config {
+    let mut config = Config {
         session_idle: Duration::from_secs(args.session_idle_secs),
         dedup_window: Duration::from_secs(args.dedup_window_secs),
         idempotency_window: Duration::from_secs(args.idempotency_window_secs),
@@ -152,6 +157,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         secure_cookies: args.secure_cookies,
         trusted_proxies: args.trusted_proxies.clone(),
         tls: tls.clone(),
+        node_name: String::new(),
+        hostname: pushdetect_server::config::system_hostname(),
     };
     let engine = Engine::new(EngineConfig {
         rule_dirs: args.rule_dirs.clone(),
@@ -188,6 +195,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    config.node_name = args
+        .node_name
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", config.hostname, addr.port()));
     tracing::info!(%addr, database = %args.db.describe(), "pushdetect listening");
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("pushdetect listening on {scheme}://{addr} (PAPI at {scheme}://{addr}/papi)");

@@ -367,14 +367,14 @@ impl Filter {
     }
 }
 
-/// Parses how long a delivery is retried before it is dead-lettered, in seconds: 60 to
+/// Parses how long a delivery is retried before it is dead-lettered, in seconds: 1 to
 /// [`MAX_DEAD_AFTER_SECS`].
 pub fn parse_dead_after(name: &str, value: &str) -> Result<u64, ApiError> {
     match value.trim().parse::<u64>() {
-        Ok(s) if (60..=MAX_DEAD_AFTER_SECS).contains(&s) => Ok(s),
+        Ok(s) if (1..=MAX_DEAD_AFTER_SECS).contains(&s) => Ok(s),
         _ => Err(ApiError::invalid(
             name,
-            "a number of seconds from 60 to 2592000 (30 days)",
+            "a number of seconds from 1 to 2592000 (30 days)",
         )),
     }
 }
@@ -596,12 +596,12 @@ mod tests {
 
     #[test]
     fn dead_letter_time_is_bounded() {
-        assert_eq!(parse_dead_after("dead_after", "60").unwrap(), 60);
+        assert_eq!(parse_dead_after("dead_after", "1").unwrap(), 1);
         assert_eq!(
             parse_dead_after("dead_after", "2592000").unwrap(),
             MAX_DEAD_AFTER_SECS
         );
-        for bad in ["59", "2592001", "x", "-5"] {
+        for bad in ["0", "2592001", "x", "-5"] {
             refused(parse_dead_after("dead_after", bad), "dead_after");
         }
     }

@@ -75,6 +75,22 @@ pub struct Config {
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// Mark the session cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
     pub secure_cookies: bool,
+    /// This node's name in forwarding leases: unique among the nodes sharing a database,
+    /// and the same across restarts, so that a restarted node takes its destinations back
+    /// at once instead of waiting for its old lease to expire.
+    pub node_name: String,
+    /// The host name syslog messages carry.
+    pub hostname: String,
+}
+
+/// The machine's host name (`/proc/sys/kernel/hostname`, else `HOSTNAME`), or "pushdetect".
+pub fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pushdetect".to_owned())
 }
 
 impl Default for Config {
@@ -97,6 +113,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             tls: None,
             secure_cookies: false,
+            node_name: system_hostname(),
+            hostname: system_hostname(),
         }
     }
 }

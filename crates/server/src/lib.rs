@@ -83,6 +83,17 @@ pub async fn serve(
             ))
         })
         .collect();
+    let dispatcher = tokio::spawn(
+        pushdetect_forward::Dispatcher::new(
+            state.store.clone(),
+            pushdetect_forward::DispatchConfig::for_node(
+                state.config.node_name.clone(),
+                state.config.hostname.clone(),
+            ),
+            state.metrics.forward_stats(),
+        )
+        .run(),
+    );
     let app = routes::router(state.clone());
     let result = listener::serve(
         listener,
@@ -95,6 +106,7 @@ pub async fn serve(
     .await;
     purge.abort();
     backlog.abort();
+    dispatcher.abort();
     for w in workers {
         w.abort();
     }

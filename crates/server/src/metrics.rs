@@ -28,6 +28,7 @@ pub struct Metrics {
     errors: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     connections: ConnectionGauges,
+    forward: pushdetect_forward::ForwardStats,
 }
 
 /// What the listener reports as it works: connections open and requests in flight. An
@@ -92,7 +93,10 @@ impl Default for Metrics {
             "API errors answered, by error code",
             errors.clone(),
         );
+        let forward = pushdetect_forward::ForwardStats::default();
+        forward.register(&mut registry);
         Metrics {
+            forward,
             registry,
             requests,
             latency,
@@ -110,6 +114,11 @@ impl Metrics {
         self.events
             .get_or_create(&vec![("type", kind.to_owned())])
             .inc();
+    }
+
+    /// The forwarding counters and gauges the dispatcher keeps up to date.
+    pub fn forward_stats(&self) -> pushdetect_forward::ForwardStats {
+        self.forward.clone()
     }
 
     /// The gauges the listener keeps up to date.

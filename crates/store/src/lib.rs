@@ -17,6 +17,7 @@ pub mod copy;
 pub mod directory;
 pub mod error;
 pub mod event_log;
+pub mod external;
 pub mod forwarding;
 pub mod group_commit;
 mod host_identity;
