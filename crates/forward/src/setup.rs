@@ -1,5 +1,6 @@
 //! Creating destinations and showing them: one set of named parameters for the CLI's
-//! flags, the console's form and the read API (docs/forwarding.md lists them), checked
+//! flags, the console's form and the read API (declared in the model's
+//! `forwarding_api::DESTINATION_CREATE`), checked
 //! here once, each refusal naming its parameter; and one external form of a destination,
 //! which never includes its secret.
 
@@ -14,27 +15,6 @@ use pushdetect_store::forwarding::{Destination, NewDestination, OutboxDepth};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
-
-/// Every parameter a destination is created with, in the order the docs list them.
-pub const PARAMS: &[(&str, &str)] = &[
-    ("name", "Its name in the account: letters, digits, '.', '_', '-' (required)."),
-    ("target", "tcp://HOST[:PORT], tls://HOST[:PORT], udp://HOST[:PORT] or an https:// URL (required)."),
-    ("format", "cef, leef, json or ocsf; webhooks json or ocsf (default cef for syslog, json for webhooks)."),
-    ("sends", "events, incidents, or both separated by a comma; or incident changes by name: new, impact_raised, status_changed (default events)."),
-    ("types", "Event types sent, separated by commas: file_download, ioc, mail (default all)."),
-    ("min_impact", "The least impact (0-100) of an event sent; events of unknown impact are not (default none)."),
-    ("actions", "Tool actions of the events sent: LOG, WARN, BLOCK (default any)."),
-    ("sensors", "Sensor ids (subkey_id) whose events are sent, separated by commas (default all)."),
-    ("dead_after", "Seconds a delivery is retried before it is dead-lettered, 1 to 2592000 (default 86400)."),
-    ("ca_pem", "PEM CA certificates the server's certificate must chain to (tls://, https://; default the public web roots)."),
-    ("server_name", "The name the server's certificate must carry, when not the target's host (tls://)."),
-    ("client_cert_pem", "PEM certificate chain to present (tls://), with client_key_pem."),
-    ("client_key_pem", "PEM private key of client_cert_pem: kept secret, never shown again."),
-    ("signing_key", "The webhook's HMAC key (default: generated, and shown once)."),
-    ("vendor", "CEF/LEEF device vendor (default pushdetect)."),
-    ("product", "CEF/LEEF device product (default pushdetect)."),
-    ("facility", "Syslog facility, 0-23 (default 1, user)."),
-];
 
 /// A destination to create, and the signing key to show once (a webhook's, generated).
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod file_download;
 pub mod forwarding;
+pub mod forwarding_api;
 pub mod grouping;
 pub mod ioc;
 pub mod limits;

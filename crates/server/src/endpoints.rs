@@ -3,6 +3,10 @@
 
 use crate::papi::auth;
 use pushdetect_model::batch::PUSH_EVENTS;
+use pushdetect_model::forwarding_api::{
+    DELIVERY_DEAD_LIST, DELIVERY_RESEND, DESTINATION_CREATE, DESTINATION_LIST, DESTINATION_REMOVE,
+    DESTINATION_TEST, DESTINATION_UPDATE,
+};
 use pushdetect_model::method::{
     MethodSpec, EVENT_GET, EVENT_LIST, INCIDENT_GET, INCIDENT_LIST, PUSH_IOC_RESULT_SPEC_URL,
 };
@@ -45,6 +49,20 @@ pub enum Action {
     IncidentHistory,
     /// The account's audit trail.
     ListAudit,
+    /// Create a forwarding destination.
+    CreateDestination,
+    /// List forwarding destinations.
+    ListDestinations,
+    /// Enable or disable a destination.
+    UpdateDestination,
+    /// Remove a destination.
+    RemoveDestination,
+    /// Send a destination a test message.
+    TestDestination,
+    /// A destination's dead letters.
+    DeadDeliveries,
+    /// Send dead letters again.
+    ResendDeliveries,
 }
 
 /// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
@@ -128,6 +146,14 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(&INCIDENT_SPLIT, POST, Action::SplitIncident),
         ep(&INCIDENT_HISTORY, GET_POST, Action::IncidentHistory),
         ep(&AUDIT_LIST, GET_POST, Action::ListAudit),
+        ping("forwarding/ping"),
+        ep(&DESTINATION_CREATE, POST, Action::CreateDestination),
+        ep(&DESTINATION_LIST, GET_POST, Action::ListDestinations),
+        ep(&DESTINATION_UPDATE, POST, Action::UpdateDestination),
+        ep(&DESTINATION_REMOVE, POST, Action::RemoveDestination),
+        ep(&DESTINATION_TEST, POST, Action::TestDestination),
+        ep(&DELIVERY_DEAD_LIST, GET_POST, Action::DeadDeliveries),
+        ep(&DELIVERY_RESEND, POST, Action::ResendDeliveries),
     ]);
     endpoints
 });

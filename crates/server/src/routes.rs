@@ -3,7 +3,7 @@
 //! passes.
 
 use crate::endpoints::{Action, ENDPOINTS, SUFFIXES};
-use crate::papi::{auth, batch, events, push, workflow};
+use crate::papi::{auth, batch, events, forwarding, push, workflow};
 use crate::state::AppState;
 use crate::{metrics, openapi};
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +36,13 @@ fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
         Action::SplitIncident => on(filter, workflow::split),
         Action::IncidentHistory => on(filter, workflow::history),
         Action::ListAudit => on(filter, workflow::audit),
+        Action::CreateDestination => on(filter, forwarding::create),
+        Action::ListDestinations => on(filter, forwarding::list),
+        Action::UpdateDestination => on(filter, forwarding::update),
+        Action::RemoveDestination => on(filter, forwarding::remove),
+        Action::TestDestination => on(filter, forwarding::test),
+        Action::DeadDeliveries => on(filter, forwarding::dead_list),
+        Action::ResendDeliveries => on(filter, forwarding::resend),
     }
 }
 

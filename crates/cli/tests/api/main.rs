@@ -9,6 +9,7 @@ mod connections;
 mod console;
 mod console_workflow;
 mod file_download;
+mod forwarding;
 mod fuzz_smoke;
 mod guessing;
 mod incidents;

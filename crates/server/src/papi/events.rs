@@ -16,8 +16,8 @@ use pushdetect_model::values::parse_id;
 use pushdetect_model::Format;
 use pushdetect_model::{ApiError, ErrorCode, NetworkSelection};
 use pushdetect_store::{
-    AssigneeFilter, EventCursor, EventFilter, EventOrder, IncidentFilter, Principal,
-    Resolution, Status, StoredEvent,
+    AssigneeFilter, EventCursor, EventFilter, EventOrder, IncidentFilter, Principal, Resolution,
+    Status, StoredEvent,
 };
 use serde_json::{json, Value};
 

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod caller;
 pub mod events;
 pub mod form;
+pub mod forwarding;
 pub mod push;
 pub mod reply;
 pub mod workflow;
