@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests and the integration tests, which start real
 # servers on random loopback ports over real SQLite databases, and drive the console in a
-# real headless Chromium (installed here from Debian's packages when missing); the store's
+# real headless Chromium (installed here from Debian's packages when missing) and send
+# syslog to a real rsyslog (likewise installed here); the store's
 # conformance suite runs against SQLite and PostgreSQL (started here when none answers on
 # 127.0.0.1:5432); the mail tests read CPython's email test data (Debian's
 # libpython3.11-testsuite, installed here when missing).
@@ -23,6 +24,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 export CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)}
+
+# The forwarding tests send syslog to Debian's rsyslog (TLS through its GnuTLS driver).
+if [ ! -x /usr/sbin/rsyslogd ] || [ -z "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null)" ]; then
+    echo "installing rsyslog and rsyslog-gnutls for the forwarding tests" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-gnutls >/dev/null
+fi
 
 # The mail corpus tests read CPython's email test messages where Debian installs them.
 if [ ! -d /usr/lib/python3.11/test/test_email/data ]; then

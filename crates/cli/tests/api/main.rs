@@ -10,6 +10,7 @@ mod console;
 mod console_workflow;
 mod file_download;
 mod forwarding;
+mod forwarding_syslog;
 mod fuzz_smoke;
 mod guessing;
 mod incidents;
