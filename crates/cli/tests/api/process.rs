@@ -1001,3 +1001,98 @@ async fn https_is_built_in_with_http2_hsts_secure_cookies_and_reload_on_sighup()
     assert_eq!(health.status(), 200);
     assert!(server.terminate());
 }
+
+/// Waits (up to 60 s) until the receiver has at least `n` deliveries.
+async fn received_at_least(hook: &crate::forwarding::Receiver, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while hook.received().len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {n} deliveries",
+            hook.received().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// 2,000 events pushed, their webhook deliveries under way to a slow receiver, the server
+/// killed with SIGKILL twice and restarted: the receiver ends with every event, and what
+/// it got twice came with a delivery id it had already seen.
+#[tokio::test]
+async fn every_delivery_arrives_after_kill_9_twice_and_repeats_keep_their_id() {
+    use crate::forwarding::{create, signed_by, Receiver};
+    use std::collections::{HashMap, HashSet};
+    const EVENTS: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_json(dir.path());
+    let flags = ["--node-name", "crash-test"];
+    let hook = Receiver::start(std::time::Duration::from_millis(4)).await;
+    let server = Served::start_with(dir.path(), &flags);
+    let admin = server.user_client(&creds).await;
+    let created = create(&admin, &[("name", "siem"), ("target", &hook.url)]).await;
+    let key = created["signing_key"].as_str().unwrap().to_owned();
+    let sensor = creds["sensor_key"].as_str().unwrap();
+    for batch in 0..EVENTS / 100 {
+        let items: Vec<Value> = (0..100)
+            .map(|i| batch_item("push_result", &ioc_numbered(sensor, batch * 100 + i)))
+            .collect();
+        let answer = admin
+            .http
+            .post(format!(
+                "{}/papi/push_detection/batch/push_events.json",
+                server.base
+            ))
+            .header("Content-Type", "application/json")
+            .body(Value::from(items).to_string())
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = answer.json().await.unwrap();
+        assert_eq!(answer["success"], 1, "{answer}");
+    }
+    // Killed while delivering, twice, each time restarted under the same node name.
+    received_at_least(&hook, 300).await;
+    server.kill9();
+    let server = Served::start_with(dir.path(), &flags);
+    received_at_least(&hook, 1_000).await;
+    server.kill9();
+    let server = Served::start_with(dir.path(), &flags);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let events = |got: &[crate::forwarding::Received]| -> HashSet<i64> {
+        got.iter()
+            .map(|r| r.body["event"]["event_id"].as_i64().unwrap())
+            .collect()
+    };
+    while events(&hook.received()).len() < EVENTS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {EVENTS} events arrived",
+            events(&hook.received()).len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let got = hook.received();
+    let admin = server.user_client(&creds).await;
+    let stored: HashSet<i64> = admin.get_ok(LIST, &[("limit", "1000")]).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_id"].as_i64().unwrap())
+        .collect();
+    assert!(stored.is_subset(&events(&got)));
+    assert_eq!(events(&got).len(), EVENTS, "each stored event, none other");
+    // A repeat is the same delivery, with the same event, signed again.
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    let mut repeats = 0;
+    for r in &got {
+        assert!(signed_by(r, &key));
+        let event = r.body["event"]["event_id"].as_i64().unwrap();
+        if let Some(before) = seen.insert(r.delivery.clone(), event) {
+            assert_eq!(before, event, "delivery {} carried one event", r.delivery);
+            repeats += 1;
+        }
+    }
+    assert_eq!(seen.len(), EVENTS, "one delivery id per event");
+    assert_eq!(got.len(), EVENTS + repeats);
+    server.kill9();
+}
