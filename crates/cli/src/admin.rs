@@ -41,6 +41,9 @@ enum What {
     /// Analysis rules.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Forwarding destinations: syslog servers and webhooks detections are sent on to.
+    #[command(subcommand)]
+    Destination(crate::destinations::DestinationCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,7 +212,8 @@ enum SensorCmd {
     },
 }
 
-async fn account(store: &dyn Store, id_or_name: &str) -> Result<Account> {
+/// The account named by its id or name.
+pub(crate) async fn account(store: &dyn Store, id_or_name: &str) -> Result<Account> {
     store
         .find_account(id_or_name)
         .await?
@@ -403,6 +407,10 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
             }
         },
         What::Rules(_) => unreachable!("rules commands need no store"),
+        What::Destination(cmd) => {
+            crate::destinations::execute(store, cmd, &pushdetect_server::config::system_hostname())
+                .await?
+        }
         What::Task(TaskCmd::Add { license, uuid }) => {
             let l = store
                 .find_license(license)

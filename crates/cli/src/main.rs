@@ -7,6 +7,7 @@ mod analyse_file;
 mod analyse_mail;
 mod client_args;
 mod database;
+mod destinations;
 mod init;
 mod inputs;
 mod migrate;

@@ -1096,3 +1096,73 @@ async fn every_delivery_arrives_after_kill_9_twice_and_repeats_keep_their_id() {
     assert_eq!(got.len(), EVENTS + repeats);
     server.kill9();
 }
+
+/// `pushdetect admin destination`: add (the key printed once), list, test, disable,
+/// remove; refusals name the flag's parameter. (The receiver answers on another thread
+/// while a command blocks this one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_destinations_and_sends_a_test_message() {
+    use crate::forwarding::{signed_by, Receiver};
+    let dir = tempfile::tempdir().unwrap();
+    init_json(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let hook = Receiver::start(std::time::Duration::ZERO).await;
+    let admin = |args: &[&str]| {
+        let mut all = vec!["admin", "--data-dir", d, "--json", "destination"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let (ok, out, err) = admin(&[
+        "add",
+        "1",
+        "chat",
+        &hook.url,
+        "--types",
+        "ioc",
+        "--min-impact",
+        "50",
+    ]);
+    assert!(ok, "{err}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    let key = added["signing_key"].as_str().unwrap().to_owned();
+    assert_eq!(added["filter"]["types"], serde_json::json!(["ioc"]));
+    let (_, listed, _) = admin(&["list", "1"]);
+    assert!(
+        listed.contains("\"chat\"") && !listed.contains(&key),
+        "{listed}"
+    );
+    let (ok, out, err) = admin(&["test", "1", "chat"]);
+    assert!(ok, "{out}{err}");
+    let got = hook.wait_for(1).await;
+    assert!(signed_by(&got[0], &key));
+    assert_eq!(got[0].body["event"]["tool_name"], "destination test");
+
+    let (ok, _, err) = admin(&["add", "1", "x", &hook.url, "--format", "cef"]);
+    assert!(!ok && err.contains("'format'"), "{err}");
+    let (ok, _, err) = admin(&[
+        "add",
+        "1",
+        "x",
+        "tls://siem.example",
+        "--ca-file",
+        "/nonexistent.pem",
+    ]);
+    assert!(!ok && err.contains("/nonexistent.pem"), "{err}");
+    let (ok, _, err) = admin(&["test", "1", "nothing"]);
+    assert!(!ok && err.contains("no destination 'nothing'"), "{err}");
+    let (ok, _, err) = admin(&["add", "1", "down", "tcp://127.0.0.1:9"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = admin(&["test", "1", "down"]);
+    assert!(!ok && err.contains("not delivered"), "{err}");
+    for step in [
+        &["disable", "1", "chat"][..],
+        &["enable", "1", "chat"],
+        &["remove", "1", "chat"],
+        &["remove", "1", "down"],
+    ] {
+        let (ok, _, err) = admin(step);
+        assert!(ok, "{step:?}: {err}");
+    }
+    let (_, listed, _) = admin(&["list", "1"]);
+    assert_eq!(listed.trim(), "[]");
+}
