@@ -7,6 +7,7 @@ mod client_retry;
 mod commands;
 mod connections;
 mod console;
+mod console_forwarding;
 mod console_workflow;
 mod file_download;
 mod forwarding;

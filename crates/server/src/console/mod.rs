@@ -10,6 +10,7 @@ pub mod escape;
 pub mod event;
 pub mod events;
 pub mod export;
+pub mod forwarding;
 pub mod incidents;
 pub mod login;
 pub mod page;
@@ -93,6 +94,10 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))
         .route("/audit", get(audit::page))
+        .route(
+            "/forwarding",
+            get(forwarding::show).post(forwarding::change),
+        )
         .route("/audit/export.csv", get(audit::export_csv))
         .route(
             "/static/console.css",
