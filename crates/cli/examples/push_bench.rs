@@ -285,24 +285,14 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
     for (connections, raw_ceiling) in CONNECTIONS.into_iter().zip(raw) {
         let url = format!("{base}/healthz");
         let health = load(connections, pushes, move |c, _| c.get(&url)).await;
-        let url = format!("{base}/papi/push_detection/file_capture/push_file_download.json");
-        let key = creds.sensor_key.clone();
-        let cookie = cookie.clone();
-        let offset = connections * 1_000_000;
-        let push = load(connections, pushes, move |c, i| {
-            let n = offset + i;
-            c.post(&url).header("cookie", cookie.as_str()).form(&[
-                ("task_uuid", TASK),
-                ("src_ip", &format!("10.2.{}.{}", (n / 250) % 250, n % 250)),
-                ("dst_ip", "203.0.113.7"),
-                ("application_protocol", "HTTP"),
-                ("filename", &format!("/downloads/file-{n}.exe")),
-                ("download_time", &(1_700_000_000 + n).to_string()),
-                ("vendor_name", "Bench"),
-                ("tool_name", "push_bench"),
-                ("key", key.as_str()),
-            ])
-        })
+        let push = downloads(
+            &base,
+            &cookie,
+            &creds.sensor_key,
+            connections,
+            pushes,
+            connections * 1_000_000,
+        )
         .await;
         println!(
             "| {name} | {connections} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
@@ -318,6 +308,7 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
     let url = format!("{base}/papi/push_detection/batch/push_events.json");
     let key = creds.sensor_key.clone();
     let requests = pushes / 10;
+    let batch_cookie = cookie.clone();
     let batch = load(BATCH_CONNECTIONS, requests, move |c, i| {
         let mut body = String::with_capacity(BATCH_EVENTS * 400);
         for k in 0..BATCH_EVENTS {
@@ -339,7 +330,9 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
             );
             body.push('\n');
         }
-        c.post(&url).header("cookie", cookie.as_str()).body(body)
+        c.post(&url)
+            .header("cookie", batch_cookie.as_str())
+            .body(body)
     })
     .await;
     println!(
@@ -348,12 +341,115 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
         batch.percentile_ms(0.5),
         batch.percentile_ms(0.99),
     );
+    forwarding_down(
+        name,
+        store.as_ref(),
+        account.id,
+        &base,
+        &cookie,
+        &creds.sensor_key,
+        pushes,
+    )
+    .await;
     println!(
         "{name}: peak resident memory of the process so far: {:.0} MiB",
         peak_rss_mib()
     );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// `pushes` single pushes of file downloads over `connections` keep-alive connections,
+/// numbered from `offset`.
+async fn downloads(
+    base: &str,
+    cookie: &str,
+    key: &str,
+    connections: usize,
+    pushes: usize,
+    offset: usize,
+) -> Run {
+    let url = format!("{base}/papi/push_detection/file_capture/push_file_download.json");
+    let key = key.to_owned();
+    let cookie = cookie.to_owned();
+    load(connections, pushes, move |c, i| {
+        let n = offset + i;
+        c.post(&url).header("cookie", cookie.as_str()).form(&[
+            ("task_uuid", TASK),
+            ("src_ip", &format!("10.2.{}.{}", (n / 250) % 250, n % 250)),
+            ("dst_ip", "203.0.113.7"),
+            ("application_protocol", "HTTP"),
+            ("filename", &format!("/downloads/file-{n}.exe")),
+            ("download_time", &(1_700_000_000 + n).to_string()),
+            ("vendor_name", "Bench"),
+            ("tool_name", "push_bench"),
+            ("key", key.as_str()),
+        ])
+    })
+    .await
+}
+
+/// Pushes per second with no forwarding destination, and with one that is down (a
+/// webhook on a closed port, every event queued for it): in turns, twice each, at 16
+/// connections. The outbox grows; pushes should not slow.
+async fn forwarding_down(
+    name: &str,
+    store: &dyn Store,
+    account: i64,
+    base: &str,
+    cookie: &str,
+    key: &str,
+    pushes: usize,
+) {
+    let down = store
+        .create_destination(
+            &pushdetect_store::forwarding::NewDestination {
+                account_id: account,
+                name: "down".into(),
+                target: "http://127.0.0.1:9/hook".into(),
+                format: "json".into(),
+                filter: pushdetect_model::forwarding::Filter::all_events().to_json(),
+                options: serde_json::json!({}),
+                secret: Some("bench-signing-key-0123456789".into()),
+                dead_after_secs: 86_400,
+                created_at_ms: 0,
+            },
+            &Actor::operator(),
+        )
+        .await
+        .unwrap();
+    let (mut none, mut with_down) = (Vec::new(), Vec::new());
+    for round in 0..4 {
+        let is_down = round % 2 == 1;
+        store
+            .set_destination_disabled(account, down.id, !is_down, &Actor::operator())
+            .await
+            .unwrap();
+        let run = downloads(
+            base,
+            cookie,
+            key,
+            16,
+            pushes,
+            200_000_000 + round * 1_000_000,
+        )
+        .await;
+        if is_down {
+            with_down.push(run.per_second());
+        } else {
+            none.push(run.per_second());
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let depth = store.outbox_depths().await.unwrap();
+    println!(
+        "{name}: pushes/s at 16 connections with no destination {:.0}, with one down {:.0} \
+         ({:+.1} %); outbox {} deliveries waiting",
+        mean(&none),
+        mean(&with_down),
+        (mean(&with_down) / mean(&none) - 1.0) * 100.0,
+        depth.iter().map(|d| d.pending).sum::<i64>(),
+    );
 }
 
 #[tokio::main]

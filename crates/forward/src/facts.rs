@@ -73,6 +73,43 @@ pub enum Fact {
     Netbios,
 }
 
+impl Fact {
+    /// Every fact, in the order of docs/forwarding.md's table.
+    pub const ALL: [Fact; 31] = [
+        Fact::EventId,
+        Fact::Type,
+        Fact::Time,
+        Fact::Impact,
+        Fact::Action,
+        Fact::Summary,
+        Fact::Tool,
+        Fact::Sensor,
+        Fact::SrcIp,
+        Fact::SrcIp6,
+        Fact::SrcHost,
+        Fact::SrcPort,
+        Fact::DstIp,
+        Fact::DstIp6,
+        Fact::DstHost,
+        Fact::DstPort,
+        Fact::AppProtocol,
+        Fact::FileName,
+        Fact::Url,
+        Fact::UserAgent,
+        Fact::Referer,
+        Fact::Sender,
+        Fact::Recipients,
+        Fact::MessageId,
+        Fact::TaskUuid,
+        Fact::IocUuid,
+        Fact::IocSource,
+        Fact::IocMatched,
+        Fact::Confidence,
+        Fact::Domain,
+        Fact::Netbios,
+    ];
+}
+
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -309,6 +346,32 @@ pub(crate) mod tests {
         assert_eq!(has(&f, Fact::IocMatched), Some("1"));
         assert_eq!(has(&f, Fact::Confidence), Some("0.5"));
         assert_eq!(has(&f, Fact::Summary), Some("IOC matched on ws1"));
+    }
+
+    #[test]
+    fn the_documented_mapping_is_the_one_sent() {
+        let docs = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/forwarding.md"
+        ));
+        let table: Vec<&str> = docs
+            .lines()
+            .skip_while(|l| !l.starts_with("| what | file_download"))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .collect();
+        assert_eq!(table.len(), Fact::ALL.len(), "one row per fact");
+        for (fact, row) in Fact::ALL.iter().zip(&table) {
+            let cef = match crate::cef::key(*fact) {
+                (k, Some(label)) => format!("`{k}` ({label})"),
+                (k, None) => format!("`{k}`"),
+            };
+            let want = format!("| {cef} | `{}` |", crate::leef::key(*fact));
+            assert!(
+                row.ends_with(&want),
+                "{fact:?}: {row} should end with {want}"
+            );
+        }
     }
 
     #[test]
