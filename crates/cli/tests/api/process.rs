@@ -1166,3 +1166,44 @@ async fn admin_manages_destinations_and_sends_a_test_message() {
     let (_, listed, _) = admin(&["list", "1"]);
     assert_eq!(listed.trim(), "[]");
 }
+
+/// Two nodes on one PostgreSQL database share a destination's outbox: events pushed to
+/// both arrive once each, never sent by both nodes (one holds the destination's lease).
+#[tokio::test]
+async fn two_nodes_share_the_outbox_and_send_each_delivery_once() {
+    use crate::forwarding::{create, Receiver};
+    use std::collections::HashSet;
+    const EVENTS: usize = 400;
+    let db = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = init_postgres(dir.path(), &db);
+    let hook = Receiver::start(std::time::Duration::from_millis(1)).await;
+    let a = Served::start_with(
+        dir.path(),
+        &["--database-url", db.url.as_str(), "--node-name", "a"],
+    );
+    let b = Served::start_with(
+        dir.path(),
+        &["--database-url", db.url.as_str(), "--node-name", "b"],
+    );
+    let on_a = a.user_client(&creds).await;
+    let on_b = b.user_client(&creds).await;
+    create(&on_a, &[("name", "siem"), ("target", &hook.url)]).await;
+    let key = creds["sensor_key"].as_str().unwrap();
+    let pushes = (0..EVENTS).map(|i| {
+        let node = if i % 2 == 0 { &on_a } else { &on_b };
+        async move { assert_ok(&node.post(IOC, &pairs(&ioc_numbered(key, i))).await) }
+    });
+    futures::future::join_all(pushes).await;
+    received_at_least(&hook, EVENTS).await;
+    // Time for a second sending of anything, were two nodes sending.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let got = hook.received();
+    let ids: HashSet<&str> = got.iter().map(|r| r.delivery.as_str()).collect();
+    assert_eq!(got.len(), EVENTS, "each delivery once");
+    assert_eq!(ids.len(), EVENTS);
+    let listed = on_b.get_ok(crate::forwarding::DESTINATIONS, &[]).await;
+    assert_eq!(listed["destinations"][0]["pending"], 0, "{listed}");
+    a.kill9();
+    b.kill9();
+}

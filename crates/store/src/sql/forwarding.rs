@@ -409,7 +409,7 @@ where
         ))
         .bind(destination_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.writer)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(Self::delivery)
@@ -423,7 +423,7 @@ where
         if !event_ids.is_empty() {
             let mut q = Statement::new(format!("SELECT {EVENT_COLUMNS} WHERE e.id IN ("));
             q.push_list(event_ids).push(")");
-            for row in q.query::<B>().fetch_all(&self.writer).await? {
+            for row in q.query::<B>().fetch_all(&self.reader).await? {
                 let event = Self::stored_event(&row)?;
                 events.insert(event.id, event);
             }
@@ -434,7 +434,7 @@ where
                 "SELECT {INCIDENT_COLUMNS} FROM incidents i WHERE i.id IN ("
             ));
             q.push_list(incident_ids).push(")");
-            for row in q.query::<B>().fetch_all(&self.writer).await? {
+            for row in q.query::<B>().fetch_all(&self.reader).await? {
                 let incident = Self::incident(&row)?;
                 incidents.insert(incident.id, incident);
             }
