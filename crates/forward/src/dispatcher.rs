@@ -250,7 +250,7 @@ impl Dispatcher {
             }
             self.store.delivered(&gone).await?;
             let (sent, failure) = self
-                .send(&mut sender, &prepared, &built, &label, now)
+                .send(&mut sender, &prepared, &built, &label, now, deadline)
                 .await?;
             self.store.delivered(&sent).await?;
             self.stats
@@ -272,6 +272,8 @@ impl Dispatcher {
     }
 
     /// Sends built deliveries in order: the ids sent, and the first that failed with why.
+    /// Webhooks stop at `deadline` (each POST may take its whole timeout), so that the
+    /// lease never runs out while this node still sends.
     async fn send<'a>(
         &self,
         sender: &mut Sender,
@@ -279,6 +281,7 @@ impl Dispatcher {
         built: &[(&'a Delivery, Built)],
         label: &crate::stats::Labels,
         now: i64,
+        deadline: Instant,
     ) -> Result<(Vec<i64>, Option<(&'a Delivery, SendError)>), StoreError> {
         match sender {
             Sender::Syslog(s) => {
@@ -295,6 +298,9 @@ impl Dispatcher {
             Sender::Webhook(w) => {
                 let mut sent = Vec::new();
                 for (delivery, b) in built {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
                     match w.send(delivery.id, &b.text, now_ms()).await {
                         Ok(()) => sent.push(delivery.id),
                         Err(SendError::Refused(why)) => {
