@@ -5,10 +5,9 @@
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
 use pushdetect_forward::setup::{destination_json, from_params};
-use pushdetect_forward::Prepared;
 use pushdetect_model::forwarding_api::MAX_RESEND_IDS;
 use pushdetect_model::workflow_api::parse_ids;
-use pushdetect_store::forwarding::{Destination, Leased};
+use pushdetect_store::forwarding::Destination;
 use pushdetect_store::{Account, Actor, Store};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -232,13 +231,7 @@ pub async fn execute(store: &dyn Store, cmd: DestinationCmd, hostname: &str) -> 
         DestinationCmd::Test { account, name } => {
             let account = find(&account).await?;
             let d = named(store, &account, &name).await?;
-            let secret = store.destination_secret(d.id).await?;
-            let prepared = Prepared::from_leased(&Leased {
-                destination: d,
-                secret,
-            })
-            .map_err(|e| anyhow!("destination {name}: {e}"))?;
-            pushdetect_forward::probe::send_test(&prepared, hostname)
+            pushdetect_forward::probe::test_destination(store, d, hostname)
                 .await
                 .map_err(|e| anyhow!("the test message to {name} was not delivered: {e}"))?;
             json!({"ok": format!("a test message was delivered to {name}")})

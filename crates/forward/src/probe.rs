@@ -7,8 +7,8 @@ use crate::payload::build;
 use crate::syslog::{self, SyslogSender};
 use crate::webhook::WebhookSender;
 use crate::SendError;
-use pushdetect_store::forwarding::{Carried, Delivery};
-use pushdetect_store::{Principal, StoredEvent};
+use pushdetect_store::forwarding::{Carried, Delivery, Destination, Leased};
+use pushdetect_store::{Principal, Store, StoredEvent};
 use serde_json::json;
 
 /// Sends one test event (delivery id 0, event id 0) now; Ok once the transport took it
@@ -60,4 +60,22 @@ pub async fn send_test(d: &Prepared, hostname: &str) -> Result<(), SendError> {
         let message = syslog::message(&built, d.options.facility.unwrap_or(1), hostname, now);
         SyslogSender::new(d)?.send(&[message]).await
     }
+}
+
+/// Sends one test event to a stored destination (its secret read from the store): what
+/// the console, the CLI and the read API run.
+pub async fn test_destination(
+    store: &dyn Store,
+    destination: Destination,
+    hostname: &str,
+) -> Result<(), SendError> {
+    let secret = store
+        .destination_secret(destination.id)
+        .await
+        .map_err(|e| SendError::retry(format!("reading the destination: {e}")))?;
+    let prepared = Prepared::from_leased(&Leased {
+        destination,
+        secret,
+    })?;
+    send_test(&prepared, hostname).await
 }

@@ -13,10 +13,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use pushdetect_forward::setup::from_params;
-use pushdetect_forward::Prepared;
 use pushdetect_model::forwarding::Filter;
 use pushdetect_store::external::time;
-use pushdetect_store::forwarding::{Delivery, Destination, Leased};
+use pushdetect_store::forwarding::{Delivery, Destination};
 use pushdetect_store::{Actor, StoreError};
 use std::collections::BTreeMap;
 
@@ -271,16 +270,8 @@ async fn apply(
             ))
         }
         "test" => {
-            let secret = store.destination_secret(d.id).await?;
-            let sent = match Prepared::from_leased(&Leased {
-                destination: d,
-                secret,
-            }) {
-                Ok(p) => pushdetect_forward::probe::send_test(&p, &app.config.hostname)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+            let sent =
+                pushdetect_forward::probe::test_destination(store, d, &app.config.hostname).await;
             match sent {
                 Ok(()) => Outcome::Done(format!("A test message was delivered to {name}")),
                 Err(e) => {

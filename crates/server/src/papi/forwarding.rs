@@ -10,8 +10,8 @@ use super::workflow::role_of;
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 use axum::extract::State;
+use pushdetect_forward::probe;
 use pushdetect_forward::setup::{destination_json, from_params};
-use pushdetect_forward::Prepared;
 use pushdetect_model::forwarding_api::{
     DELIVERY_DEAD_LIST, DELIVERY_RESEND, DESTINATION_CREATE, DESTINATION_LIST, DESTINATION_REMOVE,
     DESTINATION_TEST, DESTINATION_UPDATE, MAX_RESEND_IDS,
@@ -19,9 +19,9 @@ use pushdetect_model::forwarding_api::{
 use pushdetect_model::params::ParamReader;
 use pushdetect_model::values::parse_bool;
 use pushdetect_model::workflow_api::parse_ids;
-use pushdetect_model::{ApiError, ErrorCode, FormParams};
+use pushdetect_model::{ApiError, ErrorCode};
 use pushdetect_store::external::time;
-use pushdetect_store::forwarding::{Delivery, Destination, Leased};
+use pushdetect_store::forwarding::{Delivery, Destination};
 use pushdetect_store::{Actor, Principal, StoreError};
 use serde_json::{json, Value};
 
@@ -100,7 +100,7 @@ macro_rules! handler {
             let result = async {
                 let r = ParamReader::new(&$spec, &params)?;
                 admin(&app, &caller).await?;
-                $body(&app, &caller, address, &r, &params).await
+                $body(&app, &caller, address, &r).await
             }
             .await;
             Reply::new(format, result)
@@ -142,7 +142,6 @@ async fn create_destination(
     caller: &Caller,
     address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let get = |name: &str| {
         r.get(name)
@@ -171,7 +170,6 @@ async fn list_destinations(
     caller: &Caller,
     _address: ClientAddr,
     _r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let depths = app.store.outbox_depths().await?;
     let list: Vec<Value> = app
@@ -189,7 +187,6 @@ async fn update_destination(
     caller: &Caller,
     address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let disabled = r
         .parse_opt("disabled", parse_bool)?
@@ -206,7 +203,6 @@ async fn remove_destination(
     caller: &Caller,
     address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let d = named(app, caller, r).await?;
     app.store
@@ -220,17 +216,10 @@ async fn test_destination(
     caller: &Caller,
     _address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let d = named(app, caller, r).await?;
-    let secret = app.store.destination_secret(d.id).await?;
     let name = d.name.clone();
-    let prepared = Prepared::from_leased(&Leased {
-        destination: d,
-        secret,
-    })
-    .map_err(|e| ApiError::new(ErrorCode::NotPossible, e.to_string()))?;
-    pushdetect_forward::probe::send_test(&prepared, &app.config.hostname)
+    probe::test_destination(app.store.as_ref(), d, &app.config.hostname)
         .await
         .map_err(|e| {
             ApiError::new(
@@ -246,7 +235,6 @@ async fn dead_letters(
     caller: &Caller,
     _address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let limit = r
         .parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
@@ -270,7 +258,6 @@ async fn resend_deliveries(
     caller: &Caller,
     address: ClientAddr,
     r: &ParamReader<'_>,
-    _params: &FormParams,
 ) -> Result<Value, Failure> {
     let ids = r
         .parse_opt("delivery_ids", |n, v| parse_ids(n, v, MAX_RESEND_IDS))?
