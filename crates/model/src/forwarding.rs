@@ -93,7 +93,8 @@ impl Target {
             "tcp://HOST[:PORT], tls://HOST[:PORT], udp://HOST[:PORT] or an http(s):// URL";
         let url = Url::parse(value.trim()).map_err(|_| ApiError::invalid(name, EXPECTED))?;
         let transport = match url.scheme() {
-            "http" | "https" if url.host_str().is_some() => return Ok(Target::Webhook(url)),
+            // The URL parser refuses http(s) URLs without a host.
+            "http" | "https" => return Ok(Target::Webhook(url)),
             scheme => SyslogTransport::parse(name, scheme)
                 .map_err(|_| ApiError::invalid(name, EXPECTED))?,
         };
