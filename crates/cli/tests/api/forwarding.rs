@@ -130,6 +130,22 @@ pub fn signed_by(r: &Received, key: &str) -> bool {
     r.signature == want
 }
 
+/// Waits (up to 10 s) until `condition` holds.
+pub async fn settles<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "the condition did not come to hold"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Creates a destination over the read API; returns its answer.
 pub async fn create(admin: &Client, form: &[(&str, &str)]) -> Value {
     let v = admin.post(CREATE, form).await;
@@ -202,11 +218,9 @@ async fn a_webhook_gets_each_event_signed_and_is_retried_only_when_it_may_succee
             .await,
         Some(1)
     );
-    assert_eq!(
-        app.metric(&format!("pushdetect_forward_sent_total{{{series}}}"))
-            .await,
-        Some(1)
-    );
+    // Counted once the answer is in and the delivery deleted, just after the receiver saw it.
+    let sent = format!("pushdetect_forward_sent_total{{{series}}}");
+    settles(|| async { app.metric(&sent).await == Some(1) }).await;
 
     // A 400 would fail again: dead-lettered at once, and sent again when asked.
     hook.script(&[(400, None)]);
@@ -232,8 +246,8 @@ async fn a_webhook_gets_each_event_signed_and_is_retried_only_when_it_may_succee
     let got = hook.wait_for(4).await;
     assert_eq!(got[3].delivery, got[2].delivery, "the same delivery id");
     assert!(dead_letters(&admin, "chat").await.is_empty());
-    let listed = admin.get_ok(DESTINATIONS, &[]).await;
-    assert_eq!(listed["destinations"][0]["pending"], 0);
+    settles(|| async { admin.get_ok(DESTINATIONS, &[]).await["destinations"][0]["pending"] == 0 })
+        .await;
 
     // Only admin users of the account see or change destinations.
     assert_error(
