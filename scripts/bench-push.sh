@@ -3,8 +3,9 @@
 # PostgreSQL, next to the same server's /healthz and the store's raw insert rate
 # (docs/benchmarks.md). PostgreSQL: PUSHDETECT_TEST_POSTGRES, default
 # postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped).
-# Usage: scripts/bench-push.sh [REQUESTS_PER_RUN] [sqlite|postgres|both] [store]
-# (`store`: only the store's ceilings through group commit, for profiling.)
+# Usage: scripts/bench-push.sh [REQUESTS_PER_RUN] [sqlite|postgres|both] [store|forward]
+# (`store`: only the store's ceilings through group commit, for profiling; `forward`: only
+# pushes with no forwarding destination and with one down, in turns.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p pushdetect --example push_bench

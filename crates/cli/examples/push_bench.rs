@@ -6,10 +6,12 @@
 //! loopback port; 1, 16 and 64 clients, each on one keep-alive connection, share one
 //! logged-in session and push file downloads (`push_file_download`, each naming the one
 //! analysis task registered for the license, each different, so none is a resent push);
-//! then 16 clients send batch pushes of 100 such events (a tenth as many requests).
+//! then 16 clients send batch pushes of 100 such events (a tenth as many requests); last,
+//! 16 clients push with no forwarding destination and with one that is down, in turns.
 //!
-//! Usage: push_bench [PUSHES] [sqlite|postgres|both] [store]   (see scripts/bench-push.sh;
-//! `store` measures the store's ceilings only, e.g. under a profiler)
+//! Usage: push_bench [PUSHES] [sqlite|postgres|both] [store|forward]   (see
+//! scripts/bench-push.sh; `store` measures the store's ceilings only, e.g. under a
+//! profiler; `forward` only the pushes with and without a destination down)
 
 use pushdetect_server::provision::init_account;
 use pushdetect_server::{AppState, Config};
@@ -191,7 +193,7 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: bool) {
+async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, only: Option<&str>) {
     let (account, creds) = init_account(store.as_ref(), "bench", "admin")
         .await
         .unwrap();
@@ -258,6 +260,21 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
         .expect("a session cookie")
         .to_owned();
 
+    if only == Some("forward") {
+        forwarding_down(
+            name,
+            store.as_ref(),
+            account.id,
+            &base,
+            &cookie,
+            &creds.sensor_key,
+            pushes,
+        )
+        .await;
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        return;
+    }
     let mut raw = Vec::new();
     for writers in CONNECTIONS {
         let first = writers * 1_000_000;
@@ -277,7 +294,7 @@ async fn bench(name: &str, store: Arc<dyn Store>, pushes: usize, store_only: boo
          {BATCH_CONNECTIONS} writers of groups of {BATCH_EVENTS}: {grouped:.0}",
         raw[0], raw[1], raw[2]
     );
-    if store_only {
+    if only == Some("store") {
         return;
     }
     println!("| backend | connections | healthz/s | pushes/s | push p50 ms | push p99 ms | pushes / healthz | pushes / raw inserts |");
@@ -390,7 +407,7 @@ async fn downloads(
 }
 
 /// Pushes per second with no forwarding destination, and with one that is down (a
-/// webhook on a closed port, every event queued for it): in turns, twice each, at 16
+/// webhook on a closed port, every event queued for it): in turns, three times each, at 16
 /// connections. The outbox grows; pushes should not slow.
 async fn forwarding_down(
     name: &str,
@@ -419,7 +436,7 @@ async fn forwarding_down(
         .await
         .unwrap();
     let (mut none, mut with_down) = (Vec::new(), Vec::new());
-    for round in 0..4 {
+    for round in 0..6 {
         let is_down = round % 2 == 1;
         store
             .set_destination_disabled(account, down.id, !is_down, &Actor::operator())
@@ -458,7 +475,8 @@ async fn main() {
     let pushes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5000);
     let which = args.next().unwrap_or_else(|| "both".into());
     // `store`: the store's figures only (for profiling the write path).
-    let store_only = args.next().is_some_and(|a| a == "store");
+    let only = args.next();
+    let only = only.as_deref();
     println!(
         "{pushes} requests per run; {} cores; server and load generator in one process",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -468,7 +486,7 @@ async fn main() {
         let store = pushdetect_store::sqlite::SqliteStore::open(&dir.path().join("bench.db"))
             .await
             .unwrap();
-        bench("sqlite", Arc::new(store), pushes, store_only).await;
+        bench("sqlite", Arc::new(store), pushes, only).await;
     }
     if which == "postgres" || which == "both" {
         let admin = std::env::var("PUSHDETECT_TEST_POSTGRES")
@@ -482,7 +500,7 @@ async fn main() {
         let store = pushdetect_store::postgres::PgStore::connect(&url)
             .await
             .unwrap();
-        bench("postgres", Arc::new(store), pushes, store_only).await;
+        bench("postgres", Arc::new(store), pushes, only).await;
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

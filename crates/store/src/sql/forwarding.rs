@@ -349,21 +349,34 @@ where
         limit: u32,
     ) -> StoreResult<Vec<Leased>> {
         // A destination is due when the first delivery of its outbox (in order) is: a
-        // delivery waiting to be retried holds back the ones after it.
-        let ids: Vec<i64> = sqlx::query_scalar(&format!(
-            "UPDATE destinations SET lease_node = $1, lease_until_ms = $3 WHERE id IN \
-             (SELECT d.id FROM destinations d WHERE d.disabled = $5 \
-             AND (d.lease_until_ms < $2 OR d.lease_node = $1) \
+        // delivery waiting to be retried holds back the ones after it. Whether any is
+        // due is read first, from the read pool: most rounds find none, and then take
+        // nothing from the writer that pushes wait for.
+        const DUE: &str = "d.disabled = $3 AND (d.lease_until_ms < $2 OR d.lease_node = $1) \
              AND (SELECT o.next_attempt_ms FROM outbox o WHERE o.destination_id = d.id \
-             AND o.dead_at_ms IS NULL ORDER BY o.id LIMIT 1) <= $2 \
-             ORDER BY d.id LIMIT $4{}) RETURNING id",
+             AND o.dead_at_ms IS NULL ORDER BY o.id LIMIT 1) <= $2";
+        let any: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT d.id FROM destinations d WHERE {DUE} LIMIT 1"
+        ))
+        .bind(node)
+        .bind(now_ms)
+        .bind(false)
+        .fetch_optional(&self.reader)
+        .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = sqlx::query_scalar(&format!(
+            "UPDATE destinations SET lease_node = $1, lease_until_ms = $5 WHERE id IN \
+             (SELECT d.id FROM destinations d WHERE {DUE} ORDER BY d.id LIMIT $4{}) \
+             RETURNING id",
             B::SKIP_LOCKED
         ))
         .bind(node)
         .bind(now_ms)
-        .bind(until_ms)
-        .bind(i64::from(limit))
         .bind(false)
+        .bind(i64::from(limit))
+        .bind(until_ms)
         .fetch_all(&self.writer)
         .await?;
         if ids.is_empty() {
