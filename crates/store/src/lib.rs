@@ -53,9 +53,9 @@ use async_trait::async_trait;
 pub trait Store:
     Directory + Analyses + EventLog + IncidentWorkflow + Forwarding + Send + Sync + 'static
 {
-    /// Removes sessions idle since before `sessions_before_ms` and push fingerprints kept
-    /// until before `now_ms` (see [`Dedup::keep_until_ms`]). Returns the number of rows
-    /// removed.
+    /// Removes sessions idle since before `sessions_before_ms`, push fingerprints kept
+    /// until before `now_ms` (see [`Dedup::keep_until_ms`]), and deliveries queued for a
+    /// destination removed meanwhile. Returns the number of rows removed.
     async fn purge(&self, sessions_before_ms: i64, now_ms: i64) -> StoreResult<u64>;
 
     /// Closes connections after in-flight work.

@@ -24,10 +24,13 @@ CREATE TABLE destinations (
     UNIQUE (account_id, name)
 );
 
--- One row per delivery still to send (or dead-lettered): sent ones are deleted.
+-- One row per delivery still to send (or dead-lettered): sent ones are deleted. No foreign
+-- key to destinations: checking one would lock the destination's row in every push, and
+-- fail a push that raced its destination's removal; rows a removed destination leaves
+-- are purged instead.
 CREATE TABLE outbox (
     id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    destination_id  BIGINT  NOT NULL REFERENCES destinations(id),
+    destination_id  BIGINT  NOT NULL,
     -- 'event', or an incident change: 'new', 'impact_raised', 'status_changed'.
     change          TEXT    NOT NULL,
     event_id        BIGINT,

@@ -156,8 +156,15 @@ where
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
+        // Deliveries a push queued for a destination removed while it was being stored.
+        let c = sqlx::query(
+            "DELETE FROM outbox WHERE NOT EXISTS \
+             (SELECT 1 FROM destinations d WHERE d.id = outbox.destination_id)",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(B::rows_affected(&a) + B::rows_affected(&b))
+        Ok(B::rows_affected(&a) + B::rows_affected(&b) + B::rows_affected(&c))
     }
 
     async fn close(&self) {
