@@ -89,7 +89,7 @@ pub struct AddArgs {
     /// Event types sent: file_download, ioc, mail, separated by commas.
     #[arg(long)]
     types: Option<String>,
-    /// The least impact (0-100) of an event sent.
+    /// The least impact (0-100) of an event, or of an incident whose change is sent.
     #[arg(long)]
     min_impact: Option<String>,
     /// Tool actions of the events sent: LOG, WARN, BLOCK.

@@ -191,8 +191,8 @@ pub struct Filter {
     pub events: bool,
     /// The event types sent; empty: every type.
     pub types: Vec<EventKind>,
-    /// The least impact of an event sent. An event whose impact is not known yet (a
-    /// download whose file is not analysed) does not meet any minimum.
+    /// The least impact of an event or incident change sent. An event whose impact is
+    /// not known yet (a download whose file is not analysed) does not meet any minimum.
     pub min_impact: Option<u8>,
     /// The tools' actions of the events sent; empty: any, or none.
     pub actions: Vec<ItemAction>,
@@ -305,17 +305,23 @@ impl Filter {
     ) -> bool {
         self.events
             && (self.types.is_empty() || self.types.iter().any(|t| t.as_str() == kind))
-            && self
-                .min_impact
-                .is_none_or(|least| impact.is_some_and(|i| i >= i64::from(least)))
+            && self.meets_min_impact(impact)
             && (self.actions.is_empty()
                 || action.is_some_and(|a| self.actions.iter().any(|x| x.as_str() == a)))
             && (self.sensors.is_empty() || self.sensors.contains(&sensor_id))
     }
 
-    /// Whether an incident change is sent.
-    pub fn sends_incident(&self, change: IncidentChange) -> bool {
-        self.incidents.contains(&change)
+    /// Whether an incident change is sent, the incident's impact being `impact` (the
+    /// least impact applies to incidents as to events).
+    pub fn sends_incident(&self, change: IncidentChange, impact: Option<i64>) -> bool {
+        self.incidents.contains(&change) && self.meets_min_impact(impact)
+    }
+
+    /// Whether an impact meets the least impact, if there is one (an unknown one never
+    /// does).
+    fn meets_min_impact(&self, impact: Option<i64>) -> bool {
+        self.min_impact
+            .is_none_or(|least| impact.is_some_and(|i| i >= i64::from(least)))
     }
 
     /// The JSON the store keeps.
@@ -561,13 +567,20 @@ mod tests {
             ..f.clone()
         };
         assert!(no_min.sends_event("mail", None, Some("BLOCK"), 7));
-        assert!(!f.sends_incident(IncidentChange::New));
+        assert!(!f.sends_incident(IncidentChange::New, Some(100)));
         let inc = Filter {
             incidents: vec![IncidentChange::StatusChanged],
             ..Filter::default()
         };
-        assert!(inc.sends_incident(IncidentChange::StatusChanged));
-        assert!(!inc.sends_incident(IncidentChange::New));
+        assert!(inc.sends_incident(IncidentChange::StatusChanged, None));
+        assert!(!inc.sends_incident(IncidentChange::New, Some(100)));
+        let strong = Filter {
+            min_impact: Some(50),
+            ..inc
+        };
+        assert!(strong.sends_incident(IncidentChange::StatusChanged, Some(50)));
+        assert!(!strong.sends_incident(IncidentChange::StatusChanged, Some(49)));
+        assert!(!strong.sends_incident(IncidentChange::StatusChanged, None));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub const DESTINATION_CREATE: MethodSpec = MethodSpec {
         p("format", K::Text, Optional, "cef, leef, json or ocsf; a webhook json or ocsf (default cef for syslog, json for a webhook)."),
         p("sends", K::Text, Optional, "events, incidents, or both separated by a comma; or incident changes by name: new, impact_raised, status_changed (default events)."),
         p("types", K::Text, Optional, "Event types sent, separated by commas: file_download, ioc, mail (default every type)."),
-        p("min_impact", K::Integer, Optional, "The least impact (0-100) of an event sent; an event whose impact is not known yet is not sent (default none)."),
+        p("min_impact", K::Integer, Optional, "The least impact (0-100) of an event or incident change sent; an event whose impact is not known yet is not sent (default none)."),
         p("actions", K::Text, Optional, "Tool actions of the events sent, separated by commas: LOG, WARN, BLOCK (default any)."),
         p("sensors", K::Text, Optional, "Sensor ids (subkey_id) whose events are sent, separated by commas (default every sensor)."),
         p("dead_after", K::Integer, Optional, "Seconds a delivery is retried before it is dead-lettered, 1 to 2592000 (default 86400)."),

@@ -474,10 +474,18 @@ where
             .map(|(i, e)| row! { incident_id: i, event_id: e })
             .collect();
         Self::insert_rows(&mut *conn, "incident_events", &memberships, "").await?;
+        // Each changed incident's impact after the batch.
+        let after: HashMap<i64, Option<i64>> = writes
+            .created
+            .iter()
+            .map(|(_, i)| (i.id, i.impact))
+            .chain(writes.updated.iter().map(|i| (i.id, i.impact)))
+            .collect();
         let change = |account_id: i64, incident_id: i64, change: IncidentChange| ChangedIncident {
             account_id,
             incident_id,
             change,
+            impact: after.get(&incident_id).copied().flatten(),
         };
         let mut changes: Vec<ChangedIncident> = writes
             .created

@@ -39,6 +39,8 @@ pub(super) struct ChangedIncident {
     pub(super) account_id: i64,
     pub(super) incident_id: i64,
     pub(super) change: IncidentChange,
+    /// The incident's impact after the change.
+    pub(super) impact: Option<i64>,
 }
 
 /// One outbox row.
@@ -164,7 +166,7 @@ where
         }
         for i in incidents {
             for (id, _, filter) in filters.iter().filter(|(_, a, _)| *a == i.account_id) {
-                if filter.sends_incident(i.change) {
+                if filter.sends_incident(i.change, i.impact) {
                     rows.push(delivery_row(
                         *id,
                         i.change.as_str(),

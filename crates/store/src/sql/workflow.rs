@@ -411,6 +411,7 @@ where
                     account_id,
                     incident_id: id,
                     change: IncidentChange::StatusChanged,
+                    impact: current.impact,
                 };
                 Self::write_outbox(&mut tx, &[], &[changed], now_ms).await?;
             }

@@ -69,8 +69,9 @@ pub async fn deliveries_are_written_with_the_events_and_incident_changes_their_f
         .unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken}");
 
-    // A weak event goes to `all` only; a strong one to both, and opens an incident that
-    // `strong` hears of; a resent push adds nothing.
+    // A weak event goes to `all` only, and its incident is too weak for `strong`; a
+    // strong one goes to both and opens an incident that `strong` hears of; a resent push
+    // adds nothing.
     let weak = store
         .insert_event(&about(t, &["h1"], 1_000, Some(10)), None)
         .await
@@ -108,15 +109,15 @@ pub async fn deliveries_are_written_with_the_events_and_incident_changes_their_f
     let kinds: Vec<&str> = strong_sent.iter().map(|(c, _, _)| c.as_str()).collect();
     assert_eq!(
         kinds,
-        ["new", "event", "new", "event", "impact_raised"],
+        ["event", "new", "event", "impact_raised"],
         "{strong_sent:?}"
     );
-    assert_eq!(strong_sent[1].1, Some(id_of(hot)));
+    assert_eq!(strong_sent[0].1, Some(id_of(hot)));
     assert_eq!(pending(store, theirs.id).await.len(), 1);
 
-    // An analyst closing the incident is a status change; a disabled destination gets
-    // nothing new.
-    let incident = strong_sent[0].2.unwrap();
+    // An analyst closing the raised incident is a status change; a disabled destination
+    // gets nothing new.
+    let incident = strong_sent[3].2.unwrap();
     store
         .set_destination_disabled(t.0, all.id, true, &op())
         .await
@@ -136,18 +137,20 @@ pub async fn deliveries_are_written_with_the_events_and_incident_changes_their_f
         .unwrap();
     assert_eq!(pending(store, all.id).await.len(), 3);
     let last = pending(store, strong.id).await;
-    assert_eq!(last[5], ("status_changed".into(), None, Some(incident)));
+    assert_eq!(last[4], ("status_changed".into(), None, Some(incident)));
     assert_eq!(
         last.len(),
-        8,
+        7,
         "and the new event and its incident: {last:?}"
     );
 
     // What deliveries carry, read for sending.
     let deliveries = store.pending_deliveries(strong.id, 100).await.unwrap();
     let carried = store.carried(&deliveries).await.unwrap();
-    assert!(matches!(&carried[0], Carried::Incident(i) if i.id == incident));
-    assert!(matches!(&carried[1], Carried::Event(e) if e.id == id_of(hot) && e.impact == Some(80)));
+    assert!(
+        matches!(&carried[3], Carried::Incident(i) if i.id == incident && i.impact == Some(60))
+    );
+    assert!(matches!(&carried[0], Carried::Event(e) if e.id == id_of(hot) && e.impact == Some(80)));
 
     // Each account sees its own destinations; changes are audited.
     let names: Vec<String> = store
