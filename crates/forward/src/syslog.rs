@@ -5,8 +5,8 @@
 //! data element `[pushdetect@32473 delivery="…" event="…"]`, so that a receiver can drop
 //! the repeats that at-least-once delivery allows. Plain syslog has no acknowledgement: a
 //! message written to a TCP connection the receiver then drops may be lost; the sender
-//! checks that the connection is still open before each batch, and the README of the
-//! forwarding docs says which transport to choose.
+//! checks that the connection is still open before each batch, and docs/forwarding.md
+//! says which transport to choose.
 
 use crate::destination::Prepared;
 use crate::payload::Built;
