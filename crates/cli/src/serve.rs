@@ -126,13 +126,14 @@ pub struct ServeArgs {
     workers: Option<usize>,
 }
 
-/// Opens the store (initialising an empty one), then serves until SIGINT or SIGTERM.
+/// Binds the listener and loads what serving needs, then opens the store (initialising an
+/// empty one, its first credentials printed), then serves until SIGINT or SIGTERM. A port
+/// that is taken, or a TLS file or rule that does not load, fails before a database is
+/// initialised, so that its credentials are never printed by a server that then stops.
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let store = args.db.open().await?;
-    if !store.has_accounts().await? {
-        let creds = create_first_account(store.as_ref()).await?;
-        print_credentials(&creds, false, &args.db.describe());
-    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(Arc::new(
             pushdetect_server::tls::Tls::load(cert, key).context("cannot serve HTTPS")?,
@@ -191,9 +192,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 .unwrap_or(1)
         }),
     };
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let store = args.db.open().await?;
+    if !store.has_accounts().await? {
+        let creds = create_first_account(store.as_ref()).await?;
+        print_credentials(&creds, false, &args.db.describe());
+    }
     let addr = listener.local_addr()?;
     config.node_name = args
         .node_name

@@ -202,6 +202,34 @@ async fn serve_initialises_an_empty_data_dir_and_prints_the_credentials() {
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&field("sensor_key")))).await);
 }
 
+/// A port already taken fails `serve` before it initialises a database: no credentials
+/// are printed and lost, and the data dir is still new to `init`.
+#[test]
+fn a_taken_port_fails_serve_before_it_initialises_the_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let (ok, out, err) = run(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &port,
+    ]);
+    assert!(!ok);
+    assert!(err.contains(&format!("cannot listen on {port}")), "{err}");
+    assert!(
+        !out.contains("password") && !out.contains("api_token"),
+        "{out}"
+    );
+    let creds = init_json(&data);
+    assert!(
+        creds["password"].as_str().is_some_and(|p| !p.is_empty()),
+        "{creds}"
+    );
+}
+
 #[tokio::test]
 async fn admin_manages_tenants_licenses_sensors_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
