@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use clap::Subcommand;
-use pushdetect_forward::setup::{destination_json, from_params};
+use pushdetect_forward::setup::{delivery_json, destination_json, from_params, listed};
 use pushdetect_model::forwarding_api::MAX_RESEND_IDS;
 use pushdetect_model::workflow_api::parse_ids;
 use pushdetect_store::forwarding::Destination;
@@ -198,12 +198,10 @@ pub async fn execute(store: &dyn Store, cmd: DestinationCmd, hostname: &str) -> 
         }
         DestinationCmd::List { account } => {
             let account = find(&account).await?;
-            let depths = store.outbox_depths().await?;
-            json!(store
-                .list_destinations(account.id)
+            json!(listed(store, account.id)
                 .await?
                 .iter()
-                .map(|d| destination_json(d, depths.iter().find(|o| o.destination_id == d.id)))
+                .map(|(d, depth)| destination_json(d, depth.as_ref()))
                 .collect::<Vec<_>>())
         }
         DestinationCmd::Disable { account, name } => {
@@ -243,14 +241,7 @@ pub async fn execute(store: &dyn Store, cmd: DestinationCmd, hostname: &str) -> 
                 .dead_letters(account.id, d.id, 1000)
                 .await?
                 .iter()
-                .map(|d| json!({
-                    "delivery_id": d.id,
-                    "change": d.change,
-                    "event_id": d.event_id,
-                    "incident_id": d.incident_id,
-                    "attempts": d.attempts,
-                    "last_error": d.last_error,
-                }))
+                .map(delivery_json)
                 .collect::<Vec<_>>())
         }
         DestinationCmd::Resend { account, name, ids } => {

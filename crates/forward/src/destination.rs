@@ -55,6 +55,11 @@ impl Options {
         }
     }
 
+    /// The syslog facility messages carry: the destination's, else 1 (user).
+    pub fn syslog_facility(&self) -> u8 {
+        self.facility.unwrap_or(1)
+    }
+
     /// The names records carry.
     pub fn names(&self) -> Names {
         let d = Names::default();

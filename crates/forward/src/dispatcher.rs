@@ -157,7 +157,7 @@ impl Dispatcher {
     /// Sets the outbox gauges from the store.
     pub async fn refresh_gauges(&self) -> Result<(), StoreError> {
         let now = now_ms();
-        for d in self.store.outbox_depths().await? {
+        for d in self.store.outbox_depths(None).await? {
             let l = labels(d.account_id, &d.name);
             self.stats.depth.get_or_create(&l).set(d.pending);
             self.stats.dead.get_or_create(&l).set(d.dead);
@@ -201,27 +201,29 @@ impl Dispatcher {
         let id = l.destination.id;
         let label = labels(l.destination.account_id, &l.destination.name);
         let settings = settings_of(&l);
-        let prepared = Prepared::from_leased(&l);
         let kept = self.senders.lock().await.remove(&id);
-        let sender = match (kept, &prepared) {
-            (Some((s, sender)), _) if s == settings => Ok(sender),
-            (_, Ok(p)) => Sender::new(p),
-            (_, Err(e)) => Err(SendError::Settings(e.to_string())),
-        };
-        let (prepared, mut sender) = match (prepared, sender) {
-            (Ok(p), Ok(s)) => (p, s),
-            (_, Err(e)) | (Err(e), _) => {
+        let ready = Prepared::from_leased(&l).and_then(|p| {
+            let sender = match kept {
+                Some((s, sender)) if s == settings => sender,
+                _ => Sender::new(&p)?,
+            };
+            Ok((p, sender))
+        });
+        let (prepared, mut sender) = match ready {
+            Ok(ready) => ready,
+            Err(e) => {
                 // Unusable settings: the first delivery waits (and is dead-lettered in
                 // time) until the destination is fixed.
                 let head = self.store.pending_deliveries(id, 1).await?;
                 if let Some(d) = head.first() {
-                    self.failed(d, l.destination.dead_after_secs * 1000, &label, e)
-                        .await?;
+                    let dead_after_ms = l.destination.dead_after_secs.saturating_mul(1000);
+                    self.failed(d, dead_after_ms, &label, e).await?;
                 }
                 return Ok(false);
             }
         };
         let deadline = Instant::now() + self.config.lease / 2;
+        let names = prepared.options.names();
         let mut sent_any = false;
         loop {
             let pending = self.store.pending_deliveries(id, self.config.batch).await?;
@@ -234,13 +236,7 @@ impl Dispatcher {
             let mut gone = Vec::new();
             let mut built: Vec<(&Delivery, Built)> = Vec::with_capacity(pending.len());
             for (d, c) in pending.iter().zip(&carried) {
-                match build(
-                    prepared.format,
-                    &prepared.options.names(),
-                    d,
-                    c,
-                    prepared.target.is_webhook(),
-                ) {
+                match build(prepared.format, &names, d, c, prepared.target.is_webhook()) {
                     Some(b) => built.push((d, b)),
                     None => {
                         debug_assert!(matches!(c, Carried::Gone));
@@ -252,11 +248,7 @@ impl Dispatcher {
             let (sent, failure) = self
                 .send(&mut sender, &prepared, &built, &label, now, deadline)
                 .await?;
-            self.store.delivered(&sent).await?;
-            self.stats
-                .sent
-                .get_or_create(&label)
-                .inc_by(sent.len() as u64);
+            self.mark_sent(&sent, &label).await?;
             sent_any |= !sent.is_empty();
             if let Some((d, e)) = failure {
                 if let Outcome::Retried = self.failed(d, prepared.dead_after_ms, &label, e).await? {
@@ -285,7 +277,7 @@ impl Dispatcher {
     ) -> Result<(Vec<i64>, Option<(&'a Delivery, SendError)>), StoreError> {
         match sender {
             Sender::Syslog(s) => {
-                let facility = d.options.facility.unwrap_or(1);
+                let facility = d.options.syslog_facility();
                 let messages: Vec<String> = built
                     .iter()
                     .map(|(_, b)| syslog::message(b, facility, &self.config.hostname, now))
@@ -303,15 +295,11 @@ impl Dispatcher {
                     }
                     match w.send(delivery.id, &b.text, now_ms()).await {
                         Ok(()) => sent.push(delivery.id),
-                        Err(SendError::Refused(why)) => {
+                        Err(refused @ SendError::Refused(_)) => {
                             // This one would fail again; the ones after it may not.
-                            self.store.delivered(&sent).await?;
-                            self.stats
-                                .sent
-                                .get_or_create(label)
-                                .inc_by(sent.len() as u64);
+                            self.mark_sent(&sent, label).await?;
                             sent.clear();
-                            self.failed(delivery, d.dead_after_ms, label, SendError::Refused(why))
+                            self.failed(delivery, d.dead_after_ms, label, refused)
                                 .await?;
                         }
                         Err(e) => return Ok((sent, Some((*delivery, e)))),
@@ -320,6 +308,16 @@ impl Dispatcher {
                 Ok((sent, None))
             }
         }
+    }
+
+    /// Deletes sent deliveries and counts them.
+    async fn mark_sent(&self, ids: &[i64], label: &crate::stats::Labels) -> Result<(), StoreError> {
+        self.store.delivered(ids).await?;
+        self.stats
+            .sent
+            .get_or_create(label)
+            .inc_by(ids.len() as u64);
+        Ok(())
     }
 
     /// Records a failed attempt: dead-lettered if refused or retried long enough, else

@@ -57,7 +57,7 @@ pub async fn send_test(d: &Prepared, hostname: &str) -> Result<(), SendError> {
     if webhook {
         WebhookSender::new(d)?.send(0, &built.text, now).await
     } else {
-        let message = syslog::message(&built, d.options.facility.unwrap_or(1), hostname, now);
+        let message = syslog::message(&built, d.options.syslog_facility(), hostname, now);
         SyslogSender::new(d)?.send(&[message]).await
     }
 }

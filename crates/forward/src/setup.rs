@@ -11,7 +11,8 @@ use pushdetect_model::forwarding::{
 };
 use pushdetect_model::ApiError;
 use pushdetect_store::external::time;
-use pushdetect_store::forwarding::{Destination, NewDestination, OutboxDepth};
+use pushdetect_store::forwarding::{Delivery, Destination, NewDestination, OutboxDepth};
+use pushdetect_store::{Store, StoreResult};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
@@ -188,6 +189,41 @@ pub fn from_params(
             created_at_ms: now_ms,
         },
         signing_key,
+    })
+}
+
+/// The account's destinations, by name, each with its outbox: what the read API, the CLI
+/// and the console list.
+pub async fn listed(
+    store: &dyn Store,
+    account_id: i64,
+) -> StoreResult<Vec<(Destination, Option<OutboxDepth>)>> {
+    let mut depths = store.outbox_depths(Some(account_id)).await?;
+    Ok(store
+        .list_destinations(account_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let depth = depths
+                .iter()
+                .position(|o| o.destination_id == d.id)
+                .map(|i| depths.swap_remove(i));
+            (d, depth)
+        })
+        .collect())
+}
+
+/// The external form of a delivery (a dead letter, as listed).
+pub fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "delivery_id": d.id,
+        "change": d.change,
+        "event_id": d.event_id,
+        "incident_id": d.incident_id,
+        "created_at": time(d.created_at_ms),
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "dead_lettered_at": d.dead_at_ms.map(time),
     })
 }
 

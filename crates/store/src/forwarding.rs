@@ -202,6 +202,6 @@ pub trait Forwarding: Send + Sync {
         now_ms: i64,
         actor: &Actor,
     ) -> StoreResult<u64>;
-    /// The outbox of every destination.
-    async fn outbox_depths(&self) -> StoreResult<Vec<OutboxDepth>>;
+    /// The outbox of every destination, or of the account's only.
+    async fn outbox_depths(&self, account_id: Option<i64>) -> StoreResult<Vec<OutboxDepth>>;
 }

@@ -106,7 +106,12 @@ impl Receiver {
 
     /// Waits (up to 20 s) until at least `n` POSTs arrived.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_within(n, Duration::from_secs(20)).await
+    }
+
+    /// Waits (up to `most`) until at least `n` POSTs arrived.
+    pub async fn wait_for_within(&self, n: usize, most: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + most;
         loop {
             let got = self.received();
             if got.len() >= n {

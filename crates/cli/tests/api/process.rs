@@ -1030,19 +1030,6 @@ async fn https_is_built_in_with_http2_hsts_secure_cookies_and_reload_on_sighup()
     assert!(server.terminate());
 }
 
-/// Waits (up to 60 s) until the receiver has at least `n` deliveries.
-async fn received_at_least(hook: &crate::forwarding::Receiver, n: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while hook.received().len() < n {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} of {n} deliveries",
-            hook.received().len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 /// 2,000 events pushed, their webhook deliveries under way to a slow receiver, the server
 /// killed with SIGKILL twice and restarted: the receiver ends with every event, and what
 /// it got twice came with a delivery id it had already seen.
@@ -1079,10 +1066,12 @@ async fn every_delivery_arrives_after_kill_9_twice_and_repeats_keep_their_id() {
         assert_eq!(answer["success"], 1, "{answer}");
     }
     // Killed while delivering, twice, each time restarted under the same node name.
-    received_at_least(&hook, 300).await;
+    hook.wait_for_within(300, std::time::Duration::from_secs(60))
+        .await;
     server.kill9();
     let server = Served::start_with(dir.path(), &flags);
-    received_at_least(&hook, 1_000).await;
+    hook.wait_for_within(1_000, std::time::Duration::from_secs(60))
+        .await;
     server.kill9();
     let server = Served::start_with(dir.path(), &flags);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -1223,7 +1212,8 @@ async fn two_nodes_share_the_outbox_and_send_each_delivery_once() {
         async move { assert_ok(&node.post(IOC, &pairs(&ioc_numbered(key, i))).await) }
     });
     futures::future::join_all(pushes).await;
-    received_at_least(&hook, EVENTS).await;
+    hook.wait_for_within(EVENTS, std::time::Duration::from_secs(60))
+        .await;
     // Time for a second sending of anything, were two nodes sending.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let got = hook.received();

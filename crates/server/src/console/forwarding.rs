@@ -4,7 +4,7 @@
 //! removal, and its dead letters with a re-send.
 
 use super::admin::forbidden;
-use super::page::{render, unavailable};
+use super::page::{render, time, unavailable};
 use super::session::{self, ConsoleUser, Nav};
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
@@ -12,9 +12,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use pushdetect_forward::setup::from_params;
+use pushdetect_forward::setup::{from_params, listed};
 use pushdetect_model::forwarding::Filter;
-use pushdetect_store::external::time;
 use pushdetect_store::forwarding::{Delivery, Destination};
 use pushdetect_store::{Actor, StoreError};
 use std::collections::BTreeMap;
@@ -105,12 +104,11 @@ async fn page(
     user: &ConsoleUser,
     dead: Option<&str>,
 ) -> Result<ForwardingPage, StoreError> {
-    let depths = app.store.outbox_depths().await?;
-    let list = app.store.list_destinations(user.account_id).await?;
+    let list = listed(app.store.as_ref(), user.account_id).await?;
     let rows = list
         .iter()
-        .map(|d| {
-            let o = depths.iter().find(|o| o.destination_id == d.id);
+        .map(|(d, o)| {
+            let o = o.as_ref();
             Row {
                 name: d.name.clone(),
                 target: d.target.clone(),
@@ -126,7 +124,7 @@ async fn page(
             }
         })
         .collect();
-    let dead = match dead.and_then(|n| list.iter().find(|d| d.name == n)) {
+    let dead = match dead.and_then(|n| list.iter().map(|(d, _)| d).find(|d| d.name == n)) {
         Some(d) => Some((
             d.name.clone(),
             app.store

@@ -221,8 +221,8 @@ async fn task_links(
     ))
 }
 
-/// The page size parameter `limit`.
-fn page_size(r: &ParamReader<'_>) -> Result<u32, ApiError> {
+/// The page size parameter `limit`: 1 to 1000, default 100.
+pub(super) fn page_size(r: &ParamReader<'_>) -> Result<u32, ApiError> {
     Ok(r.parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
         Ok(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
         _ => Err(ApiError::invalid(n, "a page size from 1 to 1000")),

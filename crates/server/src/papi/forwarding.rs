@@ -4,14 +4,15 @@
 //! generated, and never again.
 
 use super::caller::Caller;
+use super::events::page_size;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
-use super::workflow::role_of;
+use super::workflow::{actor, admin_only, now_ms};
 use crate::client_addr::ClientAddr;
 use crate::state::AppState;
 use axum::extract::State;
 use pushdetect_forward::probe;
-use pushdetect_forward::setup::{destination_json, from_params};
+use pushdetect_forward::setup::{delivery_json, destination_json, from_params, listed};
 use pushdetect_model::forwarding_api::{
     DELIVERY_DEAD_LIST, DELIVERY_RESEND, DESTINATION_CREATE, DESTINATION_LIST, DESTINATION_REMOVE,
     DESTINATION_TEST, DESTINATION_UPDATE, MAX_RESEND_IDS,
@@ -20,34 +21,9 @@ use pushdetect_model::params::ParamReader;
 use pushdetect_model::values::parse_bool;
 use pushdetect_model::workflow_api::parse_ids;
 use pushdetect_model::{ApiError, ErrorCode};
-use pushdetect_store::external::time;
-use pushdetect_store::forwarding::{Delivery, Destination};
-use pushdetect_store::{Actor, Principal, StoreError};
+use pushdetect_store::forwarding::Destination;
+use pushdetect_store::StoreError;
 use serde_json::{json, Value};
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Refuses a caller who is not an admin user of the account.
-async fn admin(app: &AppState, caller: &Caller) -> Result<(), Failure> {
-    let role = role_of(app, caller).await?;
-    if matches!(caller.principal, Principal::User(_)) && role.may_administer() {
-        Ok(())
-    } else {
-        Err(role
-            .refusal("manage forwarding destinations (admin users only)")
-            .into())
-    }
-}
-
-fn actor(caller: &Caller, address: ClientAddr) -> Actor {
-    Actor {
-        principal: Some(caller.principal),
-        label: caller.label.clone(),
-        address: Some(address.0.to_string()),
-    }
-}
 
 /// The destination a `destination` parameter names, of the caller's account.
 async fn named(
@@ -71,20 +47,6 @@ async fn named(
         })
 }
 
-/// The external form of a delivery.
-pub fn delivery_json(d: &Delivery) -> Value {
-    json!({
-        "delivery_id": d.id,
-        "change": d.change,
-        "event_id": d.event_id,
-        "incident_id": d.incident_id,
-        "created_at": time(d.created_at_ms),
-        "attempts": d.attempts,
-        "last_error": d.last_error,
-        "dead_lettered_at": d.dead_at_ms.map(time),
-    })
-}
-
 /// Runs a forwarding call: the caller must be an admin user; its parameters are read by
 /// `spec`.
 macro_rules! handler {
@@ -99,7 +61,12 @@ macro_rules! handler {
         ) -> Reply {
             let result = async {
                 let r = ParamReader::new(&$spec, &params)?;
-                admin(&app, &caller).await?;
+                admin_only(
+                    &app,
+                    &caller,
+                    "manage forwarding destinations (admin users only)",
+                )
+                .await?;
                 $body(&app, &caller, address, &r).await
             }
             .await;
@@ -171,13 +138,10 @@ async fn list_destinations(
     _address: ClientAddr,
     _r: &ParamReader<'_>,
 ) -> Result<Value, Failure> {
-    let depths = app.store.outbox_depths().await?;
-    let list: Vec<Value> = app
-        .store
-        .list_destinations(caller.account_id)
+    let list: Vec<Value> = listed(app.store.as_ref(), caller.account_id)
         .await?
         .iter()
-        .map(|d| destination_json(d, depths.iter().find(|o| o.destination_id == d.id)))
+        .map(|(d, depth)| destination_json(d, depth.as_ref()))
         .collect();
     Ok(json!({"destinations": list}))
 }
@@ -236,12 +200,7 @@ async fn dead_letters(
     _address: ClientAddr,
     r: &ParamReader<'_>,
 ) -> Result<Value, Failure> {
-    let limit = r
-        .parse_opt("limit", |n, v| match v.trim().parse::<u32>() {
-            Ok(l) if (1..=1000).contains(&l) => Ok(l),
-            _ => Err(ApiError::invalid(n, "a page size from 1 to 1000")),
-        })?
-        .unwrap_or(100);
+    let limit = page_size(r)?;
     let d = named(app, caller, r).await?;
     let dead = app
         .store

@@ -21,7 +21,8 @@ use pushdetect_model::workflow_api::{
     parse_ids, AUDIT_LIST, INCIDENT_COMMENT, INCIDENT_HISTORY, INCIDENT_MERGE, INCIDENT_SPLIT,
     INCIDENT_UPDATE,
 };
-use pushdetect_model::{ApiError, ErrorCode, FormParams, Timestamp};
+use pushdetect_model::{ApiError, ErrorCode, FormParams};
+use pushdetect_store::external::time;
 use pushdetect_store::{
     Actor, AuditFilter, AuditRecord, Comment, CommentChange, Principal, StoreError,
 };
@@ -30,12 +31,8 @@ use serde_json::{json, Value};
 /// Default and largest page of the audit trail.
 const AUDIT_PAGE: (u32, u32) = (100, 1000);
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn time(ms: i64) -> String {
-    Timestamp::from_millis(ms).to_string()
 }
 
 /// What the caller may do: a user's role as stored now (a change applies at once), an
@@ -62,8 +59,23 @@ async fn may_change(app: &AppState, caller: &Caller, action: &str) -> Result<Rol
     }
 }
 
+/// Refuses a caller who is not an admin user of the account (a license never is), saying
+/// what they may not do.
+pub(super) async fn admin_only(
+    app: &AppState,
+    caller: &Caller,
+    action: &str,
+) -> Result<(), Failure> {
+    let role = role_of(app, caller).await?;
+    if matches!(caller.principal, Principal::User(_)) && role.may_administer() {
+        Ok(())
+    } else {
+        Err(role.refusal(action).into())
+    }
+}
+
 /// The caller as the audit trail records them.
-fn actor(caller: &Caller, address: ClientAddr) -> Actor {
+pub(super) fn actor(caller: &Caller, address: ClientAddr) -> Actor {
     Actor {
         principal: Some(caller.principal),
         label: caller.label.clone(),
@@ -403,12 +415,7 @@ async fn audit_list(
         })?,
         limit: limit + 1,
     };
-    let role = role_of(app, caller).await?;
-    if !matches!(caller.principal, Principal::User(_)) || !role.may_administer() {
-        return Err(role
-            .refusal("read the audit trail (admin users only)")
-            .into());
-    }
+    admin_only(app, caller, "read the audit trail (admin users only)").await?;
     let mut records = app.store.list_audit(&filter).await?;
     let more = records.len() > limit as usize;
     records.truncate(limit as usize);

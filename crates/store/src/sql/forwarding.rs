@@ -562,17 +562,19 @@ where
         Ok(changed)
     }
 
-    async fn outbox_depths(&self) -> StoreResult<Vec<OutboxDepth>> {
-        let rows = sqlx::query(
+    async fn outbox_depths(&self, account_id: Option<i64>) -> StoreResult<Vec<OutboxDepth>> {
+        let mut q = Statement::new(
             "SELECT d.id, d.account_id, d.name, \
              SUM(CASE WHEN o.id IS NOT NULL AND o.dead_at_ms IS NULL THEN 1 ELSE 0 END) AS pending, \
              SUM(CASE WHEN o.dead_at_ms IS NOT NULL THEN 1 ELSE 0 END) AS dead, \
              MIN(CASE WHEN o.dead_at_ms IS NULL THEN o.created_at_ms END) AS oldest \
-             FROM destinations d LEFT JOIN outbox o ON o.destination_id = d.id \
-             GROUP BY d.id, d.account_id, d.name ORDER BY d.id",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+             FROM destinations d LEFT JOIN outbox o ON o.destination_id = d.id",
+        );
+        if let Some(account) = account_id {
+            q.push(" WHERE d.account_id = ").push_bind(account);
+        }
+        q.push(" GROUP BY d.id, d.account_id, d.name ORDER BY d.id");
+        let rows = q.query::<B>().fetch_all(&self.reader).await?;
         rows.iter()
             .map(|row| {
                 Ok(OutboxDepth {

@@ -313,11 +313,13 @@ pub async fn one_node_holds_a_destination_and_a_retried_delivery_holds_back_the_
         .await
         .unwrap_err();
     assert!(matches!(foreign, StoreError::NotFound(_)), "{foreign}");
-    let depth = store.outbox_depths().await.unwrap();
+    let depth = store.outbox_depths(None).await.unwrap();
     assert_eq!(
         (depth[0].pending, depth[0].dead, depth[0].oldest_pending_ms),
         (1, 1, Some(3))
     );
+    assert_eq!(store.outbox_depths(Some(t.0)).await.unwrap(), depth);
+    assert!(store.outbox_depths(Some(other.0)).await.unwrap().is_empty());
     assert_eq!(
         store.resend(t.0, d.id, &[], 12_000, &op()).await.unwrap(),
         1
@@ -345,7 +347,7 @@ pub async fn one_node_holds_a_destination_and_a_retried_delivery_holds_back_the_
         .await
         .unwrap()
         .is_empty());
-    assert!(store.outbox_depths().await.unwrap().is_empty());
+    assert!(store.outbox_depths(None).await.unwrap().is_empty());
     let gone = store
         .remove_destination(t.0, d.id, &op())
         .await
