@@ -282,6 +282,13 @@ fn parse_time(input: &Input, name: &str) -> Result<Option<i64>> {
         .transpose()
 }
 
+/// The exclusive bound of `get_pending` asked without `before`: every task submitted up
+/// to and including this millisecond, so a submission answered before the question is
+/// pending in its answer even when both fall within one millisecond.
+fn pending_until(now_ms: i64) -> i64 {
+    now_ms.saturating_add(1)
+}
+
 /// `completed` and `get_pending`. `completed` never reaches past the store's completion
 /// horizon: every task completed before the `before` it echoes has committed, so a client
 /// that polls again with `after` = that `before` misses none.
@@ -298,7 +305,7 @@ pub(super) async fn completed(
         let horizon = app.store.completion_horizon().await.map_err(unavailable)?;
         asked_before.map_or(horizon, |b| b.min(horizon))
     } else {
-        asked_before.unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
+        asked_before.unwrap_or_else(|| pending_until(chrono::Utc::now().timestamp_millis()))
     };
     let mut tasks = if done {
         app.store
@@ -411,4 +418,17 @@ pub(super) async fn is_blocked(app: &AppState, who: &Licensed, input: &Input) ->
         "task_uuid": task.map(|t| t.uuid),
         "score": score,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pending_until;
+
+    #[test]
+    fn pending_without_before_includes_the_current_millisecond() {
+        let now = 1_764_475_038_439;
+        let submitted = now;
+        assert!(submitted < pending_until(now));
+        assert_eq!(pending_until(i64::MAX), i64::MAX);
+    }
 }
