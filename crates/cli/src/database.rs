@@ -58,10 +58,27 @@ impl DatabaseArgs {
 async fn open_dir(dir: &Path) -> Result<Arc<dyn Store>> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    warn_if_shared(dir);
     let path = dir.join(DB_FILE);
     Ok(Arc::new(SqliteStore::open(&path).await.with_context(
         || format!("cannot open database {}", path.display()),
     )?))
+}
+
+/// A data dir that others may read was made so by someone on purpose (pushdetect creates
+/// it 0700); it is left as it is, and said once.
+fn warn_if_shared(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                data_dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the data dir is open to other users; pushdetect creates it 0700"
+            );
+        }
+    }
 }
 
 /// `scheme://user:password@host/db` with the password replaced by `***`.

@@ -96,6 +96,10 @@ fn init_logging(format: &str, default_filter: &str) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The database, analysed content, spools and keys hold tenants' detections and
+    // secrets: whatever pushdetect creates is readable by its own user only (files 0600,
+    // directories 0700), whatever umask it was started with.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     init_logging(&cli.log_format, cli.command.default_log_filter());
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,

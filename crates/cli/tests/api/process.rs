@@ -200,6 +200,36 @@ async fn serve_initialises_an_empty_data_dir_and_prints_the_credentials() {
     c.login_license(&field("access_key"), &field("api_token"))
         .await;
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&field("sensor_key")))).await);
+    // Started with the test's umask (022), the server still keeps what it creates to
+    // its own user: the database and its journal, the content store and its lock.
+    let modes = private_modes(&data);
+    assert!(
+        modes.iter().any(|(p, _)| p.ends_with("pushdetect.db")),
+        "{modes:?}"
+    );
+    assert!(
+        modes.iter().any(|(p, _)| p.ends_with("content")),
+        "{modes:?}"
+    );
+    for (path, mode) in &modes {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, expected, "{} is {mode:o}", path.display());
+    }
+}
+
+/// Every path under `root` (and `root`) with its permission bits.
+fn private_modes(root: &Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+        found.push((path, meta.permissions().mode() & 0o777));
+    }
+    found
 }
 
 /// A port already taken fails `serve` before it initialises a database: no credentials
