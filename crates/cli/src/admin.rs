@@ -147,6 +147,12 @@ enum UserCmd {
         /// User name.
         username: String,
     },
+    /// Give a user a new random password, printed once, and end their sessions: how a
+    /// forgotten password (the first admin's too) is recovered.
+    ResetPassword {
+        /// User name.
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,56 +330,61 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 ))
             }
         },
-        What::User(cmd) => {
-            match cmd {
-                UserCmd::Add {
-                    username,
-                    account: a,
-                    role,
-                    admin,
-                } => {
-                    let role = if admin { Role::Admin } else { role };
-                    if username.contains('/') || username.trim().is_empty() {
-                        return Err(anyhow!(
-                            "the username must not be empty or hold '/': names with '/' are \
+        What::User(cmd) => match cmd {
+            UserCmd::Add {
+                username,
+                account: a,
+                role,
+                admin,
+            } => {
+                let role = if admin { Role::Admin } else { role };
+                if username.contains('/') || username.trim().is_empty() {
+                    return Err(anyhow!(
+                        "the username must not be empty or hold '/': names with '/' are \
                              those an account's admin makes on the console (account/name)"
-                        ));
-                    }
-                    let acc = account(store, &a).await?;
-                    let new = add_user(store, acc.id, &username, role, &by).await?;
-                    json!({"user_id": new.user.id, "username": new.user.username,
+                    ));
+                }
+                let acc = account(store, &a).await?;
+                let new = add_user(store, acc.id, &username, role, &by).await?;
+                json!({"user_id": new.user.id, "username": new.user.username,
                        "password": new.password, "account_id": acc.id, "role": role.as_str()})
-                }
-                UserCmd::Role { username, role } => {
-                    store
-                        .set_user_role(user_id(store, &username).await?, role, &by)
-                        .await?;
-                    done(format!("user {username} is now {role}"))
-                }
-                UserCmd::List { account: a } => {
-                    let filter = account_filter(store, &a).await?;
-                    json!(store
+            }
+            UserCmd::Role { username, role } => {
+                store
+                    .set_user_role(user_id(store, &username).await?, role, &by)
+                    .await?;
+                done(format!("user {username} is now {role}"))
+            }
+            UserCmd::List { account: a } => {
+                let filter = account_filter(store, &a).await?;
+                json!(store
                     .list_users(filter)
                     .await?
                     .into_iter()
-                    .map(|u| json!({"id": u.id, "username": u.username, "account_id": u.account_id,
-                                    "role": u.role.as_str(), "disabled": u.disabled}))
+                    .map(
+                        |u| json!({"id": u.id, "username": u.username, "account_id": u.account_id,
+                                    "role": u.role.as_str(), "disabled": u.disabled})
+                    )
                     .collect::<Vec<_>>())
-                }
-                UserCmd::Disable { username } => {
-                    store
-                        .set_user_disabled(user_id(store, &username).await?, true, &by)
-                        .await?;
-                    done(format!("user {username} disabled"))
-                }
-                UserCmd::Enable { username } => {
-                    store
-                        .set_user_disabled(user_id(store, &username).await?, false, &by)
-                        .await?;
-                    done(format!("user {username} enabled"))
-                }
             }
-        }
+            UserCmd::Disable { username } => {
+                store
+                    .set_user_disabled(user_id(store, &username).await?, true, &by)
+                    .await?;
+                done(format!("user {username} disabled"))
+            }
+            UserCmd::ResetPassword { username } => {
+                let id = user_id(store, &username).await?;
+                let password = pushdetect_server::provision::reset_password(store, id, &by).await?;
+                json!({"username": username, "password": password})
+            }
+            UserCmd::Enable { username } => {
+                store
+                    .set_user_disabled(user_id(store, &username).await?, false, &by)
+                    .await?;
+                done(format!("user {username} enabled"))
+            }
+        },
         What::License(cmd) => match cmd {
             LicenseCmd::Add { account: a, name } => {
                 let acc = account(store, &a).await?;

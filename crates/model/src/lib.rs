@@ -4,6 +4,7 @@
 //! type here is valid by construction. Refusals are [`ApiError`]s that name the parameter
 //! and what is expected. Response envelopes (JSON and XML) live in [`envelope`]. No I/O.
 
+pub mod account_api;
 pub mod analyst;
 pub mod batch;
 pub mod envelope;

@@ -277,6 +277,10 @@ value_enum!(
         UserDisabled => "user.disabled",
         /// A user's role changed.
         UserRole => "user.role",
+        /// A user changed their own password.
+        UserPasswordChanged => "user.password_changed",
+        /// An admin gave a user a new password.
+        UserPasswordReset => "user.password_reset",
         /// A license was created.
         LicenseCreated => "license.created",
         /// A license was enabled or disabled.
@@ -495,7 +499,7 @@ mod tests {
             AuditAction::parse("action", "LOGIN.FAILED").unwrap(),
             AuditAction::LoginFailed
         );
-        assert_eq!(AuditAction::ALLOWED.len(), 25);
+        assert_eq!(AuditAction::ALLOWED.len(), 27);
         assert_eq!(COMMENT_EDIT_WINDOW_MS, 600_000, "ten minutes");
     }
 }

@@ -2,6 +2,7 @@
 //! (`openapi`) are both built from it, so they cannot drift apart.
 
 use crate::papi::auth;
+use pushdetect_model::account_api::{PASSWORD_CHANGE, PASSWORD_RESET};
 use pushdetect_model::batch::PUSH_EVENTS;
 use pushdetect_model::forwarding_api::{
     DELIVERY_DEAD_LIST, DELIVERY_RESEND, DESTINATION_CREATE, DESTINATION_LIST, DESTINATION_REMOVE,
@@ -63,6 +64,10 @@ pub enum Action {
     DeadDeliveries,
     /// Send dead letters again.
     ResendDeliveries,
+    /// Change one's own password.
+    ChangePassword,
+    /// Give a user of the account a new password.
+    ResetPassword,
 }
 
 /// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
@@ -154,6 +159,8 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(&DESTINATION_TEST, POST, Action::TestDestination),
         ep(&DELIVERY_DEAD_LIST, GET_POST, Action::DeadDeliveries),
         ep(&DELIVERY_RESEND, POST, Action::ResendDeliveries),
+        ep(&PASSWORD_CHANGE, POST, Action::ChangePassword),
+        ep(&PASSWORD_RESET, POST, Action::ResetPassword),
     ]);
     endpoints
 });

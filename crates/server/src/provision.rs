@@ -113,6 +113,28 @@ pub async fn rotate_token(
     Ok(api_token)
 }
 
+/// Gives a user a new random password, as an admin does when it is forgotten; their
+/// sessions end. Returns the password, to be handed over once.
+pub async fn reset_password(store: &dyn Store, user_id: i64, actor: &Actor) -> StoreResult<String> {
+    let password = random_alphanumeric(20);
+    store
+        .set_user_password(user_id, &hash_secret(&password), true, actor)
+        .await?;
+    Ok(password)
+}
+
+/// Sets the password a user chose for themselves; every session of theirs ends.
+pub async fn change_password(
+    store: &dyn Store,
+    user_id: i64,
+    password: &pushdetect_model::account_api::NewPassword,
+    actor: &Actor,
+) -> StoreResult<()> {
+    store
+        .set_user_password(user_id, &hash_secret(password.expose()), false, actor)
+        .await
+}
+
 /// Creates an account with an admin user, one license and one sensor of it, as done by
 /// the operator.
 pub async fn init_account(

@@ -3,7 +3,7 @@
 //! passes.
 
 use crate::endpoints::{Action, ENDPOINTS, SUFFIXES};
-use crate::papi::{auth, batch, events, forwarding, push, workflow};
+use crate::papi::{account, auth, batch, events, forwarding, push, workflow};
 use crate::state::AppState;
 use crate::{metrics, openapi};
 use axum::extract::DefaultBodyLimit;
@@ -43,6 +43,8 @@ fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
         Action::TestDestination => on(filter, forwarding::test),
         Action::DeadDeliveries => on(filter, forwarding::dead_list),
         Action::ResendDeliveries => on(filter, forwarding::resend),
+        Action::ChangePassword => on(filter, account::change),
+        Action::ResetPassword => on(filter, account::reset),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The secrets a caller proves, checked against the store: a user's password and a
 //! license's API token (argon2, run off the async workers). Shared by the PAPI's login,
-//! the Analyst API and the console.
+//! the Analyst API and the console; and a user's change of their own password, which
+//! proves the current one the same way.
 
 use crate::credentials::verify_secret;
 use crate::state::AppState;
@@ -36,4 +37,47 @@ pub async fn license_with_token(
     let license = app.store.find_license_by_access_key(access_key).await?;
     let ok = verify(token, license.as_ref().map(|l| l.api_token_hash.clone())).await;
     Ok(license.filter(|l| ok && !l.disabled))
+}
+
+/// Why a user's change of their own password was refused.
+#[derive(Debug)]
+pub enum OwnPasswordRefused {
+    /// Too many wrong passwords for this name lately; the message says when to try again.
+    Throttled(String),
+    /// The current password given is not the user's.
+    WrongCurrent,
+}
+
+/// Changes a user's own password once they proved the current one: the proof takes a
+/// turn of the login throttle for their name (a stolen session is no shortcut to
+/// guessing), and every session of the user ends. Shared by the read API and the console,
+/// each of which then starts the caller's new session.
+pub async fn change_own_password(
+    app: &AppState,
+    user_id: i64,
+    username: &str,
+    current: &str,
+    new: &pushdetect_model::account_api::NewPassword,
+    actor: &pushdetect_store::Actor,
+    peer: std::net::IpAddr,
+) -> Result<Result<(), OwnPasswordRefused>, StoreError> {
+    let attempt = match app
+        .throttle
+        .begin(crate::throttle::Credential::User, username, peer)
+        .await
+    {
+        Ok(a) => a,
+        Err(refused) => return Ok(Err(OwnPasswordRefused::Throttled(refused.message()))),
+    };
+    let proven = user_with_password(app, username, current)
+        .await?
+        .is_some_and(|u| u.id == user_id);
+    if !proven {
+        attempt.failed();
+        return Ok(Err(OwnPasswordRefused::WrongCurrent));
+    }
+    attempt.succeeded();
+    crate::provision::change_password(app.store.as_ref(), user_id, new, actor).await?;
+    tracing::info!(user = %username, "password changed; the user's other sessions ended");
+    Ok(Ok(()))
 }

@@ -49,6 +49,15 @@ pub trait Directory: Send + Sync {
     async fn set_user_disabled(&self, id: i64, disabled: bool, actor: &Actor) -> StoreResult<()>;
     /// Changes a user's role; it applies to their next request.
     async fn set_user_role(&self, id: i64, role: Role, actor: &Actor) -> StoreResult<()>;
+    /// Replaces a user's password hash and ends every session of theirs. `reset` says an
+    /// admin gave the password (audited as a reset) rather than the user choosing it.
+    async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        reset: bool,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Creates a license.
     async fn create_license(

@@ -529,6 +529,69 @@ async fn unique_names_conflict_and_disabling_cascades(backend: Backend) {
     ));
 }
 
+/// A new password replaces the hash, ends every session of that user and no other, and
+/// the trail says who changed it and how, never what to.
+async fn a_password_change_ends_the_users_sessions_and_is_audited(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
+    let user = store
+        .create_user(account.id, "u", "old-hash", Role::Analyst, &op(), 0)
+        .await
+        .unwrap();
+    let other = store
+        .create_user(account.id, "v", "hash", Role::Analyst, &op(), 0)
+        .await
+        .unwrap();
+    for (id, who) in [("s1", user.id), ("s2", user.id), ("s3", other.id)] {
+        store
+            .create_session(id, account.id, Principal::User(who), 0)
+            .await
+            .unwrap();
+    }
+    store
+        .set_user_password(user.id, "new-hash", false, &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_user("u").await.unwrap().unwrap().password_hash,
+        "new-hash"
+    );
+    assert!(store.find_session("s1", 0).await.unwrap().is_none());
+    assert!(store.find_session("s2", 0).await.unwrap().is_none());
+    assert!(store.find_session("s3", 0).await.unwrap().is_some());
+    store
+        .set_user_password(other.id, "reset-hash", true, &op())
+        .await
+        .unwrap();
+    assert!(store.find_session("s3", 0).await.unwrap().is_none());
+    let trail = store
+        .list_audit(&pushdetect_store::AuditFilter {
+            account_id: Some(account.id),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = trail
+        .iter()
+        .take(2)
+        .map(|r| (r.action, r.target.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (pushdetect_store::AuditAction::UserPasswordReset, "user v"),
+            (pushdetect_store::AuditAction::UserPasswordChanged, "user u"),
+        ]
+    );
+    assert!(trail.iter().all(|r| !format!("{r:?}").contains("hash")));
+    assert!(matches!(
+        store.set_user_password(999, "h", true, &op()).await,
+        Err(pushdetect_store::StoreError::NotFound(_))
+    ));
+}
+
 fn queued(
     uuid: &str,
     account_id: i64,
@@ -1155,6 +1218,7 @@ conformance!(
     purge_removes_idle_sessions_and_old_fingerprints_only,
     a_fingerprint_older_than_the_window_does_not_match,
     unique_names_conflict_and_disabling_cascades,
+    a_password_change_ends_the_users_sessions_and_is_audited,
     the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
     a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
     a_large_batch_stores_every_value_as_given,

@@ -22,6 +22,7 @@ mod mail;
 mod mail_commands;
 mod mail_corpus;
 mod network_selection;
+mod passwords;
 mod process;
 mod read_api;
 mod resend;

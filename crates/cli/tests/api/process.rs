@@ -342,6 +342,36 @@ async fn admin_manages_tenants_licenses_sensors_and_tokens() {
             .len(),
         1
     );
+    // A forgotten password is recovered by the operator: a new one is printed once, the
+    // old one and the sessions made with it end, while the server runs.
+    let reset = admin(&["user", "reset-password", "alice"]);
+    let new_password = reset["password"].as_str().unwrap();
+    assert_eq!(reset["username"], "alice");
+    assert_ne!(new_password, acme["password"].as_str().unwrap());
+    // The server learns of a change made by another process within its lookup cache's
+    // lifetime.
+    let deadline = std::time::Instant::now() + pushdetect_store::LOOKUP_TTL * 5;
+    while alice.get(LIST, &[]).await["success"] == 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session outlived the reset"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_error(&alice.get(LIST, &[]).await, 3004, "log in again");
+    let v = Client::new(base)
+        .post(
+            "/papi/login",
+            &[
+                ("username", "alice"),
+                ("password", acme["password"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_error(&v, 3004, "login failed");
+    alice.login_user("alice", new_password).await;
+    let (ok, _, err) = run(&["admin", "--data-dir", d, "user", "reset-password", "nobody"]);
+    assert!(!ok && err.contains("no user 'nobody'"), "{err}");
 }
 
 #[tokio::test]

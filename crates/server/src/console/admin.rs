@@ -1,7 +1,7 @@
 //! Admin pages, for the admin users of an account only: its users, licenses and sensors,
-//! adding them, enabling and disabling them, and rotating a license's API token. New
-//! passwords and tokens are shown once, in the answer to the form that made them, never
-//! in a URL; they are stored hashed.
+//! adding them, enabling and disabling them, resetting a user's password and rotating a
+//! license's API token. New passwords and tokens are shown once, in the answer to the form
+//! that made them, never in a URL; they are stored hashed.
 
 use super::page::{render, unavailable};
 use super::session::{self, ConsoleUser, Nav};
@@ -227,6 +227,31 @@ async fn apply(
             store.set_user_disabled(target.id, disabled, by).await?;
             Outcome::Done(format!("User {} {verb}", target.username))
         }
+        "reset_password" => {
+            let users = store.list_users(Some(user.account_id)).await?;
+            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
+            else {
+                return Ok(Outcome::Refused(
+                    "'id' is not a user of this account".into(),
+                ));
+            };
+            if target.id == user.user_id {
+                return Ok(Outcome::Refused(
+                    "change your own password on the Password page".into(),
+                ));
+            }
+            let password = provision::reset_password(store, target.id, by).await?;
+            Outcome::Shown(Secret {
+                what: format!(
+                    "New password of {}; their sessions have ended",
+                    target.username
+                ),
+                lines: vec![
+                    ("username".into(), target.username.clone()),
+                    ("password".into(), password),
+                ],
+            })
+        }
         "set_role" => {
             let users = store.list_users(Some(user.account_id)).await?;
             let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
@@ -335,7 +360,7 @@ async fn apply(
             Outcome::Done(format!("Sensor {} (subkey_id {}) {verb}", s.name, s.id))
         }
         other => Outcome::Refused(format!(
-            "'op' must be one of add_user, set_user, set_role, set_grouping, add_license, set_license, \
+            "'op' must be one of add_user, set_user, reset_password, set_role, set_grouping, add_license, set_license, \
              rotate_token, add_sensor, set_sensor, not '{other}'"
         )),
     })

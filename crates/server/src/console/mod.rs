@@ -14,6 +14,7 @@ pub mod forwarding;
 pub mod incidents;
 pub mod login;
 pub mod page;
+pub mod password;
 pub mod session;
 pub mod tasks;
 
@@ -93,6 +94,7 @@ pub fn router() -> Router<AppState> {
         .route("/tasks", get(tasks::list))
         .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))
+        .route("/password", get(password::show).post(password::change))
         .route("/audit", get(audit::page))
         .route(
             "/forwarding",

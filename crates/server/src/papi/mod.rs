@@ -1,5 +1,6 @@
 //! The Portal API (PAPI) under `/papi`: login, pushes and the read API.
 
+pub mod account;
 pub mod auth;
 pub mod batch;
 pub mod caller;

@@ -216,6 +216,37 @@ where
         .await
     }
 
+    async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        reset: bool,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        // The password itself is a secret: the trail says that it changed, and how.
+        let user = self.user_by_id(id).await?;
+        let action = if reset {
+            AuditAction::UserPasswordReset
+        } else {
+            AuditAction::UserPasswordChanged
+        };
+        let record = NewAudit::of(
+            Some(user.account_id),
+            action,
+            format!("user {}", user.username),
+        );
+        self.update_row(
+            "users",
+            "password_hash",
+            password_hash.to_owned(),
+            id,
+            Some("user_id"),
+            actor,
+            record,
+        )
+        .await
+    }
+
     async fn set_user_role(&self, id: i64, role: Role, actor: &Actor) -> StoreResult<()> {
         let user = self.user_by_id(id).await?;
         let record = NewAudit::of(
