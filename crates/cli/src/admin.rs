@@ -44,6 +44,9 @@ enum What {
     /// Forwarding destinations: syslog servers and webhooks detections are sent on to.
     #[command(subcommand)]
     Destination(crate::destinations::DestinationCmd),
+    /// Users' API tokens for the read API (Authorization: Bearer).
+    #[command(subcommand)]
+    Token(crate::tokens::TokenCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -418,6 +421,7 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
             }
         },
         What::Rules(_) => unreachable!("rules commands need no store"),
+        What::Token(cmd) => crate::tokens::execute(store, cmd).await?,
         What::Destination(cmd) => {
             crate::destinations::execute(store, cmd, &pushdetect_server::config::system_hostname())
                 .await?

@@ -15,6 +15,7 @@ mod push;
 mod serve;
 mod shell;
 mod spool;
+mod tokens;
 
 use clap::{Parser, Subcommand};
 

@@ -281,6 +281,10 @@ value_enum!(
         UserPasswordChanged => "user.password_changed",
         /// An admin gave a user a new password.
         UserPasswordReset => "user.password_reset",
+        /// A user created an API token.
+        TokenCreated => "token.created",
+        /// An API token was revoked.
+        TokenRevoked => "token.revoked",
         /// A license was created.
         LicenseCreated => "license.created",
         /// A license was enabled or disabled.
@@ -499,7 +503,7 @@ mod tests {
             AuditAction::parse("action", "LOGIN.FAILED").unwrap(),
             AuditAction::LoginFailed
         );
-        assert_eq!(AuditAction::ALLOWED.len(), 27);
+        assert_eq!(AuditAction::ALLOWED.len(), 29);
         assert_eq!(COMMENT_EDIT_WINDOW_MS, 600_000, "ten minutes");
     }
 }

@@ -33,8 +33,18 @@ pub fn random_task_uuid() -> String {
     hex::encode(bytes)
 }
 
-/// What the store keeps of a session id: its SHA-256 (the id itself has 256 bits of
-/// entropy, so a fast hash suffices and lookups stay cheap).
+/// A new API token: the recognisable prefix and 40 random alphanumeric characters
+/// (about 238 bits).
+pub fn new_api_token() -> String {
+    format!(
+        "{}{}",
+        pushdetect_model::account_api::TOKEN_PREFIX,
+        random_alphanumeric(40)
+    )
+}
+
+/// What the store keeps of a session id or an API token: its SHA-256 (either has over 200
+/// bits of entropy, so a fast hash suffices and lookups stay cheap).
 pub fn session_id_hash(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }

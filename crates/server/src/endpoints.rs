@@ -2,7 +2,9 @@
 //! (`openapi`) are both built from it, so they cannot drift apart.
 
 use crate::papi::auth;
-use pushdetect_model::account_api::{PASSWORD_CHANGE, PASSWORD_RESET};
+use pushdetect_model::account_api::{
+    TokenScope, PASSWORD_CHANGE, PASSWORD_RESET, TOKEN_CREATE, TOKEN_LIST, TOKEN_REVOKE,
+};
 use pushdetect_model::batch::PUSH_EVENTS;
 use pushdetect_model::forwarding_api::{
     DELIVERY_DEAD_LIST, DELIVERY_RESEND, DESTINATION_CREATE, DESTINATION_LIST, DESTINATION_REMOVE,
@@ -15,6 +17,7 @@ use pushdetect_model::workflow_api::{
     AUDIT_LIST, INCIDENT_COMMENT, INCIDENT_HISTORY, INCIDENT_MERGE, INCIDENT_SPLIT, INCIDENT_UPDATE,
 };
 use pushdetect_model::EventKind;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// What an endpoint does.
@@ -68,6 +71,36 @@ pub enum Action {
     ChangePassword,
     /// Give a user of the account a new password.
     ResetPassword,
+    /// Create an API token.
+    CreateToken,
+    /// List API tokens.
+    ListTokens,
+    /// Revoke an API token.
+    RevokeToken,
+}
+
+impl Action {
+    /// Whether an API token of `scope` may make this call: any token the reading calls, a
+    /// write token the rest its user's role allows, but no token manages passwords or
+    /// tokens (a leaked token must not make itself a successor or lock its user out).
+    /// Refused: why, for the caller.
+    pub fn allows_token(self, scope: TokenScope) -> Result<(), &'static str> {
+        use Action::*;
+        match self {
+            Ping | ListEvents | GetEvent | ListIncidents | GetIncident | IncidentHistory
+            | ListAudit | ListDestinations | DeadDeliveries => Ok(()),
+            ChangePassword | ResetPassword | CreateToken | ListTokens | RevokeToken | Login
+            | Logout => Err(
+                "passwords and API tokens are managed after logging in with a \
+                             user name and password, not with an API token",
+            ),
+            _ if scope == TokenScope::Write => Ok(()),
+            _ => Err(
+                "this API token is read-only: it may call the reading methods only; \
+                      create a write token for this call",
+            ),
+        }
+    }
 }
 
 /// One PAPI endpoint. Each answers at `/papi/PATH`, `/papi/PATH.json` and `/papi/PATH.xml`.
@@ -161,9 +194,27 @@ pub static ENDPOINTS: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
         ep(&DELIVERY_RESEND, POST, Action::ResendDeliveries),
         ep(&PASSWORD_CHANGE, POST, Action::ChangePassword),
         ep(&PASSWORD_RESET, POST, Action::ResetPassword),
+        ep(&TOKEN_CREATE, POST, Action::CreateToken),
+        ep(&TOKEN_LIST, GET_POST, Action::ListTokens),
+        ep(&TOKEN_REVOKE, POST, Action::RevokeToken),
     ]);
     endpoints
 });
 
 /// The format suffixes every PAPI path answers with.
 pub const SUFFIXES: [&str; 3] = ["", ".json", ".xml"];
+
+/// The action of the PAPI endpoint at `path` (`/papi/…`, with or without its format suffix).
+pub fn action_at(path: &str) -> Option<Action> {
+    static BY_PATH: LazyLock<HashMap<String, Action>> = LazyLock::new(|| {
+        ENDPOINTS
+            .iter()
+            .flat_map(|e| {
+                SUFFIXES
+                    .iter()
+                    .map(move |suffix| (format!("/papi/{}{suffix}", e.path()), e.action))
+            })
+            .collect()
+    });
+    BY_PATH.get(path).copied()
+}

@@ -1,8 +1,15 @@
-//! Creating accounts, users, licenses and sensors with fresh secrets: shared by
-//! `pushdetect init`, the first start of `serve` and `pushdetect admin`.
+//! Creating accounts, users, licenses, sensors and API tokens with fresh secrets, and
+//! replacing passwords: shared by `pushdetect init`, the first start of `serve`,
+//! `pushdetect admin`, the console and the read API.
 
-use crate::credentials::{hash_secret, random_alphanumeric, random_key};
-use pushdetect_store::{Account, Actor, License, Role, Sensor, Store, StoreResult, User};
+use crate::credentials::{
+    hash_secret, new_api_token, random_alphanumeric, random_key, session_id_hash,
+};
+use pushdetect_model::account_api::{TokenScope, MAX_TOKENS_PER_USER};
+use pushdetect_store::{
+    Account, Actor, ApiToken, License, NewApiToken, Role, Sensor, Store, StoreError, StoreResult,
+    User,
+};
 use serde::Serialize;
 
 fn now_ms() -> i64 {
@@ -133,6 +140,60 @@ pub async fn change_password(
     store
         .set_user_password(user_id, &hash_secret(password.expose()), false, actor)
         .await
+}
+
+/// Why an API token was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum NewTokenError {
+    /// The user holds as many tokens as one may.
+    #[error(
+        "the user already has {MAX_TOKENS_PER_USER} API tokens, the most one may hold; revoke \
+         one first"
+    )]
+    TooMany,
+    /// The user has a token of this name.
+    #[error("the user already has a token named '{0}'; choose another name")]
+    NameTaken(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// Makes an API token for a user of `account_id`, good for `expires_days` (or until
+/// revoked), and returns it with its secret, to be shown this once. Shared by the read
+/// API, the console and the CLI.
+pub async fn create_token(
+    store: &dyn Store,
+    account_id: i64,
+    user_id: i64,
+    name: &str,
+    scope: TokenScope,
+    expires_days: Option<i64>,
+    by: &Actor,
+) -> Result<(ApiToken, String), NewTokenError> {
+    let held = store
+        .list_api_tokens(None, Some(user_id))
+        .await
+        .map_err(NewTokenError::Store)?;
+    if held.len() >= MAX_TOKENS_PER_USER {
+        return Err(NewTokenError::TooMany);
+    }
+    let secret = new_api_token();
+    let now = now_ms();
+    let new = NewApiToken {
+        user_id,
+        account_id,
+        name,
+        token_hash: &session_id_hash(&secret),
+        scope,
+        expires_at_ms: expires_days.map(|d| now + d * 86_400_000),
+        now_ms: now,
+    };
+    match store.create_api_token(&new, by).await {
+        Ok(t) => Ok((t, secret)),
+        Err(StoreError::Conflict(_)) => Err(NewTokenError::NameTaken(name.to_owned())),
+        Err(e) => Err(NewTokenError::Store(e)),
+    }
 }
 
 /// Creates an account with an admin user, one license and one sensor of it, as done by

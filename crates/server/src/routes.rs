@@ -45,6 +45,9 @@ fn handler(action: Action, filter: MethodFilter) -> MethodRouter<AppState> {
         Action::ResendDeliveries => on(filter, forwarding::resend),
         Action::ChangePassword => on(filter, account::change),
         Action::ResetPassword => on(filter, account::reset),
+        Action::CreateToken => on(filter, account::create),
+        Action::ListTokens => on(filter, account::list),
+        Action::RevokeToken => on(filter, account::revoke),
     }
 }
 

@@ -28,6 +28,7 @@ mod schema;
 pub mod sql;
 pub mod sqlite;
 mod task_options;
+pub mod tokens;
 pub mod workflow;
 
 pub use analyses::Analyses;
@@ -39,6 +40,7 @@ pub use forwarding::Forwarding;
 pub use records::*;
 pub use schema::tables as schema_tables;
 pub use task_options::SubmissionOptions;
+pub use tokens::{ApiToken, ApiTokens, NewApiToken};
 pub use workflow::IncidentWorkflow;
 
 use async_trait::async_trait;
@@ -51,7 +53,15 @@ use async_trait::async_trait;
 /// client is sent only after the write returned.
 #[async_trait]
 pub trait Store:
-    Directory + Analyses + EventLog + IncidentWorkflow + Forwarding + Send + Sync + 'static
+    Directory
+    + Analyses
+    + EventLog
+    + IncidentWorkflow
+    + Forwarding
+    + tokens::ApiTokens
+    + Send
+    + Sync
+    + 'static
 {
     /// Removes sessions idle since before `sessions_before_ms`, push fingerprints kept
     /// until before `now_ms` (see [`Dedup::keep_until_ms`]), and deliveries queued for a

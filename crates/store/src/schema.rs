@@ -86,6 +86,21 @@ pub(crate) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "api_tokens",
+        identity: true,
+        columns: &[
+            ("id", Int),
+            ("account_id", Int),
+            ("user_id", Int),
+            ("name", Text),
+            ("token_hash", Text),
+            ("scope", Text),
+            ("created_at_ms", Int),
+            ("expires_at_ms", OptInt),
+            ("last_used_ms", OptInt),
+        ],
+    },
+    Table {
         name: "tasks",
         identity: false,
         columns: &[

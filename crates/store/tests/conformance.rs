@@ -592,6 +592,119 @@ async fn a_password_change_ends_the_users_sessions_and_is_audited(backend: Backe
     ));
 }
 
+/// A token is found by its hash while it works: not after it expires, its user or account
+/// is disabled, or it is revoked; names are unique per user; both changes are audited.
+async fn api_tokens_work_until_they_expire_are_revoked_or_their_user_is_disabled(backend: Backend) {
+    use pushdetect_model::account_api::TokenScope;
+    use pushdetect_store::NewApiToken;
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let account = store.create_account("a", &op(), 0).await.unwrap();
+    let other = store.create_account("b", &op(), 0).await.unwrap();
+    let user = store
+        .create_user(account.id, "u", "hash", Role::Analyst, &op(), 0)
+        .await
+        .unwrap();
+    let new = |name: &'static str, hash: &'static str, expires: Option<i64>| NewApiToken {
+        user_id: user.id,
+        account_id: account.id,
+        name,
+        token_hash: hash,
+        scope: TokenScope::Read,
+        expires_at_ms: expires,
+        now_ms: 1_000,
+    };
+    let forever = store
+        .create_api_token(&new("siem", "h1", None), &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            forever.username.as_str(),
+            forever.scope,
+            forever.last_used_ms
+        ),
+        ("u", TokenScope::Read, None)
+    );
+    let brief = store
+        .create_api_token(
+            &NewApiToken {
+                scope: TokenScope::Write,
+                ..new("brief", "h2", Some(5_000))
+            },
+            &op(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_api_token(&new("siem", "h3", None), &op())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A user of another account is not found through this one.
+    assert!(matches!(
+        store
+            .create_api_token(
+                &NewApiToken {
+                    account_id: other.id,
+                    ..new("x", "h4", None)
+                },
+                &op()
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let listed = store.list_api_tokens(Some(account.id), None).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [forever.id, brief.id]
+    );
+    assert!(store
+        .list_api_tokens(Some(other.id), None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let found = |hash: &'static str, at: i64| async move {
+        store.find_api_token(hash, at).await.unwrap().map(|t| t.id)
+    };
+    assert_eq!(found("h1", 9_000).await, Some(forever.id));
+    assert_eq!(found("h2", 4_999).await, Some(brief.id));
+    assert_eq!(found("h2", 5_000).await, None, "expired");
+    assert_eq!(found("nope", 0).await, None);
+    store.touch_api_token(forever.id, 7_000).await.unwrap();
+    assert_eq!(
+        store.list_api_tokens(None, Some(user.id)).await.unwrap()[0].last_used_ms,
+        Some(7_000)
+    );
+    store.set_user_disabled(user.id, true, &op()).await.unwrap();
+    assert_eq!(found("h1", 9_000).await, None, "user disabled");
+    store
+        .set_user_disabled(user.id, false, &op())
+        .await
+        .unwrap();
+    assert_eq!(found("h1", 9_000).await, Some(forever.id));
+    store.revoke_api_token(forever.id, &op()).await.unwrap();
+    assert_eq!(found("h1", 9_000).await, None, "revoked");
+    assert!(matches!(
+        store.revoke_api_token(forever.id, &op()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let trail = store
+        .list_audit(&pushdetect_store::AuditFilter {
+            account_id: Some(account.id),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = trail.iter().map(|r| r.action).collect();
+    assert!(actions.contains(&pushdetect_store::AuditAction::TokenCreated));
+    assert_eq!(actions[0], pushdetect_store::AuditAction::TokenRevoked);
+    assert!(!format!("{trail:?}").contains("h1"), "no hash in the trail");
+}
+
 fn queued(
     uuid: &str,
     account_id: i64,
@@ -1219,6 +1332,7 @@ conformance!(
     a_fingerprint_older_than_the_window_does_not_match,
     unique_names_conflict_and_disabling_cascades,
     a_password_change_ends_the_users_sessions_and_is_audited,
+    api_tokens_work_until_they_expire_are_revoked_or_their_user_is_disabled,
     the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
     a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
     a_large_batch_stores_every_value_as_given,

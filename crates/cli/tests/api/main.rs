@@ -1,5 +1,6 @@
 //! Integration tests: a real server on a random loopback port, real HTTP, real SQLite.
 
+mod access;
 mod analyst;
 mod auth;
 mod batch;
@@ -22,7 +23,7 @@ mod mail;
 mod mail_commands;
 mod mail_corpus;
 mod network_selection;
-mod passwords;
+
 mod process;
 mod read_api;
 mod resend;

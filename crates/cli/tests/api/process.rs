@@ -370,6 +370,44 @@ async fn admin_manages_tenants_licenses_sensors_and_tokens() {
         .await;
     assert_error(&v, 3004, "login failed");
     alice.login_user("alice", new_password).await;
+    // The operator makes a token for a service, lists it (never the secret) and revokes
+    // it; the running server honours both.
+    let made = admin(&[
+        "token",
+        "add",
+        "alice",
+        "--name",
+        "splunk",
+        "--expires-days",
+        "7",
+    ]);
+    let token = made["token"].as_str().unwrap();
+    assert_eq!(made["scope"], "read");
+    let bearer = |t: &str| {
+        reqwest::Client::new()
+            .get(format!("{base}{LIST}"))
+            .header("Authorization", format!("Bearer {t}"))
+    };
+    assert_eq!(json(bearer(token)).await["success"], 1);
+    let listed = admin(&["token", "list", "--user", "alice"]);
+    assert_eq!(listed[0]["name"], "splunk");
+    assert!(!listed.to_string().contains(token));
+    let id = made["token_id"].to_string();
+    admin(&["token", "revoke", &id]);
+    assert_eq!(json(bearer(token)).await["error_code"], 3004);
+    let (ok, _, err) = run(&[
+        "admin",
+        "--data-dir",
+        d,
+        "token",
+        "add",
+        "alice",
+        "--name",
+        "x",
+        "--scope",
+        "root",
+    ]);
+    assert!(!ok && err.contains("read, write"), "{err}");
     let (ok, _, err) = run(&["admin", "--data-dir", d, "user", "reset-password", "nobody"]);
     assert!(!ok && err.contains("no user 'nobody'"), "{err}");
 }

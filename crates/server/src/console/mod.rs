@@ -3,6 +3,7 @@
 //! Content-Security-Policy (no inline script), frame-ancestors 'none', nosniff and a
 //! referrer policy.
 
+pub mod account;
 pub mod admin;
 mod audit;
 pub mod dashboard;
@@ -14,7 +15,6 @@ pub mod forwarding;
 pub mod incidents;
 pub mod login;
 pub mod page;
-pub mod password;
 pub mod session;
 pub mod tasks;
 
@@ -94,7 +94,9 @@ pub fn router() -> Router<AppState> {
         .route("/tasks", get(tasks::list))
         .route("/tasks/{uuid}", get(tasks::task))
         .route("/admin", get(admin::show).post(admin::change))
-        .route("/password", get(password::show).post(password::change))
+        .route("/account", get(account::show))
+        .route("/password", get(account::show).post(account::change))
+        .route("/tokens", post(account::tokens))
         .route("/audit", get(audit::page))
         .route(
             "/forwarding",

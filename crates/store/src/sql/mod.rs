@@ -21,6 +21,7 @@ mod event_writes;
 mod forwarding;
 mod rows;
 mod statement;
+mod tokens;
 mod workflow;
 
 pub(crate) use batch_rows::{next_chunk, values_sql};
