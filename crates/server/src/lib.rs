@@ -17,6 +17,7 @@ pub mod login_audit;
 pub mod metrics;
 pub mod openapi;
 pub mod papi;
+pub mod process_metrics;
 pub mod provision;
 pub mod request;
 pub mod routes;
@@ -80,6 +81,7 @@ pub async fn serve(
             tokio::spawn(analyst::worker::run(
                 state.store.clone(),
                 state.analysis.clone(),
+                state.metrics.clone(),
             ))
         })
         .collect();

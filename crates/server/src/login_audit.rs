@@ -55,6 +55,8 @@ pub async fn login_failed(app: &AppState, tried: &str, is_user: bool, address: I
         address: Some(address.to_string()),
     };
     let kind = if is_user { "user" } else { "license" };
+    // The name tried (never the secret), so that a log search finds guessing of one name.
+    tracing::info!(%address, via = door, credential = kind, name = %tried, "login failed");
     let result = match account {
         Ok(account_id) => {
             let record = NewAudit::of(account_id, AuditAction::LoginFailed, tried)

@@ -1,5 +1,7 @@
 //! Prometheus metrics: requests and latency per endpoint, events stored per type, API
-//! errors per code. Rendered at `/metrics`.
+//! errors per code, group-commit batches and commit latency, the analysis queue and task
+//! latency, forwarding, the build, and the standard `process_*` set. Rendered at
+//! `/metrics`.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -22,6 +24,10 @@ pub struct ErrorCodeSeen(pub u32);
 /// All counters and histograms of the server.
 pub struct Metrics {
     registry: Registry,
+    commit_writes: Family<Labels, Histogram>,
+    commit_seconds: Family<Labels, Histogram>,
+    task_seconds: Histogram,
+    tasks_unfinished: Family<Labels, Gauge>,
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     events: Family<Labels, Counter>,
@@ -48,7 +54,48 @@ fn latency_histogram() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("pushdetect");
+        // The process_* set keeps its standard, unprefixed names; the rest is pushdetect_*.
+        let mut root = Registry::default();
+        root.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("pushdetect");
+        let build = Family::<Labels, Gauge>::default();
+        build
+            .get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_owned())])
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the running version as a label",
+            build,
+        );
+        let commit_writes = Family::<Labels, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(1.0, 2.0, 12))) as fn() -> Histogram,
+        );
+        registry.register(
+            "group_commit_batch_writes",
+            "Writes stored per transaction by the group committer, by kind (events, tasks): \
+             batches grow under load",
+            commit_writes.clone(),
+        );
+        let commit_seconds = Family::<Labels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "group_commit_seconds",
+            "Time to store one batch durably, by kind",
+            commit_seconds.clone(),
+        );
+        let task_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 20));
+        registry.register(
+            "analysis_task_seconds",
+            "Time from an analysis task's submission to its stored result",
+            task_seconds.clone(),
+        );
+        let tasks_unfinished = Family::<Labels, Gauge>::default();
+        registry.register(
+            "analysis_tasks",
+            "Analysis tasks not finished, by state (queued, running), as of the scrape",
+            tasks_unfinished.clone(),
+        );
         let requests = Family::<Labels, Counter>::default();
         let latency = Family::<Labels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
@@ -94,10 +141,14 @@ impl Default for Metrics {
             errors.clone(),
         );
         let forward = pushdetect_forward::ForwardStats::default();
-        forward.register(&mut registry);
+        forward.register(registry);
         Metrics {
             forward,
-            registry,
+            registry: root,
+            commit_writes,
+            commit_seconds,
+            task_seconds,
+            tasks_unfinished,
             requests,
             latency,
             events,
@@ -138,6 +189,11 @@ impl Metrics {
             .inc();
     }
 
+    /// Records an analysis task stored with its result, `seconds` after its submission.
+    pub fn task_completed(&self, seconds: f64) {
+        self.task_seconds.observe(seconds.max(0.0));
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -147,12 +203,34 @@ impl Metrics {
     }
 }
 
+impl pushdetect_store::group_commit::CommitObserver for Metrics {
+    fn committed(&self, kind: &'static str, writes: usize, took: std::time::Duration) {
+        let labels = vec![("kind", kind.to_owned())];
+        self.commit_writes
+            .get_or_create(&labels)
+            .observe(writes as f64);
+        self.commit_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+}
+
+/// The endpoint label of a route: its path without the format suffix, so that `/x`,
+/// `/x.json` and `/x.xml` (one method, three spellings) are one series.
+fn endpoint_label(route: &str) -> String {
+    route
+        .strip_suffix(".json")
+        .or_else(|| route.strip_suffix(".xml"))
+        .unwrap_or(route)
+        .to_owned()
+}
+
 /// Middleware recording every request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
+        .map(|p| endpoint_label(p.as_str()))
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(request.method()).to_owned();
     let start = Instant::now();
@@ -194,8 +272,21 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`.
-pub async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+/// `GET /metrics`. The analysis queue is counted at the scrape (one indexed count); a
+/// store that cannot answer leaves the last values.
+pub async fn render(State(app): State<crate::state::AppState>) -> impl IntoResponse {
+    let metrics = &app.metrics;
+    match app.store.unfinished_tasks().await {
+        Ok((queued, running)) => {
+            for (state, n) in [("queued", queued), ("running", running)] {
+                metrics
+                    .tasks_unfinished
+                    .get_or_create(&vec![("state", state.to_owned())])
+                    .set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count the analysis queue"),
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -203,4 +294,17 @@ pub async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
         )],
         metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_label;
+
+    #[test]
+    fn the_endpoint_label_leaves_out_the_format() {
+        for route in ["/papi/ping", "/papi/ping.json", "/papi/ping.xml"] {
+            assert_eq!(endpoint_label(route), "/papi/ping");
+        }
+        assert_eq!(endpoint_label("/events/export.csv"), "/events/export.csv");
+    }
 }

@@ -4,7 +4,7 @@ use crate::analyst::Analysis;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::throttle::LoginThrottle;
-use pushdetect_store::group_commit::{EventWrite, GroupCommit};
+use pushdetect_store::group_commit::{CommitObserver, EventWrite, GroupCommit};
 use pushdetect_store::Store;
 use pushdetect_store::Task;
 use std::sync::Arc;
@@ -40,13 +40,15 @@ impl AppState {
         let budget = config
             .batch_budget_bytes
             .min(tokio::sync::Semaphore::MAX_PERMITS);
+        let metrics = Arc::new(Metrics::default());
+        let observer: Arc<dyn CommitObserver> = metrics.clone();
         AppState {
             batch_budget: Arc::new(tokio::sync::Semaphore::new(budget)),
-            events: GroupCommit::start(store.clone()),
-            tasks: GroupCommit::start(store.clone()),
+            events: GroupCommit::start_observed(store.clone(), Some(observer.clone())),
+            tasks: GroupCommit::start_observed(store.clone(), Some(observer)),
             store,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             throttle: Arc::new(LoginThrottle::default()),
             analysis: Arc::new(analysis),
             live: Arc::new(tokio::sync::Notify::new()),

@@ -71,6 +71,9 @@ pub trait Analyses: Send + Sync {
     /// count costs at most `limit` index entries): the Analyst API refuses submissions
     /// beyond a per-license bound, so that one tenant cannot fill the queue for all.
     async fn queued_tasks(&self, license_id: i64, limit: u32) -> StoreResult<u32>;
+    /// Tasks of every license waiting for analysis and being analysed: (queued, running),
+    /// the analysis queue an operator watches.
+    async fn unfinished_tasks(&self) -> StoreResult<(i64, i64)>;
     /// Tasks of the license submitted in [after, before) and not completed, oldest first.
     async fn pending_tasks(
         &self,

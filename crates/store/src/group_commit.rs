@@ -22,6 +22,7 @@ use crate::records::{Dedup, Inserted, NewEvent, Task};
 use crate::{Store, StoreError, StoreResult};
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The most writes one transaction stores.
@@ -30,11 +31,21 @@ pub const MAX_BATCH: usize = 2048;
 /// Writes queued beyond this wait before joining the queue (back-pressure).
 const QUEUE: usize = 8 * MAX_BATCH;
 
+/// Told of every batch a committer stores, so that an operator sees how large batches
+/// grow and how long a commit takes (the server's metrics).
+pub trait CommitObserver: Send + Sync + 'static {
+    /// A batch of `writes` writes of `kind` ([`Write::KIND`]) was stored (or failed) in
+    /// `took`.
+    fn committed(&self, kind: &'static str, writes: usize, took: Duration);
+}
+
 /// A kind of write that concurrent writers share transactions for.
 #[async_trait]
 pub trait Write: Send + Sync + Sized + 'static {
     /// What each write is answered with once committed.
     type Answer: Send + 'static;
+    /// Its name, for a [`CommitObserver`].
+    const KIND: &'static str;
     /// Stores a batch in one transaction; one answer per write, in order.
     async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<Self::Answer>>;
     /// Stores one write in a transaction of its own.
@@ -56,6 +67,7 @@ pub struct EventWrite {
 #[async_trait]
 impl Write for EventWrite {
     type Answer = Inserted;
+    const KIND: &'static str = "events";
 
     async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<Inserted>> {
         let events: Vec<_> = batch.iter().map(|w| (&w.event, w.dedup.as_ref())).collect();
@@ -70,6 +82,7 @@ impl Write for EventWrite {
 #[async_trait]
 impl Write for Task {
     type Answer = ();
+    const KIND: &'static str = "tasks";
 
     async fn write_batch(store: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<()>> {
         store.create_tasks(batch).await?;
@@ -108,8 +121,16 @@ impl<W: Write> GroupCommit<W> {
     /// [`crate::EventLog::parallel_writers`] transactions at once and stops when every handle is
     /// dropped, after storing what was queued.
     pub fn start(store: Arc<dyn Store>) -> Self {
+        Self::start_observed(store, None)
+    }
+
+    /// Like [`GroupCommit::start`], telling `observer` of every batch.
+    pub fn start_observed(
+        store: Arc<dyn Store>,
+        observer: Option<Arc<dyn CommitObserver>>,
+    ) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(commit_loop(store, jobs));
+        tokio::spawn(commit_loop(store, jobs, observer));
         GroupCommit { queue }
     }
 
@@ -142,7 +163,11 @@ impl GroupCommit<EventWrite> {
     }
 }
 
-async fn commit_loop<W: Write>(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<Job<W>>) {
+async fn commit_loop<W: Write>(
+    store: Arc<dyn Store>,
+    mut jobs: mpsc::Receiver<Job<W>>,
+    observer: Option<Arc<dyn CommitObserver>>,
+) {
     let writers = Arc::new(Semaphore::new(store.parallel_writers().max(1)));
     while let Some(first) = jobs.recv().await {
         // Waiting for a free writer is what lets the next batch grow.
@@ -162,8 +187,13 @@ async fn commit_loop<W: Write>(store: Arc<dyn Store>, mut jobs: mpsc::Receiver<J
             }
         }
         let store = store.clone();
+        let observer = observer.clone();
         tokio::spawn(async move {
+            let started = Instant::now();
             commit(store.as_ref(), batch).await;
+            if let Some(o) = observer {
+                o.committed(W::KIND, size, started.elapsed());
+            }
             drop(writer);
         });
     }
@@ -240,6 +270,7 @@ mod tests {
     #[async_trait]
     impl Write for Probe {
         type Answer = usize;
+        const KIND: &'static str = "probe";
 
         async fn write_batch(_: &dyn Store, batch: &[&Self]) -> StoreResult<Vec<usize>> {
             let seen = &batch[0].seen;

@@ -1133,6 +1133,11 @@ async fn tasks_are_created_claimed_and_completed_in_batches(backend: Backend) {
     let first = store.claim_tasks(1_000, 3).await.unwrap();
     let uuids: Vec<&str> = first.iter().map(|t| t.uuid.as_str()).collect();
     assert_eq!(uuids, ["b00", "b01", "b02"], "the oldest, in order");
+    assert_eq!(
+        store.unfinished_tasks().await.unwrap(),
+        (37, 3),
+        "queued, running"
+    );
     // Two handles (two nodes on PostgreSQL) claim the rest at once: each task once.
     let other: Arc<dyn Store> = match backend {
         Backend::Postgres => Arc::from(db.open_another().await),
@@ -1176,6 +1181,7 @@ async fn tasks_are_created_claimed_and_completed_in_batches(backend: Backend) {
         })
         .collect();
     let at = store.complete_tasks(&done).await.unwrap();
+    assert_eq!(store.unfinished_tasks().await.unwrap(), (0, 37));
     for d in &done {
         let task = store.find_task(&d.uuid).await.unwrap().unwrap();
         assert_eq!(

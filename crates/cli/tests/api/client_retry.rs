@@ -78,7 +78,7 @@ async fn after_an_expired_session_the_papi_client_logs_in_again_and_resends() {
         "logged in again"
     );
     assert_eq!(
-        answered(&app, "/papi/push_detection/ping.json", 200).await,
+        answered(&app, "/papi/push_detection/ping", 200).await,
         3,
         "the ping was resent once"
     );
@@ -114,7 +114,7 @@ async fn permission_denied_makes_the_papi_client_log_in_again_and_resend_once_on
     );
     assert_eq!(answered(&app, "/papi/login", 200).await, 2);
     assert_eq!(
-        answered(&app, "/papi/push_detection/ioc/push_result.json", 200).await,
+        answered(&app, "/papi/push_detection/ioc/push_result", 200).await,
         2,
         "sent twice, not more"
     );
@@ -139,7 +139,7 @@ async fn a_validation_error_is_not_resent() {
     );
     assert_eq!(answered(&app, "/papi/login", 200).await, 1);
     assert_eq!(
-        answered(&app, "/papi/push_detection/ioc/push_result.json", 200).await,
+        answered(&app, "/papi/push_detection/ioc/push_result", 200).await,
         1
     );
 }
@@ -164,7 +164,7 @@ async fn after_122_the_analyst_client_logs_in_again() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     client.completed("2020-01-01 00:00:00").await.unwrap();
     assert_eq!(
-        answered(&app, "/authentication/login.json", 200).await,
+        answered(&app, "/authentication/login", 200).await,
         2,
         "logged in again"
     );

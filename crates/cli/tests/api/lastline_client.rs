@@ -678,6 +678,11 @@ async fn url_submissions_polling_pending_and_the_calls_not_offered() {
     let uuid = data["task_uuid"].as_str().unwrap().to_owned();
     let pending = c.get_pending(&fmt(start)).await.unwrap();
     assert_eq!(pending["tasks"], serde_json::json!([uuid]));
+    assert_eq!(
+        app.metric("pushdetect_analysis_tasks{state=\"queued\"}")
+            .await,
+        Some(1)
+    );
     // Not finished: get_result answers HTTP 412 (NoResultFoundError).
     match c.get_result(&uuid).await {
         Err(Failure::Http(412, _)) => {}
@@ -699,6 +704,15 @@ async fn url_submissions_polling_pending_and_the_calls_not_offered() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(found, Some(60));
+    assert_eq!(
+        app.metric("pushdetect_analysis_task_seconds_count").await,
+        Some(1)
+    );
+    assert_eq!(
+        app.metric("pushdetect_analysis_tasks{state=\"queued\"}")
+            .await,
+        Some(0)
+    );
     // The same URL again is answered with the finished result, as content is.
     let again = c
         .submit_url("http://203.0.113.5:4444/setup.exe", None)

@@ -232,6 +232,72 @@ fn private_modes(root: &Path) -> Vec<(std::path::PathBuf, u32)> {
     found
 }
 
+/// `--log-format json` writes one JSON object per line: a request's latency is a number,
+/// a failed login names the name tried (never the password).
+#[tokio::test]
+async fn json_logs_carry_latency_as_a_number_and_the_name_of_a_failed_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--log-format",
+            "json",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .by_ref()
+        .find_map(|l| {
+            l.unwrap()
+                .strip_prefix("pushdetect listening on ")
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        })
+        .expect("serve listens");
+    std::thread::spawn(move || lines.for_each(drop));
+    let v = Client::new(&base)
+        .post(
+            "/papi/login",
+            &[("username", "mallory"), ("password", "guess-one")],
+        )
+        .await;
+    assert_error(&v, 3004, "login failed");
+    reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (latency, name) = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect();
+        let latency = records
+            .iter()
+            .find(|r| r["fields"]["message"] == "finished processing request")
+            .map(|r| r["fields"]["latency_ms"].clone());
+        let name = records
+            .iter()
+            .find(|r| r["fields"]["message"] == "login failed")
+            .map(|r| r["fields"]["name"].clone());
+        if let (Some(l), Some(n)) = (latency, name) {
+            assert!(!text.contains("guess-one"), "the password is never logged");
+            break (l, n);
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(latency.is_f64(), "{latency}");
+    assert_eq!(name, "mallory");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// A port already taken fails `serve` before it initialises a database: no credentials
 /// are printed and lost, and the data dir is still new to `init`.
 #[test]

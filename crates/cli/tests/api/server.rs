@@ -192,14 +192,7 @@ async fn health_and_metrics() {
     let c = app.user_client().await;
     assert_ok(&c.post(IOC, &pairs(&ioc_form(&app.creds.sensor_key))).await);
     c.post(IOC, &[("bogus", "1")]).await;
-    let m = http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.metrics_text().await;
     assert!(
         m.contains("pushdetect_events_stored_total{type=\"ioc\"} 1"),
         "{m}"
@@ -208,10 +201,51 @@ async fn health_and_metrics() {
         m.contains("pushdetect_api_errors_total{code=\"2003\"} 1"),
         "{m}"
     );
+    // One series per method, however its format is spelled.
+    let plain = c
+        .post(
+            "/papi/push_detection/ioc/push_result",
+            &pairs(&ioc_form(&app.creds.sensor_key)),
+        )
+        .await;
+    assert_ok(&plain);
+    let m = app.metrics_text().await;
     assert!(
-        m.contains("pushdetect_http_requests_total{endpoint=\"/papi/push_detection/ioc/push_result.json\",method=\"POST\",status=\"200\"} 2"),
+        m.contains("pushdetect_http_requests_total{endpoint=\"/papi/push_detection/ioc/push_result\",method=\"POST\",status=\"200\"} 3"),
         "{m}"
     );
+    assert!(!m.contains("push_result.json"), "{m}");
+    // The build, the process, the group committer and the analysis queue.
+    assert!(
+        m.contains(&format!(
+            "pushdetect_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{m}"
+    );
+    for series in [
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+        "process_max_fds ",
+        "process_start_time_seconds ",
+        "pushdetect_group_commit_batch_writes_count{kind=\"events\"} ",
+        "pushdetect_group_commit_seconds_count{kind=\"events\"} ",
+        "pushdetect_analysis_tasks{state=\"queued\"} 0",
+        "pushdetect_analysis_task_seconds_count 0",
+    ] {
+        assert!(m.contains(&format!("\n{series}")), "{series}: {m}");
+    }
+    let rss = m
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap();
+    assert!(rss > 1e6, "{rss}");
+    let batches = app
+        .metric("pushdetect_group_commit_batch_writes_count{kind=\"events\"}")
+        .await;
+    assert!(batches.is_some_and(|n| n >= 1), "{batches:?}");
     assert!(
         m.contains("pushdetect_http_request_duration_seconds_count{endpoint=\"/papi/login\"} 1"),
         "{m}"
@@ -348,14 +382,7 @@ async fn invented_http_methods_do_not_create_metric_series() {
         let m = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
         http.request(m, app.url("/healthz")).send().await.unwrap();
     }
-    let m = http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.metrics_text().await;
     assert!(!m.contains("INVENTED"), "{m}");
     assert!(
         m.contains("endpoint=\"/healthz\",method=\"other\",status=\"405\"} 50"),

@@ -123,17 +123,22 @@ impl TestApp {
     /// The value of one series on the server's `/metrics` (`name{labels}` exactly as
     /// exposed), if it exists yet.
     pub async fn metric(&self, series: &str) -> Option<i64> {
-        let metrics = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = self.metrics_text().await;
         metrics.lines().find_map(|l| {
             l.strip_prefix(series)?
                 .strip_prefix(' ')
                 .map(|n| n.trim().parse().unwrap())
         })
+    }
+
+    /// The server's `/metrics` as it is now.
+    pub async fn metrics_text(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Waits (bounded) until `n` requests other than this question are in flight, as the

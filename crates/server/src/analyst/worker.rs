@@ -7,6 +7,7 @@
 
 use super::outcome::Outcome;
 use super::Analysis;
+use crate::metrics::Metrics;
 use pushdetect_store::{Completion, Store, Task, TaskKind};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 pub const BATCH: u32 = 16;
 
 /// Runs one worker until the process ends.
-pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
+pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>, metrics: Arc<Metrics>) {
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let tasks = match store.claim_tasks(now, BATCH).await {
@@ -63,9 +64,11 @@ pub async fn run(store: Arc<dyn Store>, analysis: Arc<Analysis>) {
             Err(e) => {
                 tracing::error!(tasks = done.len(), error = %e, "cannot store analysis results")
             }
-            Ok(_) => {
-                for d in &done {
-                    tracing::info!(task = %d.uuid, score = d.score, "analysis completed");
+            Ok(completed_at_ms) => {
+                for (task, d) in tasks.iter().zip(&done) {
+                    let seconds = (completed_at_ms - task.created_at_ms) as f64 / 1000.0;
+                    metrics.task_completed(seconds);
+                    tracing::info!(task = %d.uuid, score = d.score, seconds, "analysis completed");
                 }
             }
         }

@@ -122,7 +122,6 @@ async fn do_login(
     };
     let Some(v) = verified else {
         attempt.failed();
-        tracing::info!(%peer, "login failed");
         crate::login_audit::login_failed(app, login_name, is_user, peer, "papi").await;
         return Err(ApiError::authentication("login failed: wrong credentials").into());
     };

@@ -269,6 +269,25 @@ where
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    async fn unfinished_tasks(&self) -> StoreResult<(i64, i64)> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM tasks WHERE state IN ('queued', 'running') \
+             GROUP BY state",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut counts = (0, 0);
+        for row in rows {
+            let state: String = row.try_get("state")?;
+            let n: i64 = row.try_get("n")?;
+            match state.as_str() {
+                "queued" => counts.0 = n,
+                _ => counts.1 = n,
+            }
+        }
+        Ok(counts)
+    }
+
     async fn pending_tasks(
         &self,
         license_id: i64,
