@@ -43,6 +43,15 @@ if [ ! -d /usr/lib/python3.11/test/test_email/data ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libpython3.11-testsuite >/dev/null
 fi
 
+# The PostgreSQL backup test runs the documented pg_dump / pg_restore recipe.
+if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1; then
+    echo "installing postgresql-client for the PostgreSQL backup test" >&2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-client >/dev/null
+fi
+
 # The PostgreSQL tests create and drop databases of their own on this server.
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if [ -z "${PUSHDETECT_TEST_POSTGRES:-}" ] && ! pg_up; then

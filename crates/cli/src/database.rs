@@ -33,6 +33,35 @@ impl DatabaseArgs {
         }
     }
 
+    /// The embedded database's file, for the commands that work on the file itself
+    /// (backup, restore); PostgreSQL has its own tools for that.
+    pub fn sqlite_file(&self) -> Result<PathBuf> {
+        match &self.database_url {
+            None => Ok(self.data_dir.join(DB_FILE)),
+            Some(url) => match url.strip_prefix("sqlite:") {
+                Some(path) => Ok(PathBuf::from(
+                    path.trim_start_matches("//")
+                        .split('?')
+                        .next()
+                        .unwrap_or(path),
+                )),
+                None => bail!(
+                    "{} is not an embedded database: back up PostgreSQL with pg_dump and \
+                     restore it with pg_restore (docs/operations.md)",
+                    self.describe()
+                ),
+            },
+        }
+    }
+
+    /// The flags that name this database again, for a message that says what to run.
+    pub fn describe_flags(&self) -> String {
+        match &self.database_url {
+            Some(url) => format!("--database-url {}", masked(url)),
+            None => format!("--data-dir {}", self.data_dir.display()),
+        }
+    }
+
     /// Opens (creating if needed) the store.
     pub async fn open(&self) -> Result<Arc<dyn Store>> {
         match &self.database_url {

@@ -5,6 +5,7 @@
 mod admin;
 mod analyse_file;
 mod analyse_mail;
+mod backup;
 mod client_args;
 mod database;
 mod destinations;
@@ -49,6 +50,10 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Copy an embedded (SQLite) installation into PostgreSQL, verified.
     Migrate(migrate::MigrateArgs),
+    /// Write a consistent snapshot of the embedded database while the server runs.
+    Backup(backup::BackupArgs),
+    /// Make a snapshot written by `backup` the database of a new data dir.
+    Restore(backup::RestoreArgs),
     /// Push one detection to a server (push_file_download, push_result, push_mail).
     Push(push::PushArgs),
     /// Submit files for analysis and push those scoring above a threshold.
@@ -107,6 +112,8 @@ async fn main() -> ExitCode {
         Command::Init(args) => init::run(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
+        Command::Backup(args) => backup::run_backup(args).await,
+        Command::Restore(args) => backup::run_restore(args).await,
         Command::Push(args) => push::run(args).await,
         Command::AnalyseFile(args) => analyse_file::run(args).await,
         Command::AnalyseMail(args) => analyse_mail::run(args).await,

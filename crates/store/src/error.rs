@@ -28,6 +28,34 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The database was brought to a schema this binary does not know: a newer
+    /// pushdetect wrote it. Nothing was changed.
+    #[error(
+        "the database was written by a newer pushdetect (it has schema migration {found}; \
+         this version knows up to {known}): run that version or a later one"
+    )]
+    NewerSchema {
+        /// A migration applied to the database and unknown here.
+        found: i64,
+        /// The newest migration this binary knows.
+        known: i64,
+    },
+}
+
+/// Runs `migrator` on `pool`, refusing a database a newer binary migrated with
+/// [`StoreError::NewerSchema`] (sqlx would say that a migration "is missing").
+pub(crate) async fn migrate<'a, A>(migrator: &sqlx::migrate::Migrator, pool: A) -> StoreResult<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    migrator.run(pool).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMissing(found) => {
+            StoreError::NewerSchema { found, known }
+        }
+        e => StoreError::Migrate(e),
+    })
 }
 
 /// Result of store operations.

@@ -11,6 +11,7 @@
 //! [`group_commit::GroupCommit`] stores concurrent pushes in shared transactions.
 
 pub mod analyses;
+pub mod backup;
 mod cache;
 mod completions;
 pub mod copy;

@@ -29,7 +29,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        crate::error::migrate(&sqlx::migrate!("./migrations/postgres"), &pool).await?;
         Ok(SqlStore::with_pools(pool.clone(), pool))
     }
 }

@@ -1014,6 +1014,207 @@ async fn push_until_killed(server: Served, creds: &Value, clients: usize) -> Vec
     all
 }
 
+/// `pushdetect backup` while 8 clients push: the snapshot, restored into a new data dir
+/// and served, holds every push acknowledged before the backup began, once; the restored
+/// server takes pushes again.
+#[tokio::test]
+async fn a_backup_under_push_load_restores_every_event_acknowledged_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let creds = init_json(&data);
+    let server = Served::start(&data);
+    let key = creds["sensor_key"].as_str().unwrap().to_owned();
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let c = server.user_client(&creds).await;
+        let (key, acknowledged, stop) = (key.clone(), acknowledged.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let host = format!("backup-{w}-{i}");
+                i += 1;
+                let form = with(&ioc_form(&key), "hostname", Some(&host));
+                assert_ok(&c.post(IOC, &pairs(&form)).await);
+                acknowledged.lock().unwrap().push(host);
+            }
+        }));
+    }
+    // Some pushes in, then the backup while they go on.
+    while acknowledged.lock().unwrap().len() < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let before: Vec<String> = acknowledged.lock().unwrap().clone();
+    let file = dir.path().join("snapshot.db");
+    let d = data.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let snapshot = tokio::task::spawn_blocking({
+        let (d, f) = (d.to_owned(), f.to_owned());
+        move || run_json(&["backup", "--data-dir", &d, "--to", &f, "--json"])
+    })
+    .await
+    .unwrap();
+    let during = acknowledged.lock().unwrap().len();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(during > before.len(), "pushes went on during the backup");
+    let events = snapshot["events"].as_i64().unwrap() as usize;
+    assert!(events >= before.len(), "{snapshot}");
+    // Never over a file, never into a data dir that has a database.
+    let (ok, _, err) = run(&["backup", "--data-dir", d, "--to", f]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&["restore", "--from", f, "--data-dir", d]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&[
+        "backup",
+        "--database-url",
+        "postgres://postgres@127.0.0.1/x",
+        "--to",
+        "/tmp/never",
+    ]);
+    assert!(!ok && err.contains("pg_dump"), "{err}");
+    drop(server);
+
+    let restored = dir.path().join("restored");
+    let r = run_json(&[
+        "restore",
+        "--from",
+        f,
+        "--data-dir",
+        restored.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r["events"], snapshot["events"]);
+    let server = Served::start(&restored);
+    let c = server.user_client(&creds).await;
+    let stored = stored_hosts(&c).await;
+    for host in &before {
+        assert_eq!(
+            stored.get(host),
+            Some(&1),
+            "{host} acknowledged before the backup"
+        );
+    }
+    assert_eq!(stored.len(), events);
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(&key))).await);
+}
+
+/// The PostgreSQL recipe of docs/operations.md, as written there: pg_dump in the custom
+/// format, a new database, pg_restore; a server on the restored database has the events.
+#[tokio::test]
+async fn the_documented_pg_dump_recipe_restores_a_postgres_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, restored_db) = (PgDatabase::new(), PgDatabase::new());
+    let creds = init_postgres(dir.path(), &db);
+    let server = Served::start_with(dir.path(), &["--database-url", &db.url]);
+    let c = server.user_client(&creds).await;
+    let key = creds["sensor_key"].as_str().unwrap();
+    for i in 0..20 {
+        let host = format!("pg-{i}");
+        assert_ok(
+            &c.post(IOC, &pairs(&with(&ioc_form(key), "hostname", Some(&host))))
+                .await,
+        );
+    }
+    let dump = dir.path().join("pushdetect.dump");
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-ec", script])
+            .env("DATABASE_URL", &db.url)
+            .env("RESTORED_URL", &restored_db.url)
+            .env("ADMIN_URL", PgDatabase::admin_url())
+            .env("DUMP", &dump)
+            .env("RESTORED", &restored_db.name)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // While the server runs: pg_dump reads one consistent snapshot.
+    sh(r#"pg_dump --format=custom --file="$DUMP" "$DATABASE_URL""#);
+    drop(server);
+    sh(r#"psql "$ADMIN_URL" -qc "CREATE DATABASE $RESTORED""#);
+    sh(r#"pg_restore --no-owner --exit-on-error --dbname="$RESTORED_URL" "$DUMP""#);
+    let server = Served::start_with(dir.path(), &["--database-url", &restored_db.url]);
+    let c = server.user_client(&creds).await;
+    let stored = stored_hosts(&c).await;
+    assert_eq!(stored.len(), 20, "{stored:?}");
+    assert_ok(&c.post(IOC, &pairs(&ioc_form(key))).await);
+}
+
+/// A database a newer pushdetect migrated is refused with what to do, and left as it was;
+/// so is a snapshot of one.
+#[tokio::test]
+async fn a_database_of_a_newer_version_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_json(&data);
+    let db = data.join("pushdetect.db");
+    let mut conn =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let (ok, _, err) = run(&[
+        "admin",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "account",
+        "list",
+    ]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("written by a newer pushdetect") && err.contains("99999"),
+        "{err}"
+    );
+    let snapshot = dir.path().join("s.db");
+    run_json(&[
+        "backup",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--to",
+        snapshot.to_str().unwrap(),
+        "--json",
+    ]);
+    let target = dir.path().join("other");
+    let (ok, _, err) = run(&[
+        "restore",
+        "--from",
+        snapshot.to_str().unwrap(),
+        "--data-dir",
+        target.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("newer pushdetect"), "{err}");
+    assert!(!target.join("pushdetect.db").exists());
+    // Not a database at all.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let (ok, _, err) = run(&[
+        "restore",
+        "--from",
+        junk.to_str().unwrap(),
+        "--data-dir",
+        target.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("not a usable pushdetect database"),
+        "{err}"
+    );
+}
+
 /// Every event of the account, following cursors: hostname → how often stored.
 async fn stored_hosts(c: &Client) -> std::collections::BTreeMap<String, usize> {
     let mut seen = std::collections::BTreeMap::new();
