@@ -102,6 +102,8 @@ fn init_logging(format: &str, default_filter: &str) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every command's --json asks for JSON on standard output.
+    let json_output = std::env::args().skip(1).any(|a| a == "--json");
     // The database, analysed content, spools and keys hold tenants' detections and
     // secrets: whatever pushdetect creates is readable by its own user only (files 0600,
     // directories 0700), whatever umask it was started with.
@@ -122,9 +124,42 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if json_output => {
+            // A caller that asked for JSON reads standard output: the failure is JSON too.
+            let code = e.chain().find_map(|c| match c.downcast_ref() {
+                Some(pushdetect_client::ClientError::Api { code, .. }) => Some(*code),
+                Some(pushdetect_client::ClientError::Invalid(refused)) => {
+                    Some(refused.code.number())
+                }
+                _ => None,
+            });
+            println!(
+                "{}",
+                serde_json::json!({"error": describe(&e), "error_code": code})
+            );
+            ExitCode::FAILURE
+        }
         Err(e) => {
-            eprintln!("pushdetect: {e:#}");
+            eprintln!("pushdetect: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each said once: a cause whose text its wrapper
+/// already quotes (a database error quoting the driver's, which quotes the system's) is
+/// not repeated.
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

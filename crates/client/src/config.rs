@@ -127,6 +127,8 @@ pub struct ClientConfig {
     pub papi: Option<PapiConfig>,
     /// The Analyst API, when configured (or derived from a license login to the PAPI).
     pub analysis: Option<AnalysisConfig>,
+    /// Why there is no PAPI url, when a file was read: what it holds instead.
+    pub no_papi_because: Option<String>,
 }
 
 /// Raw settings of one section, after environment overrides.
@@ -148,8 +150,19 @@ fn read_sections(path: &Path) -> Result<BTreeMap<String, Section>, ClientError> 
         enabled_escape: false,
         ..ini::ParseOption::default()
     };
-    let parsed = ini::Ini::load_from_file_opt(path, options)
-        .map_err(|e| ClientError::Config(format!("cannot read {}: {e}", path.display())))?;
+    let parsed = ini::Ini::load_from_file_opt(path, options).map_err(|e| {
+        ClientError::Config(match e {
+            ini::Error::Parse(p) => format!(
+                "cannot read {}: line {}, column {}: {} (lines are `name = value` under a \
+                 `[papi]` header)",
+                path.display(),
+                p.line,
+                p.col,
+                p.msg
+            ),
+            ini::Error::Io(e) => format!("cannot read {}: {e}", path.display()),
+        })
+    })?;
     let mut sections = BTreeMap::new();
     for (name, props) in parsed.iter() {
         let section: Section = props
@@ -159,6 +172,42 @@ fn read_sections(path: &Path) -> Result<BTreeMap<String, Section>, ClientError> 
         sections.insert(name.unwrap_or_default().to_owned(), section);
     }
     Ok(sections)
+}
+
+/// Why `path` gave no PAPI url in `[section]`, from what it holds instead (the sections
+/// left after the PAPI's and the analysis's were taken out): the usual slips are keys
+/// above any section header and a header spelled in another case.
+fn missing_url(path: &Path, section: &str, rest: &BTreeMap<String, Section>) -> String {
+    let file = path.display();
+    let near = rest
+        .iter()
+        .find(|(name, keys)| name.eq_ignore_ascii_case(section) && keys.contains_key("url"));
+    if let Some((name, _)) = near {
+        return format!(
+            "{file} has no url in [{section}]: its section is spelled [{name}], and section \
+             names are case-sensitive (as for Lastline's client)"
+        );
+    }
+    if rest.get("").is_some_and(|keys| keys.contains_key("url")) {
+        return format!(
+            "{file} has no url in [{section}]: url and the lines with it come before any \
+             section header; put a line [{section}] above them"
+        );
+    }
+    let sections: Vec<String> = rest
+        .keys()
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("[{n}]"))
+        .collect();
+    format!(
+        "{file} has no url in [{section}] (the file has {}); add `url = https://HOST/papi` \
+         there, or set PAPI_URL",
+        if sections.is_empty() {
+            "no other section".to_owned()
+        } else {
+            format!("the sections {}", sections.join(", "))
+        }
+    )
 }
 
 fn overlay(mut section: Section, prefix: &str, env: &dyn Fn(&str) -> Option<String>) -> Section {
@@ -343,15 +392,23 @@ impl ClientConfig {
         );
         let papi = papi(&papi_section)?;
         let analysis = analysis(&analysis_section, papi.as_ref())?;
-        Ok(ClientConfig { papi, analysis })
+        let no_papi_because = match (file, &papi) {
+            (Some(path), None) => Some(missing_url(path, section, &sections)),
+            _ => None,
+        };
+        Ok(ClientConfig {
+            papi,
+            analysis,
+            no_papi_because,
+        })
     }
 
     /// The PAPI settings, or an error saying how to provide them.
     pub fn require_papi(&self) -> Result<&PapiConfig, ClientError> {
         self.papi.as_ref().ok_or_else(|| {
-            ClientError::Config(
-                "no PAPI url: give --config FILE (papi_client.ini) or set PAPI_URL".into(),
-            )
+            ClientError::Config(self.no_papi_because.clone().unwrap_or_else(|| {
+                "no PAPI url: give --config FILE (papi_client.ini) or set PAPI_URL".into()
+            }))
         })
     }
 
@@ -381,6 +438,40 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         ClientConfig::load(Some(f.path()), "papi", &|k| env.get(k).cloned())
+    }
+
+    /// The message of a file that gives no PAPI url.
+    fn no_papi(text: &str) -> String {
+        match load(text, &[]).and_then(|c| c.require_papi().cloned()) {
+            Err(ClientError::Config(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_papi_url_says_what_it_holds_instead() {
+        let m = no_papi("url = https://h.example/papi\nusername = u\npassword = p\n");
+        assert!(
+            m.contains("before any section header") && m.contains("[papi]"),
+            "{m}"
+        );
+        let m = no_papi("[PAPI]\nurl = https://h.example/papi\n");
+        assert!(
+            m.contains("spelled [PAPI]") && m.contains("case-sensitive"),
+            "{m}"
+        );
+        let m = no_papi("[server]\nhost = x\n");
+        assert!(
+            m.contains("the sections [server]") && m.contains("url = https://HOST/papi"),
+            "{m}"
+        );
+        // A line that is no `name = value` is refused with its line.
+        match load("[papi]\nurl https://h.example/papi\n[x\n", &[]) {
+            Err(ClientError::Config(m)) => {
+                assert!(m.contains("line ") && m.contains("column "), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

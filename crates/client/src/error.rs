@@ -59,6 +59,13 @@ impl From<reqwest::Error> for ClientError {
             message.push_str(&format!(": {s}"));
             source = s.source();
         }
+        // What rustls reports when the answer to its hello is not TLS at all.
+        if message.contains("InvalidContentType") {
+            message = format!(
+                "the server did not answer in TLS: it serves plain HTTP there, so use an \
+                 http:// url (or give the server --tls-cert and --tls-key) ({message})"
+            );
+        }
         ClientError::Communication(message)
     }
 }

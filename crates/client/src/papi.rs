@@ -70,10 +70,20 @@ impl PapiClient {
         tracing::debug!(target: "pushdetect_client::http", "-> POST {url} {}", http::masked(&form));
         let response = self.http.post(&url).form(&form).send().await?;
         if !response.status().is_success() {
-            return Err(ClientError::Communication(format!(
-                "login answered HTTP {}",
-                response.status()
-            )));
+            let mut message = format!("login at {url} answered HTTP {}", response.status());
+            if !self
+                .config
+                .url
+                .path()
+                .trim_end_matches('/')
+                .ends_with("/papi")
+            {
+                message.push_str(&format!(
+                    "; the PAPI url ends in /papi: try {}/papi",
+                    self.config.url.as_str().trim_end_matches('/')
+                ));
+            }
+            return Err(ClientError::Communication(message));
         }
         let cookie = http::session_cookie(&response);
         let (status, value) = http::envelope(response).await?;

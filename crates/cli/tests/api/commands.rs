@@ -609,3 +609,61 @@ async fn requests_go_through_the_configured_https_proxy() {
         seen.lock().unwrap()
     );
 }
+
+/// The mistakes users make with the client, each explained in one line: a PAPI url
+/// without /papi, https against a plain HTTP server, a missing file (said once); and with
+/// --json, an error is JSON too.
+#[tokio::test]
+async fn client_mistakes_are_explained_plainly() {
+    let app = TestApp::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_ini(dir.path(), &app, &app.base, "account");
+    let text = std::fs::read_to_string(&good).unwrap();
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let no_papi = write(
+        "no_papi.ini",
+        text.replace(&format!("{}/papi", app.base), &app.base),
+    );
+    let r = run(&no_papi, &ioc_args(&["--match-confidence", "85"]), None).await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(&format!("try {}/papi", app.base)),
+        "{}",
+        r.stderr
+    );
+    let https = write("https.ini", text.replace("http://", "https://"));
+    let r = run(&https, &ioc_args(&["--match-confidence", "85"]), None).await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("plain HTTP") && r.stderr.contains("http://"),
+        "{}",
+        r.stderr
+    );
+    // --json: the failure is a JSON object on standard output, with the server's code.
+    let r = run(
+        &good,
+        &ioc_args(&["--json", "--match-confidence", "150"]),
+        None,
+    )
+    .await;
+    assert_ne!(r.code, 0);
+    let v: Value =
+        serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(
+        v["error"].as_str().unwrap().contains("match_confidence"),
+        "{v}"
+    );
+    let missing = dir.path().join("missing.exe");
+    let r = run(&good, &["analyse-file", missing.to_str().unwrap()], None).await;
+    assert_eq!(
+        r.stdout.matches("No such file").count() + r.stderr.matches("No such file").count(),
+        1,
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}

@@ -298,6 +298,23 @@ async fn json_logs_carry_latency_as_a_number_and_the_name_of_a_failed_login() {
     let _ = child.wait();
 }
 
+/// A database that cannot be reached is said once, not once per layer that wraps it.
+#[test]
+fn an_unreachable_database_is_reported_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/x");
+    let (ok, _, err) = run(&["admin", "--database-url", &url, "account", "list"]);
+    assert!(!ok);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("cannot open database {url}")),
+        "{err}"
+    );
+}
+
 /// A port already taken fails `serve` before it initialises a database: no credentials
 /// are printed and lost, and the data dir is still new to `init`.
 #[test]
