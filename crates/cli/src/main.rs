@@ -11,6 +11,7 @@ mod database;
 mod destinations;
 mod init;
 mod inputs;
+mod manual;
 mod migrate;
 mod push;
 mod serve;
@@ -31,7 +32,7 @@ use tracing_subscriber::EnvFilter;
 
 /// An open, self-hosted implementation of the Lastline Push Detection API.
 #[derive(Debug, Parser)]
-#[command(name = "pushdetect", version, about)]
+#[command(name = "pushdetect", version)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
@@ -46,7 +47,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Create the database and a first account, and print its credentials once.
     Init(init::InitArgs),
-    /// Manage accounts, users, licenses and sensors.
+    /// Manage accounts, users, API tokens, licenses, sensors, destinations and rules.
     Admin(admin::AdminArgs),
     /// Copy an embedded (SQLite) installation into PostgreSQL, verified.
     Migrate(migrate::MigrateArgs),
@@ -64,6 +65,10 @@ enum Command {
     Shell(shell::ShellArgs),
     /// Send or inspect a spool of pushes kept while the server was away (--spool).
     Spool(spool::SpoolCommandArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(manual::CompletionsArgs),
+    /// Print the manual page, or write one per command with --dir.
+    Man(manual::ManArgs),
 }
 
 impl Command {
@@ -121,6 +126,8 @@ async fn main() -> ExitCode {
         Command::AnalyseMail(args) => analyse_mail::run(args).await,
         Command::Shell(args) => shell::run(args).await,
         Command::Spool(args) => spool::run(args).await,
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::man(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

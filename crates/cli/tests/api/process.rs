@@ -298,6 +298,40 @@ async fn json_logs_carry_latency_as_a_number_and_the_name_of_a_failed_login() {
     let _ = child.wait();
 }
 
+/// Completions and manual pages come from the same definitions as --help: every command
+/// is in them.
+#[test]
+fn completions_and_manual_pages_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (ok, script, err) = run(&["completions", shell]);
+        assert!(ok, "{shell}: {err}");
+        for command in ["serve", "backup", "reset-password", "analyse-mail"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let (ok, page, _) = run(&["man"]);
+    assert!(ok);
+    assert!(page.contains(".TH pushdetect 1"), "{page}");
+    assert!(page.contains("Lastline Push Detection API"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for page in [
+        "pushdetect.1",
+        "pushdetect-serve.1",
+        "pushdetect-backup.1",
+        "pushdetect-admin-user-reset-password.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") && text.contains(".SH NAME"),
+            "{page}"
+        );
+    }
+    let (ok, _, err) = run(&["completions", "tcsh"]);
+    assert!(!ok && err.contains("bash"), "{err}");
+}
+
 /// A database that cannot be reached is said once, not once per layer that wraps it.
 #[test]
 fn an_unreachable_database_is_reported_once() {
