@@ -116,8 +116,9 @@ pub async fn run(args: AnalyseFileArgs) -> anyhow::Result<()> {
     let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
     print(&rows, args.client.json);
     let failed = rows.iter().filter(|r| r.pushed.is_err()).count();
-    anyhow::ensure!(failed == 0, "{failed} of {} file(s) failed", rows.len());
-    Ok(())
+    crate::reported::ensure(failed == 0, || {
+        format!("{failed} of {} file(s) failed", rows.len())
+    })
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal) with count and ETA.

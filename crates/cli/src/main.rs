@@ -14,6 +14,7 @@ mod inputs;
 mod manual;
 mod migrate;
 mod push;
+mod reported;
 mod serve;
 mod shell;
 mod spool;
@@ -131,8 +132,10 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if json_output => {
-            // A caller that asked for JSON reads standard output: the failure is JSON too.
+        Err(e) if json_output && e.downcast_ref::<reported::Reported>().is_none() => {
+            // A caller that asked for JSON reads standard output: the failure is JSON there
+            // too (and said on stderr, as without --json).
+            eprintln!("pushdetect: {}", describe(&e));
             let code = e.chain().find_map(|c| match c.downcast_ref() {
                 Some(pushdetect_client::ClientError::Api { code, .. }) => Some(*code),
                 Some(pushdetect_client::ClientError::Invalid(refused)) => {

@@ -270,8 +270,9 @@ async fn push_batch(client: &ClientArgs, spool: &SpoolArgs, file: &str) -> anyho
             answer.refused
         );
     }
-    anyhow::ensure!(answer.refused == 0, "{} items were refused", answer.refused);
-    Ok(())
+    crate::reported::ensure(answer.refused == 0, || {
+        format!("{} items were refused", answer.refused)
+    })
 }
 
 #[cfg(test)]

@@ -98,7 +98,11 @@ pub async fn run(args: SpoolCommandArgs) -> anyhow::Result<()> {
             let report = spool.drain(&PushDetection::new(&papi), batch).await?;
             print_report(&report, client.json);
             if let Some(why) = &report.stopped {
-                anyhow::bail!("{} pushes left in the spool: {why}", report.left);
+                return Err(crate::reported::Reported(format!(
+                    "{} pushes left in the spool: {why}",
+                    report.left
+                ))
+                .into());
             }
             Ok(())
         }

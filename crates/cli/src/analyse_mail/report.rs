@@ -271,13 +271,12 @@ impl Report {
                 c.messages, c.not_pushed, c.failed, c.attachments, c.urls, c.reused
             );
         }
-        anyhow::ensure!(
-            c.failed == 0,
-            "{} of {} message(s) could not be used, analysed or pushed",
-            c.failed,
-            c.messages
-        );
-        Ok(())
+        crate::reported::ensure(c.failed == 0, || {
+            format!(
+                "{} of {} message(s) could not be used, analysed or pushed",
+                c.failed, c.messages
+            )
+        })
     }
 }
 
