@@ -107,6 +107,15 @@ enum AccountCmd {
         /// For example `mail_sender,task_sha256`, or `host`.
         rules: String,
     },
+    /// Keep the account's events this many days (1-3650), or `off` for ever (the
+    /// default). Older events, the incidents they leave empty and the analyses nothing
+    /// refers to any more are purged in the background.
+    Retention {
+        /// Account id or name.
+        account: String,
+        /// Days, or off.
+        days: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,6 +330,16 @@ async fn execute(store: &dyn Store, what: What) -> Result<Value> {
                 let acc = account(store, &a).await?;
                 store.set_account_disabled(acc.id, false, &by).await?;
                 done(format!("account {} enabled", acc.name))
+            }
+            AccountCmd::Retention { account: a, days } => {
+                let acc = account(store, &a).await?;
+                let days = pushdetect_model::account_api::parse_retention_days("days", &days)
+                    .map_err(|e| anyhow!(e.message))?;
+                store.set_account_retention(acc.id, days, &by).await?;
+                done(match days {
+                    Some(d) => format!("account {} keeps its events {d} days", acc.name),
+                    None => format!("account {} keeps its events for ever", acc.name),
+                })
             }
             AccountCmd::Grouping { account: a, rules } => {
                 let acc = account(store, &a).await?;

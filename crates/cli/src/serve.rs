@@ -160,6 +160,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tls: tls.clone(),
         node_name: String::new(),
         hostname: pushdetect_server::config::system_hostname(),
+        ..Config::default()
     };
     let engine = Engine::new(EngineConfig {
         rule_dirs: args.rule_dirs.clone(),

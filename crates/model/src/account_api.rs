@@ -150,6 +150,28 @@ pub fn parse_token_days(name: &str, value: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// The most days an account may keep its events (ten years); at least one.
+pub const MAX_RETENTION_DAYS: i64 = 3650;
+
+/// Parses how long an account keeps its events: days from 1 to [`MAX_RETENTION_DAYS`], or
+/// `off` (also `forever`, `never`) for no limit (`None`).
+pub fn parse_retention_days(name: &str, value: &str) -> Result<Option<i64>, ApiError> {
+    let v = value.trim();
+    if ["off", "forever", "never"]
+        .iter()
+        .any(|w| v.eq_ignore_ascii_case(w))
+    {
+        return Ok(None);
+    }
+    match v.parse::<i64>() {
+        Ok(d) if (1..=MAX_RETENTION_DAYS).contains(&d) => Ok(Some(d)),
+        _ => Err(ApiError::invalid(
+            name,
+            "a number of days from 1 to 3650, or off to keep events for ever",
+        )),
+    }
+}
+
 /// A password a user chose, as it will be hashed: long enough to resist guessing, short
 /// enough to hash cheaply, and without what a login form would trim or cannot carry.
 #[derive(Clone, PartialEq, Eq)]
@@ -185,6 +207,22 @@ impl fmt::Debug for NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_is_1_to_3650_days_or_off() {
+        assert_eq!(parse_retention_days("days", "1").unwrap(), Some(1));
+        assert_eq!(parse_retention_days("days", " 3650 ").unwrap(), Some(3650));
+        for off in ["off", "OFF", "forever", "never"] {
+            assert_eq!(parse_retention_days("days", off).unwrap(), None, "{off}");
+        }
+        for bad in ["0", "3651", "-5", "", "30d"] {
+            let e = parse_retention_days("days", bad).unwrap_err();
+            assert!(
+                e.message.contains("'days'") && e.message.contains("off"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn token_names_scopes_and_lifetimes_are_bounded() {

@@ -297,6 +297,8 @@ value_enum!(
         SensorDisabled => "sensor.disabled",
         /// An account's grouping rules changed.
         AccountGrouping => "account.grouping",
+        /// An account's retention (how many days its events are kept) changed.
+        AccountRetention => "account.retention",
         /// A forwarding destination was created.
         DestinationCreated => "destination.created",
         /// A forwarding destination was enabled or disabled.
@@ -503,7 +505,7 @@ mod tests {
             AuditAction::parse("action", "LOGIN.FAILED").unwrap(),
             AuditAction::LoginFailed
         );
-        assert_eq!(AuditAction::ALLOWED.len(), 29);
+        assert_eq!(AuditAction::ALLOWED.len(), 30);
         assert_eq!(COMMENT_EDIT_WINDOW_MS, 600_000, "ten minutes");
     }
 }

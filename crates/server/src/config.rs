@@ -81,6 +81,9 @@ pub struct Config {
     pub node_name: String,
     /// The host name syslog messages carry.
     pub hostname: String,
+    /// How often expired sessions and fingerprints are purged, abandoned analyses taken
+    /// back, and accounts' retention applied.
+    pub housekeeping_every: Duration,
 }
 
 /// The machine's host name (`/proc/sys/kernel/hostname`, else `HOSTNAME`), or "pushdetect".
@@ -115,6 +118,7 @@ impl Default for Config {
             secure_cookies: false,
             node_name: system_hostname(),
             hostname: system_hostname(),
+            housekeeping_every: Duration::from_secs(60),
         }
     }
 }

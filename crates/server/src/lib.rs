@@ -20,6 +20,7 @@ pub mod papi;
 pub mod process_metrics;
 pub mod provision;
 pub mod request;
+pub mod retention;
 pub mod routes;
 pub mod sessions;
 pub mod state;
@@ -44,9 +45,6 @@ fn abandoned_before() -> i64 {
     let lease = i64::try_from(ANALYSIS_LEASE.as_millis()).unwrap_or(i64::MAX);
     chrono::Utc::now().timestamp_millis().saturating_sub(lease)
 }
-
-/// How often expired sessions and old push fingerprints are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves the application on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish (within the configured grace period) and closes the store.
@@ -117,7 +115,7 @@ pub async fn serve(
 }
 
 async fn purge_loop(state: AppState) {
-    let mut tick = tokio::time::interval(PURGE_EVERY);
+    let mut tick = tokio::time::interval(state.config.housekeeping_every);
     loop {
         tick.tick().await;
         let now = chrono::Utc::now().timestamp_millis();
@@ -126,6 +124,7 @@ async fn purge_loop(state: AppState) {
         if let Err(e) = state.store.purge(sessions_before, now).await {
             tracing::warn!(error = %e, "purge of expired sessions failed");
         }
+        retention::apply(&state).await;
         if state.store.is_shared() {
             match state.store.requeue_running(abandoned_before()).await {
                 Ok(0) => {}

@@ -28,6 +28,7 @@ pub struct Metrics {
     commit_seconds: Family<Labels, Histogram>,
     task_seconds: Histogram,
     tasks_unfinished: Family<Labels, Gauge>,
+    retention_purged: Family<Labels, Counter>,
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     events: Family<Labels, Counter>,
@@ -140,6 +141,13 @@ impl Default for Metrics {
             "API errors answered, by error code",
             errors.clone(),
         );
+        let retention_purged = Family::<Labels, Counter>::default();
+        registry.register(
+            "retention_purged",
+            "Rows purged because their account keeps them no longer, by what (events, \
+             incidents, tasks, contents)",
+            retention_purged.clone(),
+        );
         let forward = pushdetect_forward::ForwardStats::default();
         forward.register(registry);
         Metrics {
@@ -149,6 +157,7 @@ impl Default for Metrics {
             commit_seconds,
             task_seconds,
             tasks_unfinished,
+            retention_purged,
             requests,
             latency,
             events,
@@ -192,6 +201,20 @@ impl Metrics {
     /// Records an analysis task stored with its result, `seconds` after its submission.
     pub fn task_completed(&self, seconds: f64) {
         self.task_seconds.observe(seconds.max(0.0));
+    }
+
+    /// Counts what a retention purge removed.
+    pub fn retention_purged(&self, purged: &pushdetect_store::Purged) {
+        for (what, n) in [
+            ("events", purged.events),
+            ("incidents", purged.incidents),
+            ("tasks", purged.tasks),
+            ("contents", purged.contents.len() as u64),
+        ] {
+            self.retention_purged
+                .get_or_create(&vec![("what", what.to_owned())])
+                .inc_by(n);
+        }
     }
 
     /// The text exposition.

@@ -25,6 +25,7 @@ mod host_identity;
 mod incident_plan;
 pub mod postgres;
 pub mod records;
+pub mod retention;
 mod schema;
 pub mod sql;
 pub mod sqlite;
@@ -39,6 +40,7 @@ pub use error::{StoreError, StoreResult};
 pub use event_log::EventLog;
 pub use forwarding::Forwarding;
 pub use records::*;
+pub use retention::{Purged, Retention};
 pub use schema::tables as schema_tables;
 pub use task_options::SubmissionOptions;
 pub use tokens::{ApiToken, ApiTokens, NewApiToken};
@@ -60,6 +62,7 @@ pub trait Store:
     + IncidentWorkflow
     + Forwarding
     + tokens::ApiTokens
+    + retention::Retention
     + Send
     + Sync
     + 'static

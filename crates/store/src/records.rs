@@ -17,6 +17,8 @@ pub struct Account {
     pub created_at_ms: i64,
     /// Its grouping rules, as [`Grouping::to_text`] spells them.
     pub grouping: String,
+    /// Days its events are kept (none: for ever).
+    pub retention_days: Option<i64>,
 }
 
 /// A user who logs in with username and password (auth_method "account").

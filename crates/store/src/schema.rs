@@ -33,6 +33,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("disabled", Bool),
             ("created_at_ms", Int),
             ("grouping", Text),
+            ("retention_days", OptInt),
         ],
     },
     Table {

@@ -705,6 +705,123 @@ async fn api_tokens_work_until_they_expire_are_revoked_or_their_user_is_disabled
     assert!(!format!("{trail:?}").contains("h1"), "no hash in the trail");
 }
 
+/// A purge removes the account's events received before the cutoff, in batches, with
+/// what refers to them; an incident left empty goes (its audit history stays), one that
+/// keeps events is recounted; old analyses no kept event names go with their content;
+/// another account and newer events are untouched.
+async fn retention_purges_old_events_their_empty_incidents_and_unreferenced_analyses(
+    backend: Backend,
+) {
+    use pushdetect_store::{AuditAction, NewAudit};
+    let db = TestDb::new(backend).await;
+    let store = db.store();
+    let t = tenant(store, "a").await;
+    let other = tenant(store, "b").await;
+    let old1 = insert(store, &about(t, &["10.0.0.1"], 1_000, Some(10))).await;
+    let old2 = insert(store, &about(t, &["10.0.0.1"], 1_500, Some(10))).await;
+    let spanning_old = insert(store, &about(t, &["10.0.0.3"], 4_000, Some(10))).await;
+    let spanning_new = insert(store, &about(t, &["10.0.0.3"], 6_000, Some(10))).await;
+    let mut referring = about(t, &["10.0.0.4"], 7_000, Some(10));
+    referring.triage.task_uuids = vec!["kept".into()];
+    let referring = insert(store, &referring).await;
+    let elsewhere = insert(store, &about(other, &["10.0.0.1"], 1_000, Some(10))).await;
+    let incident_about = |host: &'static str| async move {
+        store
+            .list_incidents(
+                t.0,
+                &IncidentFilter {
+                    host: Some(host.into()),
+                    limit: 10,
+                    ..IncidentFilter::default()
+                },
+            )
+            .await
+            .unwrap()
+    };
+    let doomed = incident_about("10.0.0.1").await[0].id;
+    assert!(store.get_event(t.0, old1).await.unwrap().is_some());
+    store
+        .record_audit(
+            &op(),
+            &NewAudit::incident(t.0, AuditAction::IncidentStatus, doomed),
+            2_000,
+        )
+        .await
+        .unwrap();
+    // Two finished tasks from before the cutoff: one a kept event names, one nothing does,
+    // each on content of its own.
+    for (uuid, sha) in [("kept", "aa"), ("loose", "bb")] {
+        let mut task = queued(uuid, t.0, t.1, 1_000, sha);
+        task.state = pushdetect_store::TaskState::Completed;
+        task.completed_at_ms = Some(1_100);
+        store.create_tasks(&[&task]).await.unwrap();
+        store
+            .record_content(
+                &pushdetect_store::Content {
+                    sha256: sha.into(),
+                    md5: sha.into(),
+                    sha1: sha.into(),
+                    size: 1,
+                },
+                1_000,
+            )
+            .await
+            .unwrap();
+    }
+
+    store
+        .set_account_retention(t.0, Some(30), &op())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_account("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .retention_days,
+        Some(30)
+    );
+    // Batches of two: the first takes the two oldest events.
+    let first = store.purge_account(t.0, 5_000, 2).await.unwrap();
+    assert_eq!((first.events, first.incidents), (2, 1), "{first:?}");
+    assert!(store.get_event(t.0, old2).await.unwrap().is_none());
+    assert!(store.get_incident(t.0, doomed).await.unwrap().is_none());
+    let second = store.purge_account(t.0, 5_000, 2).await.unwrap();
+    assert_eq!((second.events, second.incidents), (1, 0), "{second:?}");
+    assert_eq!(second.tasks, 0, "the first batch took the one task to go");
+    assert_eq!(first.tasks, 1);
+    assert_eq!(first.contents, ["bb"]);
+    assert!(store.find_task("loose").await.unwrap().is_none());
+    assert!(store.find_task("kept").await.unwrap().is_some());
+    assert!(store.get_event(t.0, spanning_old).await.unwrap().is_none());
+    assert!(store.get_event(t.0, spanning_new).await.unwrap().is_some());
+    let spanning = incident_about("10.0.0.3").await;
+    assert_eq!(spanning.len(), 1);
+    assert_eq!(spanning[0].events, 1, "recounted");
+    assert!(store.get_event(t.0, referring).await.unwrap().is_some());
+    assert!(store.get_event(other.0, elsewhere).await.unwrap().is_some());
+    assert_eq!(
+        store.purge_account(t.0, 5_000, 2).await.unwrap(),
+        Default::default()
+    );
+    // The audit trail keeps the purged incident's history.
+    let trail = store
+        .list_audit(&pushdetect_store::AuditFilter {
+            account_id: Some(t.0),
+            incident_id: Some(doomed),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 1);
+    assert!(matches!(
+        store.set_account_retention(999, None, &op()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 fn queued(
     uuid: &str,
     account_id: i64,
@@ -1339,6 +1456,7 @@ conformance!(
     unique_names_conflict_and_disabling_cascades,
     a_password_change_ends_the_users_sessions_and_is_audited,
     api_tokens_work_until_they_expire_are_revoked_or_their_user_is_disabled,
+    retention_purges_old_events_their_empty_incidents_and_unreferenced_analyses,
     the_analysis_queue_hands_out_each_task_once_and_survives_restarts,
     a_batch_stores_its_events_in_order_and_recognises_copies_within_it,
     a_large_batch_stores_every_value_as_given,

@@ -27,6 +27,7 @@ mod network_selection;
 mod process;
 mod read_api;
 mod resend;
+mod retention;
 mod server;
 mod spool;
 mod support;

@@ -406,6 +406,19 @@ async fn admin_manages_tenants_licenses_sensors_and_tokens() {
             .len(),
         2
     );
+    let kept = admin(&["account", "retention", "acme", "30"]);
+    assert!(kept["ok"].as_str().unwrap().contains("30 days"), "{kept}");
+    let (ok, _, err) = run(&[
+        "admin",
+        "--data-dir",
+        d,
+        "account",
+        "retention",
+        "acme",
+        "0",
+    ]);
+    assert!(!ok && err.contains("1 to 3650"), "{err}");
+    admin(&["account", "retention", "acme", "off"]);
     let rotated = admin(&["license", "rotate-token", &key_id]);
     assert_ne!(rotated["api_token"], license["api_token"]);
     admin(&["user", "disable", "bob"]);

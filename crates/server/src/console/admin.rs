@@ -32,6 +32,8 @@ struct AdminPage {
     account: String,
     /// The account's grouping rules (see `pushdetect_model::grouping`).
     grouping: String,
+    /// Days its events are kept, or "off".
+    retention: String,
     users: Vec<User>,
     licenses: Vec<License>,
     sensors: Vec<Sensor>,
@@ -62,6 +64,9 @@ async fn page(app: &AppState, user: &ConsoleUser) -> Result<AdminPage, StoreErro
         roles: Role::ALLOWED,
         account: own.name,
         grouping: own.grouping,
+        retention: own
+            .retention_days
+            .map_or_else(|| "off".to_owned(), |d| d.to_string()),
         users,
         licenses,
         sensors,
@@ -285,6 +290,26 @@ async fn apply(
             }
             Err(e) => Outcome::Refused(e.message),
         },
+        "set_retention" => {
+            let given = match field("days") {
+                "" => "off",
+                d => d,
+            };
+            match pushdetect_model::account_api::parse_retention_days("days", given) {
+                Ok(days) => {
+                    store
+                        .set_account_retention(user.account_id, days, by)
+                        .await?;
+                    Outcome::Done(match days {
+                        Some(d) => format!(
+                            "Events are kept {d} days; older ones are purged in the background"
+                        ),
+                        None => "Events are kept for ever".to_owned(),
+                    })
+                }
+                Err(e) => Outcome::Refused(e.message),
+            }
+        }
         "add_license" => {
             let name = field("name");
             if !name_ok(name) {
@@ -360,7 +385,7 @@ async fn apply(
             Outcome::Done(format!("Sensor {} (subkey_id {}) {verb}", s.name, s.id))
         }
         other => Outcome::Refused(format!(
-            "'op' must be one of add_user, set_user, reset_password, set_role, set_grouping, add_license, set_license, \
+            "'op' must be one of add_user, set_user, reset_password, set_role, set_grouping, set_retention, add_license, set_license, \
              rotate_token, add_sensor, set_sensor, not '{other}'"
         )),
     })

@@ -37,7 +37,7 @@ where
         let mut tx = self.writer.begin().await?;
         let account = sqlx::query_as::<B, Account>(
             "INSERT INTO accounts (name, created_at_ms) VALUES ($1, $2) \
-             RETURNING id, name, disabled, created_at_ms, grouping",
+             RETURNING id, name, disabled, created_at_ms, grouping, retention_days",
         )
         .bind(name)
         .bind(now_ms)
@@ -57,7 +57,7 @@ where
 
     async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
         Ok(sqlx::query_as::<B, Account>(
-            "SELECT id, name, disabled, created_at_ms, grouping FROM accounts ORDER BY id",
+            "SELECT id, name, disabled, created_at_ms, grouping, retention_days FROM accounts ORDER BY id",
         )
         .fetch_all(&self.writer)
         .await?)
@@ -66,7 +66,7 @@ where
     async fn find_account(&self, id_or_name: &str) -> StoreResult<Option<Account>> {
         let id = id_or_name.parse::<i64>().unwrap_or(-1);
         Ok(sqlx::query_as::<B, Account>(
-            "SELECT id, name, disabled, created_at_ms, grouping FROM accounts WHERE id = $1 OR name = $2 \
+            "SELECT id, name, disabled, created_at_ms, grouping, retention_days FROM accounts WHERE id = $1 OR name = $2 \
              ORDER BY id = $3 DESC LIMIT 1",
         )
         .bind(id)

@@ -19,6 +19,7 @@ mod directory;
 mod event_log;
 mod event_writes;
 mod forwarding;
+mod retention;
 mod rows;
 mod statement;
 mod tokens;
