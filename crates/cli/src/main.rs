@@ -16,11 +16,12 @@ mod migrate;
 mod push;
 mod reported;
 mod serve;
+mod settings;
 mod shell;
 mod spool;
 mod tokens;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: a server allocates and frees many small
 /// buffers per request, and glibc's malloc was a sixth of a push's CPU time
@@ -36,7 +37,7 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "pushdetect", version)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"], env = "PUSHDETECT_LOG_FORMAT")]
     log_format: String,
     #[command(subcommand)]
     command: Command,
@@ -70,6 +71,9 @@ enum Command {
     Completions(manual::CompletionsArgs),
     /// Print the manual page, or write one per command with --dir.
     Man(manual::ManArgs),
+    /// Check a server config file, or print the table of every setting.
+    #[command(subcommand)]
+    Config(settings::ConfigCmd),
 }
 
 impl Command {
@@ -107,7 +111,10 @@ fn init_logging(format: &str, default_filter: &str) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match settings::parse().and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     // Every command's --json asks for JSON on standard output.
     let json_output = std::env::args().skip(1).any(|a| a == "--json");
     // The database, analysed content, spools and keys hold tenants' detections and
@@ -129,6 +136,7 @@ async fn main() -> ExitCode {
         Command::Spool(args) => spool::run(args).await,
         Command::Completions(args) => manual::completions(args),
         Command::Man(args) => manual::man(args),
+        Command::Config(cmd) => settings::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,11 @@ pub const PID_FILE: &str = "pushdetect.pid";
 /// `pushdetect serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings (default /etc/pushdetect/pushdetect.toml, when it exists):
+    /// each key an option below, with '_' for '-'. Flags and environment variables win
+    /// over it (`pushdetect config table`).
+    #[arg(long, value_name = "FILE", env = "PUSHDETECT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     db: DatabaseArgs,
     /// This node's name among the nodes sharing a database (forwarding leases); default

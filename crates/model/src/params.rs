@@ -242,7 +242,7 @@ impl<'a> ParamReader<'a> {
 }
 
 /// The known name closest to `name` (at most two edits away): the name a typo meant.
-pub(crate) fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+pub fn closest<'a>(known: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
     known
         .map(|k| (edit_distance(k, name), k))
         .filter(|(d, _)| *d <= 2)

@@ -332,6 +332,124 @@ fn completions_and_manual_pages_cover_every_command() {
     assert!(!ok && err.contains("bash"), "{err}");
 }
 
+/// A free loopback port (bound and released).
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// Starts `serve` with `args` and `env`, waits for its listening line, stops it, and
+/// returns the address it listened on.
+fn listens_on(args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PUSHDETECT_") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut child = cmd
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let found = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .find_map(|l| {
+            l.unwrap()
+                .strip_prefix("pushdetect listening on http://")
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        });
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    found.unwrap_or_else(|| {
+        panic!(
+            "serve did not listen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// One precedence rule for every setting: flag > environment > file > default; the file
+/// is named by --config or PUSHDETECT_CONFIG; a bad file fails serve naming the key, and
+/// `config check` says the same without serving.
+#[test]
+fn settings_come_from_flags_then_environment_then_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let file = dir.path().join("pushdetect.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "# pushdetect serve settings\nlisten = \"{file_port}\"\ndata_dir = \"{}\"\n\
+             max_connections = 64\nsecure_cookies = true\nrule_dirs = []\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(listens_on(&["--config", f], &[]), file_port);
+    assert!(
+        data.join("pushdetect.db").exists(),
+        "data_dir came from the file"
+    );
+    assert_eq!(listens_on(&[], &[("PUSHDETECT_CONFIG", f)]), file_port);
+    assert_eq!(
+        listens_on(
+            &["--config", f],
+            &[("PUSHDETECT_LISTEN", env_port.as_str())]
+        ),
+        env_port
+    );
+    assert_eq!(
+        listens_on(
+            &["--config", f, "--listen", &flag_port],
+            &[("PUSHDETECT_LISTEN", env_port.as_str())]
+        ),
+        flag_port
+    );
+    let (ok, out, err) = run(&["config", "check", f]);
+    assert!(ok && out.contains("5 settings, all valid"), "{out}{err}");
+
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nmax_conections = 5\n").unwrap();
+    for args in [vec!["config", "check", f], vec!["serve", "--config", f]] {
+        let (ok, _, err) = run(&args);
+        assert!(!ok, "{args:?}");
+        assert!(
+            err.contains("unknown setting 'max_conections'")
+                && err.contains("did you mean 'max_connections'"),
+            "{err}"
+        );
+    }
+    std::fs::write(&file, "max_connections = \"many\"\n").unwrap();
+    let (ok, _, err) = run(&["config", "check", f]);
+    assert!(
+        !ok && err.contains("setting 'max_connections'") && err.contains("many"),
+        "{err}"
+    );
+    std::fs::write(&file, "listen = [\n").unwrap();
+    let (ok, _, err) = run(&["config", "check", f]);
+    assert!(!ok && err.contains("line 1"), "{err}");
+}
+
+/// docs/configuration.md holds the table `pushdetect config table` prints, as it is now.
+#[test]
+fn the_documented_settings_table_is_the_one_the_code_makes() {
+    let (ok, table, err) = run(&["config", "table"]);
+    assert!(ok, "{err}");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    assert!(
+        doc.contains(&table),
+        "docs/configuration.md is out of date: paste the output of `pushdetect config table`:\n{table}"
+    );
+}
+
 /// A database that cannot be reached is said once, not once per layer that wraps it.
 #[test]
 fn an_unreachable_database_is_reported_once() {
