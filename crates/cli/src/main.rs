@@ -64,6 +64,7 @@ enum Command {
     /// Analyse the attachments and URLs of mails and push the malicious mails.
     AnalyseMail(analyse_mail::AnalyseMailArgs),
     /// An interactive shell for the Push Detection API, like papi_shell.
+    #[command(after_help = shell::SYNTAX)]
     Shell(shell::ShellArgs),
     /// Send or inspect a spool of pushes kept while the server was away (--spool).
     Spool(spool::SpoolCommandArgs),

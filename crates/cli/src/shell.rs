@@ -247,6 +247,30 @@ impl ShellArgs {
     }
 }
 
+/// What an interactive shell says first: the version, the server, and every call it
+/// offers (made from [`METHODS`], so a call added there is listed here).
+fn banner(url: &str) -> String {
+    let calls: Vec<&str> = METHODS
+        .iter()
+        .map(|m| m.name.trim_start_matches("push_detection."))
+        .collect();
+    format!(
+        "pushdetect shell {} on {url}\nviews loaded: push_detection ({})\n'help' lists the calls, \
+         'help METHOD' its parameters; Tab completes, 'exit' leaves.",
+        env!("CARGO_PKG_VERSION"),
+        calls.join(", ")
+    )
+}
+
+/// How a call is written, for `shell --help`.
+pub const SYNTAX: &str = "Each line is one call: VIEW.METHOD name=value name=value ...
+  push_detection.push_result vendor_name=Acme tool_name=IocScan ioc_uuid=... hostname=ws-09 key=KEY:SUBKEY
+  push_detection.incident.list status=new min_impact=70
+  push_detection.push_events file=items.jsonl
+A value with spaces is quoted as in a shell (tool_name='Ioc Scan'). 'help' lists the calls,
+'help METHOD' the parameters of one. Pushes are checked before they are sent. From a pipe,
+each line runs without prompts, and the shell fails if any call failed.";
+
 /// Runs the shell until exit or end of input; fails if any piped command failed.
 pub async fn run(args: ShellArgs) -> anyhow::Result<()> {
     let config = args.client.load()?;
@@ -268,11 +292,7 @@ pub async fn run(args: ShellArgs) -> anyhow::Result<()> {
         anyhow::ensure!(failures == 0, "{failures} command(s) failed");
         return Ok(());
     }
-    println!(
-        "pushdetect shell {} on {}\nviews loaded: push_detection (push_file_download, push_result, push_mail, push_events, event.list, event.get, ping)\n'help' lists the calls, Tab completes, 'exit' leaves.",
-        env!("CARGO_PKG_VERSION"),
-        papi.config().url
-    );
+    println!("{}", banner(papi.config().url.as_str()));
     let mut editor = rustyline::Editor::<ShellHelper, rustyline::history::DefaultHistory>::new()?;
     editor.set_helper(Some(ShellHelper));
     let history =
@@ -306,6 +326,16 @@ pub async fn run(args: ShellArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_banner_lists_every_call_of_the_shell() {
+        let banner = banner("http://h/papi");
+        for m in METHODS.iter() {
+            let call = m.name.trim_start_matches("push_detection.");
+            assert!(banner.contains(call), "{call} missing: {banner}");
+        }
+        assert!(banner.contains("incident.list") && banner.contains("incident.get"));
+    }
     use rustyline::history::DefaultHistory;
 
     fn complete(line: &str) -> Vec<String> {

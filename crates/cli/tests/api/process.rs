@@ -328,6 +328,8 @@ fn completions_and_manual_pages_cover_every_command() {
             "{page}"
         );
     }
+    let (ok, help, _) = run(&["shell", "--help"]);
+    assert!(ok && help.contains("VIEW.METHOD name=value"), "{help}");
     let (ok, _, err) = run(&["completions", "tcsh"]);
     assert!(!ok && err.contains("bash"), "{err}");
 }
