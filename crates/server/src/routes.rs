@@ -120,7 +120,8 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/metrics", get(metrics::render));
+        .route("/metrics", get(metrics::render))
+        .fallback(crate::console::fallback);
     if config.tls.is_some() {
         // Served over HTTPS: browsers are told to keep to it.
         app = app.layer(middleware::map_response(hsts));

@@ -67,4 +67,7 @@ pub trait EventLog: Send + Sync {
     ) -> StoreResult<Vec<Incident>>;
     /// One incident of the account.
     async fn get_incident(&self, account_id: i64, id: i64) -> StoreResult<Option<Incident>>;
+    /// The incidents of the account an event belongs to (one per grouping it falls in),
+    /// newest first: an event page links to them.
+    async fn event_incidents(&self, account_id: i64, event_id: i64) -> StoreResult<Vec<Incident>>;
 }

@@ -1122,3 +1122,80 @@ async fn the_console_host_filters_match_hosts_as_stored() {
     );
     assert_eq!(status(&http, &app, "/incidents?host=a%20b").await, 400);
 }
+
+/// An event's page links to its incidents and shows a mail's fields as fields; what does
+/// not exist is a styled page saying so, for browsers, and a bare 404 for other clients.
+#[tokio::test]
+async fn event_pages_link_their_incidents_and_missing_pages_say_so() {
+    let app = TestApp::start().await;
+    let sensor = app.license_client().await;
+    assert_ok(
+        &sensor
+            .post(
+                MAIL,
+                &pairs(&mail_form(&app.creds.sensor_key, SPEC_SAMPLE_MAIL)),
+            )
+            .await,
+    );
+    let http = console_http();
+    console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    let page = body(&http, &app, "/events/1").await;
+    let incident = app
+        .user_client()
+        .await
+        .get_ok("/papi/push_detection/incident/list.json", &[])
+        .await["incidents"][0]["incident_id"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        page.contains(&format!("href=\"/incidents/{incident}\"")),
+        "{page}"
+    );
+    let fields = page.split("<h2>Fields</h2>").nth(1).unwrap();
+    let fields = fields.split("<h2>").next().unwrap();
+    assert!(fields.contains("support@corp.com"), "{fields}");
+    assert!(
+        !fields.contains("&quot;") && !fields.contains('{'),
+        "no JSON: {fields}"
+    );
+
+    for path in [
+        "/events/999",
+        "/incidents/999",
+        "/tasks/00000000000000000000000000000000",
+    ] {
+        let r = http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("id=\"not-found\"") && html.contains("href=\"/events\""),
+            "{html}"
+        );
+    }
+    let r = http
+        .get(app.url("/no/such/page"))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Nothing is served at this address"));
+    let r = reqwest::Client::new()
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.text().await.unwrap().is_empty(),
+        "a bare 404 for API clients"
+    );
+}

@@ -6,8 +6,7 @@ use crate::analyst::outcome::Outcome;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use pushdetect_store::Principal;
 
 /// An analysis task as the event page lists it.
@@ -35,6 +34,8 @@ struct EventPage {
     severity: &'static str,
     action: String,
     hosts: Vec<String>,
+    /// The incidents it belongs to: (id, what they group by, status).
+    incidents: Vec<(i64, String, String)>,
     tasks: Vec<TaskLine>,
     fields: Vec<(String, String)>,
     raw: Vec<(String, String)>,
@@ -47,11 +48,19 @@ pub async fn event(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return (StatusCode::NOT_FOUND, "404: no such event").into_response();
+        return super::page::not_found(
+            user.nav(),
+            "There is no event with this id in your account.",
+        );
     };
     let e = match app.store.get_event(user.account_id, id).await {
         Ok(Some(e)) => e,
-        Ok(None) => return (StatusCode::NOT_FOUND, "404: no such event").into_response(),
+        Ok(None) => {
+            return super::page::not_found(
+                user.nav(),
+                "There is no event with this id in your account.",
+            )
+        }
         Err(e) => return unavailable(e),
     };
     let uuids = &e.task_uuids;
@@ -74,6 +83,13 @@ pub async fn event(
             activity: outcome.malicious_activity.join("; "),
         });
     }
+    let incidents = match app.store.event_incidents(user.account_id, e.id).await {
+        Ok(list) => list
+            .iter()
+            .map(|i| (i.id, i.host.clone(), i.workflow.status.to_string()))
+            .collect(),
+        Err(e) => return unavailable(e),
+    };
     let pushed_by = match e.pushed_by {
         Principal::User(_) => format!("user {}", e.pushed_by_label),
         Principal::License(_) => format!("license {}", e.pushed_by_label),
@@ -95,6 +111,7 @@ pub async fn event(
         severity: severity(e.impact),
         action: e.action.clone().unwrap_or_default(),
         hosts: e.hosts.clone(),
+        incidents,
         tasks,
         fields: pairs(&e.fields),
         raw: pairs(&e.raw_params),

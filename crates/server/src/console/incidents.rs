@@ -217,7 +217,7 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return not_found();
+        return not_found(&user);
     };
     if let Err(e) = app.store.mark_read(user.account_id, id, user.user_id).await {
         return unavailable(e);
@@ -229,13 +229,16 @@ pub async fn detail(
     }
     match incident_page(&app, &user, id).await {
         Ok(Some(page)) => render(&page),
-        Ok(None) => not_found(),
+        Ok(None) => not_found(&user),
         Err(e) => unavailable(e),
     }
 }
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, "404: no such incident").into_response()
+fn not_found(user: &ConsoleUser) -> Response {
+    super::page::not_found(
+        user.nav(),
+        "There is no incident with this id in your account.",
+    )
 }
 
 fn forbidden() -> Response {
@@ -395,7 +398,7 @@ pub async fn change(
         return forbidden();
     }
     let Ok(id) = id.parse::<i64>() else {
-        return not_found();
+        return not_found(&user);
     };
     let by = user.actor(Some(address.to_string()));
     let now = chrono::Utc::now().timestamp_millis();
@@ -441,7 +444,7 @@ pub async fn change(
     let (notice, error) = match result {
         Ok(n) => (Some(n), None),
         Err(StoreError::Refused(e)) => (None, Some(e.message)),
-        Err(StoreError::NotFound(_)) => return not_found(),
+        Err(StoreError::NotFound(_)) => return not_found(&user),
         Err(e) => return unavailable(e),
     };
     match incident_page(&app, &user, id).await {
@@ -455,7 +458,7 @@ pub async fn change(
                 render(&page)
             }
         }
-        Ok(None) => not_found(),
+        Ok(None) => not_found(&user),
         Err(e) => unavailable(e),
     }
 }

@@ -7,8 +7,7 @@ use crate::analyst::outcome::Outcome;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use pushdetect_store::{Task, TaskFilter, TaskKind, TaskState};
 
 /// Tasks per page.
@@ -161,7 +160,12 @@ pub async fn task(
 ) -> Response {
     let t = match app.store.find_task(&uuid.to_ascii_lowercase()).await {
         Ok(Some(t)) if t.account_id == user.account_id => t,
-        Ok(_) => return (StatusCode::NOT_FOUND, "404: no such task").into_response(),
+        Ok(_) => {
+            return super::page::not_found(
+                user.nav(),
+                "There is no task with this id in your account.",
+            )
+        }
         Err(e) => return unavailable(e),
     };
     let outcome = Outcome::of(&t);

@@ -382,6 +382,21 @@ where
         .map(Self::incident)
         .transpose()
     }
+
+    async fn event_incidents(&self, account_id: i64, event_id: i64) -> StoreResult<Vec<Incident>> {
+        sqlx::query(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN incident_events ie \
+             ON ie.incident_id = i.id WHERE ie.event_id = $1 AND i.account_id = $2 \
+             ORDER BY i.last_ms DESC, i.id DESC"
+        ))
+        .bind(event_id)
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(Self::incident)
+        .collect()
+    }
 }
 
 /// Pushes the key of the host entity `identifier` belongs to (itself when no tie names it).
