@@ -796,6 +796,16 @@ async fn retention_purges_old_events_their_empty_incidents_and_unreferenced_anal
     assert!(store.find_task("kept").await.unwrap().is_some());
     assert!(store.get_event(t.0, spanning_old).await.unwrap().is_none());
     assert!(store.get_event(t.0, spanning_new).await.unwrap().is_some());
+    let of_event = store.event_incidents(t.0, spanning_new).await.unwrap();
+    assert_eq!(
+        of_event.iter().map(|i| i.host.as_str()).collect::<Vec<_>>(),
+        ["10.0.0.3"]
+    );
+    assert!(store
+        .event_incidents(other.0, spanning_new)
+        .await
+        .unwrap()
+        .is_empty());
     let spanning = incident_about("10.0.0.3").await;
     assert_eq!(spanning.len(), 1);
     assert_eq!(spanning[0].events, 1, "recounted");
