@@ -5,7 +5,8 @@
 # syslog to a real rsyslog (likewise installed here); the store's
 # conformance suite runs against SQLite and PostgreSQL (started here when none answers on
 # 127.0.0.1:5432); the mail tests read CPython's email test data (Debian's
-# libpython3.11-testsuite, installed here when missing).
+# libpython3.11-testsuite, installed here when missing); the OpenAPI document is checked
+# by openapi-spec-validator (from PyPI, into a virtual environment under target/).
 # Everything the tests need is built here; nothing else must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,23 @@ if [ -z "${PUSHDETECT_TEST_POSTGRES:-}" ] && ! pg_up; then
 fi
 export PUSHDETECT_TEST_POSTGRES=${PUSHDETECT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}
 export CHROMIUM=${CHROMIUM:-$(command -v chromium)}
+
+# The OpenAPI test checks the served document with openapi-spec-validator (PyPI), kept in
+# a virtual environment beside the build.
+venv="$(pwd)/${CARGO_TARGET_DIR:-target}/openapi-venv"
+case "${CARGO_TARGET_DIR:-}" in /*) venv="$CARGO_TARGET_DIR/openapi-venv" ;; esac
+if [ -z "${PUSHDETECT_OPENAPI_VALIDATOR:-}" ] && [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+    echo "installing openapi-spec-validator for the OpenAPI test" >&2
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        sudo=""
+        if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv >/dev/null
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install -q openapi-spec-validator==0.9.0
+fi
+export PUSHDETECT_OPENAPI_VALIDATOR=${PUSHDETECT_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

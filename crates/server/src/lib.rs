@@ -16,6 +16,7 @@ pub mod listener;
 pub mod login_audit;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_data;
 pub mod papi;
 pub mod process_metrics;
 pub mod provision;

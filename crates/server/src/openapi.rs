@@ -34,13 +34,14 @@ fn schema(p: &ParamSpec) -> Value {
     s
 }
 
-fn envelope() -> Value {
+/// The answer of an endpoint: the envelope, with the `data` of its action in JSON.
+fn envelope(action: Action) -> Value {
     json!({
         "description": "The envelope: HTTP 200 with success 1 and data, or success 0 with \
                         error and error_code (docs/errors.md). Transport failures use HTTP \
                         statuses (404, 413, 503).",
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+            "application/json": {"schema": crate::openapi_data::answer(action)},
             "application/xml": {"schema": {"$ref": "#/components/schemas/Envelope"}}
         }
     })
@@ -130,9 +131,10 @@ fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
     let mut item = json!({
         "parameters": [format],
         "get": {"operationId": format!("analyst_{id}_get"), "summary": call.summary,
-                "tags": ["Analyst API"], "parameters": query, "responses": responses},
+                "tags": ["Analyst API"], "parameters": query, "responses": responses,
+                "security": analyst_security()},
         "post": {"operationId": format!("analyst_{id}_post"), "summary": call.summary,
-                 "tags": ["Analyst API"],
+                 "tags": ["Analyst API"], "security": analyst_security(),
                  "requestBody": {"content": {
                      "application/x-www-form-urlencoded": {"schema": body},
                      "multipart/form-data": {"schema": body}}},
@@ -146,6 +148,12 @@ fn analyst_item(call: &pushdetect_model::analyst::AnalystCall) -> Value {
     item
 }
 
+/// The Analyst API's credentials: a license's `key` and `api_token` with each call (as
+/// parameters, or once for a session), as Lastline's analysis client sends them.
+fn analyst_security() -> Value {
+    json!([{"license_key": [], "license_token": []}, {"session": []}])
+}
+
 /// The document served at `/papi/openapi.json`.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -155,10 +163,19 @@ pub fn document() -> Value {
         let mut item = Map::new();
         for method in endpoint.methods {
             let mut op = json!({
-                "operationId": format!("{}_{}", spec.name.replace('.', "_"), method.to_lowercase()),
+                // From the path, which is unique (the module pings share one method).
+                "operationId": format!(
+                    "{}_{}",
+                    endpoint.path().replace(['/', '.'], "_"),
+                    method.to_lowercase()
+                ),
                 "summary": spec.summary,
-                "responses": {"200": envelope()},
+                "responses": {"200": envelope(endpoint.action)},
             });
+            if endpoint.action == Action::Login {
+                // Logging in is how a session starts: no credential before it.
+                op["security"] = json!([]);
+            }
             if pushes {
                 op["parameters"] = json!([{"name": KEY_HEADER, "in": "header",
                     "required": false, "schema": key_schema()}]);
@@ -206,18 +223,10 @@ pub fn document() -> Value {
     for call in pushdetect_model::analyst::CALLS {
         paths.insert(format!("/{}.{{format}}", call.path), analyst_item(call));
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "pushdetect Push Detection API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "The Lastline Push Detection API as served by pushdetect. Every \
-                            path also answers with the suffix .json or .xml, choosing the \
-                            response format (JSON by default). Log in first: the session is \
-                            a cookie."
-        },
-        "paths": paths,
-        "components": {"schemas": {"Envelope": {
+    let mut schemas = crate::openapi_data::components();
+    schemas.insert(
+        "Envelope".into(),
+        json!({
             "type": "object",
             "required": ["success"],
             "properties": {
@@ -226,6 +235,33 @@ pub fn document() -> Value {
                 "error": {"type": "string"},
                 "error_code": {"type": "integer"}
             }
-        }}}
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pushdetect Push Detection API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The Lastline Push Detection API as served by pushdetect. Every \
+                            path also answers with the suffix .json or .xml, choosing the \
+                            response format (JSON by default). Log in first (the session \
+                            is a cookie), or send a user's API token as a bearer token."
+        },
+        "paths": paths,
+        "security": [{"session": []}, {"bearer": []}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::sessions::SESSION_COOKIE,
+                    "description": "The session cookie that POST /papi/login sets."},
+                "bearer": {"type": "http", "scheme": "bearer",
+                    "description": "An API token (pdt_…) of a user: the read API without a \
+                                    login, within the token's scope (docs/api.md)."},
+                "license_key": {"type": "apiKey", "in": "query", "name": "key",
+                    "description": "Analyst API: a license's access key."},
+                "license_token": {"type": "apiKey", "in": "query", "name": "api_token",
+                    "description": "Analyst API: the license's API token."}
+            }
+        }
     })
 }

@@ -23,6 +23,7 @@ mod mail;
 mod mail_commands;
 mod mail_corpus;
 mod network_selection;
+mod openapi;
 
 mod process;
 mod read_api;
