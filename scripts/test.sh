@@ -90,6 +90,12 @@ if [ -z "${PUSHDETECT_OPENAPI_VALIDATOR:-}" ] && [ ! -x "$venv/bin/openapi-spec-
 fi
 export PUSHDETECT_OPENAPI_VALIDATOR=${PUSHDETECT_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}
 
+# The package test installs the Debian package (built here from the debug binary, with
+# cargo-deb, installed here when missing) and checks the service it sets up.
+cargo build --locked -p pushdetect
+deb=$(./scripts/package-deb.sh dev)
+export PUSHDETECT_TEST_DEB="$deb"
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

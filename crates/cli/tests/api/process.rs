@@ -452,6 +452,99 @@ fn the_documented_settings_table_is_the_one_the_code_makes() {
     );
 }
 
+/// The Debian package (scripts/package-deb.sh, named by PUSHDETECT_TEST_DEB): `dpkg -i`
+/// makes the service's user, its 0700 data dir and a config only it can read, installs
+/// the binary, completions, manual pages and a sandboxed unit that systemd-analyze
+/// accepts without a warning; the service, started as systemd would, serves with files
+/// of its own user only; `dpkg --purge` takes it all away but the data.
+#[test]
+fn the_debian_package_installs_a_sandboxed_service() {
+    use std::os::unix::process::CommandExt;
+    let deb = std::env::var("PUSHDETECT_TEST_DEB")
+        .expect("PUSHDETECT_TEST_DEB names the package; scripts/test.sh builds it");
+    let sh = |script: &str| {
+        let out = Command::new("sh").args(["-c", script]).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, said) = sh(&format!("dpkg -i '{deb}'"));
+    assert!(ok, "{said}");
+    let cleanup = || {
+        sh("dpkg --purge pushdetect; rm -rf /var/lib/pushdetect");
+    };
+    let checked = std::panic::catch_unwind(|| {
+        let (ok, said) =
+            sh("stat -c '%U:%G %a' /var/lib/pushdetect /etc/pushdetect/pushdetect.toml");
+        assert!(ok, "{said}");
+        assert_eq!(
+            said.lines().collect::<Vec<_>>(),
+            ["pushdetect:pushdetect 700", "root:pushdetect 640"]
+        );
+        for file in [
+            "/usr/bin/pushdetect",
+            "/usr/lib/systemd/system/pushdetect.service",
+            "/usr/share/man/man1/pushdetect-serve.1.gz",
+            "/usr/share/bash-completion/completions/pushdetect",
+            "/usr/share/doc/pushdetect/operations.md",
+        ] {
+            assert!(Path::new(file).exists(), "{file}");
+        }
+        let unit = std::fs::read_to_string("/usr/lib/systemd/system/pushdetect.service").unwrap();
+        for line in [
+            "User=pushdetect",
+            "ProtectSystem=strict",
+            "NoNewPrivileges=yes",
+            "PrivateTmp=yes",
+        ] {
+            assert!(unit.contains(line), "{line}");
+        }
+        let (ok, said) = sh("systemd-analyze verify /usr/lib/systemd/system/pushdetect.service");
+        assert!(ok && said.trim().is_empty(), "{said}");
+        let (ok, said) = sh("pushdetect config check /etc/pushdetect/pushdetect.toml");
+        assert!(ok, "{said}");
+        // The unit's command, as its user, on a free port (a flag wins over the file).
+        let port = free_port();
+        let id = |flag: &str| -> u32 {
+            let (_, n) = sh(&format!("id {flag} pushdetect"));
+            n.trim().parse().unwrap()
+        };
+        let mut child = Command::new("/usr/bin/pushdetect")
+            .args([
+                "serve",
+                "--config",
+                "/etc/pushdetect/pushdetect.toml",
+                "--listen",
+                &port,
+            ])
+            .uid(id("-u"))
+            .gid(id("-g"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let listening = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .any(|l| l.unwrap().starts_with("pushdetect listening on"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(listening);
+        let (_, said) = sh("stat -c '%U %a %n' /var/lib/pushdetect/pushdetect.db");
+        assert!(said.starts_with("pushdetect 600"), "{said}");
+    });
+    let (ok, said) = sh("dpkg --purge pushdetect");
+    cleanup();
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(ok, "{said}");
+    assert!(!Path::new("/usr/bin/pushdetect").exists());
+    let (known, _) = sh("getent passwd pushdetect");
+    assert!(!known, "the service's user is removed on purge");
+}
+
 /// A database that cannot be reached is said once, not once per layer that wraps it.
 #[test]
 fn an_unreachable_database_is_reported_once() {
