@@ -249,7 +249,7 @@ mod tests {
         let accounts = &TABLES[0];
         assert_eq!(
             column_list(accounts),
-            "id, name, disabled, created_at_ms, grouping"
+            "id, name, disabled, created_at_ms, grouping, retention_days"
         );
     }
 }
