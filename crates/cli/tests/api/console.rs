@@ -1199,3 +1199,41 @@ async fn event_pages_link_their_incidents_and_missing_pages_say_so() {
         "a bare 404 for API clients"
     );
 }
+
+/// One file pushed by two events under two names: the task's page, opened from an
+/// event, shows the name that event gives it, not only the first submitter's.
+#[tokio::test]
+async fn a_task_opened_from_an_event_shows_the_name_that_event_gives_it() {
+    let app = TestApp::start().await;
+    app.create_task(TASK).await;
+    let sensor = app.license_client().await;
+    for name in ["/dl/first.exe", "/dl/second-name.exe"] {
+        let form = with(
+            &download_form(&app.creds.sensor_key),
+            "filename",
+            Some(name),
+        );
+        assert_ok(&sensor.post(FILE_DOWNLOAD, &pairs(&form)).await);
+    }
+    let http = console_http();
+    console_login(&http, &app, &app.creds.username, &app.creds.password).await;
+    let event = body(&http, &app, "/events/2").await;
+    assert!(
+        event.contains(&format!("href=\"/tasks/{TASK}?event=2\"")),
+        "{event}"
+    );
+    let page = body(&http, &app, &format!("/tasks/{TASK}?event=2")).await;
+    let seen = page
+        .split("id=\"seen-as\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        seen.contains("/dl/second-name.exe")
+            && !seen.split("</tr>").next().unwrap().contains("first"),
+        "{seen}"
+    );
+    let page = body(&http, &app, &format!("/tasks/{TASK}?event=1")).await;
+    assert!(page.contains("/dl/first.exe"), "{page}");
+    let plain = body(&http, &app, &format!("/tasks/{TASK}")).await;
+    assert!(!plain.contains("id=\"seen-as\""));
+}

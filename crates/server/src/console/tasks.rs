@@ -149,14 +149,45 @@ struct TaskPage {
     submitted: String,
     completed: String,
     subject: Vec<(String, String)>,
+    /// The event the page was opened from and the name it gives the subject.
+    seen_as: Option<(i64, String)>,
     findings: Vec<(String, String, String, String)>,
 }
 
-/// `GET /tasks/{uuid}`: a task of the account (another account's is "not found").
+/// The name an event gives the subject of task `uuid`: a download's file name, or the
+/// file name (or URL) of the mail attachment or link that names the task. Several
+/// events may send one file under different names; the first submitter's is the task's.
+fn name_in_event(event: &pushdetect_store::StoredEvent, uuid: &str) -> Option<String> {
+    fn search(v: &serde_json::Value, uuid: &str) -> Option<String> {
+        match v {
+            serde_json::Value::Object(m) => {
+                let names_task = m
+                    .get("task_uuid")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(uuid));
+                let name = m
+                    .get("filename")
+                    .or_else(|| m.get("url"))
+                    .and_then(|n| n.as_str());
+                match (names_task, name) {
+                    (true, Some(name)) => Some(name.to_owned()),
+                    _ => m.values().find_map(|v| search(v, uuid)),
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().find_map(|v| search(v, uuid)),
+            _ => None,
+        }
+    }
+    search(&event.raw_params, uuid).or_else(|| search(&event.fields, uuid))
+}
+
+/// `GET /tasks/{uuid}`: a task of the account (another account's is "not found"). Come
+/// from an event (`?event=ID`), it also shows the name that event gives the subject.
 pub async fn task(
     State(app): State<AppState>,
     user: ConsoleUser,
     Path(uuid): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
     let t = match app.store.find_task(&uuid.to_ascii_lowercase()).await {
         Ok(Some(t)) if t.account_id == user.account_id => t,
@@ -167,6 +198,14 @@ pub async fn task(
             )
         }
         Err(e) => return unavailable(e),
+    };
+    let seen_as = match query.get("event").and_then(|id| id.parse::<i64>().ok()) {
+        Some(id) => match app.store.get_event(user.account_id, id).await {
+            Ok(Some(e)) => name_in_event(&e, &t.uuid).map(|name| (id, name)),
+            Ok(None) => None,
+            Err(e) => return unavailable(e),
+        },
+        None => None,
     };
     let outcome = Outcome::of(&t);
     let findings = outcome
@@ -190,6 +229,7 @@ pub async fn task(
         submitted: time(t.created_at_ms),
         completed: t.completed_at_ms.map(time).unwrap_or_else(|| "-".into()),
         subject: pairs(&outcome.analysis_subject),
+        seen_as,
         findings,
     };
     render(&page)
