@@ -197,7 +197,8 @@ impl Report {
     }
 
     fn analysed_line(&self, name: &str, a: &Analysed) -> String {
-        let action = a.object["action"].as_str().unwrap_or("LOG");
+        let action = event_action(&a.object);
+        let action = action.as_str();
         if self.json {
             return json!({
                 "file": name,
@@ -287,6 +288,23 @@ struct ExtractedLine<'a> {
     mail: ExtractedMail<'a>,
     origins: &'a Origins,
     cut: &'a [String],
+}
+
+/// The action of the event the mail object makes, as the server derives it (the
+/// strongest of the message's own and its attachments' and links': a mail logged with a
+/// warned link is a WARN event), so that this report and the console say the same.
+fn event_action(object: &Value) -> String {
+    let raw = json!({
+        "mail_json_str": object.to_string(),
+        "vendor_name": "pushdetect",
+        "tool_name": "analyse-mail",
+    });
+    let received = pushdetect_model::Timestamp::from_millis(0);
+    pushdetect_model::Event::from_stored(pushdetect_model::EventKind::Mail, &raw, received)
+        .ok()
+        .and_then(|event| event.action())
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_else(|| object["action"].as_str().unwrap_or("LOG").to_owned())
 }
 
 /// The mail object as read, without actions or tasks.

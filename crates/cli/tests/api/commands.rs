@@ -340,6 +340,24 @@ async fn analyse_mail_scores_attachments_urls_and_nested_messages() {
     assert_eq!(m2["urls"][0]["url"], "http://203.0.113.5:4444/setup.exe");
     assert_eq!(m2["urls"][0]["action"], "WARN");
     assert_eq!(m2["action"], "LOG");
+    // The report and the stored event (what the console shows) agree on the action: the
+    // strongest of the message's and its items'.
+    let stored = list
+        .iter()
+        .find(|e| {
+            e["fields"]["message"]["message_id"]
+                .as_str()
+                .unwrap_or("")
+                .contains("m2@")
+        })
+        .unwrap();
+    assert_eq!(stored["action"], "WARN");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("html-url.eml"))
+        .unwrap();
+    assert!(line.contains("action WARN"), "{line}");
     let m3 = by_id("m3@");
     let names: Vec<&str> = m3["attachments"]
         .as_array()
