@@ -6,7 +6,8 @@
 # conformance suite runs against SQLite and PostgreSQL (started here when none answers on
 # 127.0.0.1:5432); the mail tests read CPython's email test data (Debian's
 # libpython3.11-testsuite, installed here when missing); the OpenAPI document is checked
-# by openapi-spec-validator (from PyPI, into a virtual environment under target/).
+# by openapi-spec-validator and schemathesis (from PyPI, into a virtual environment under
+# target/).
 # Everything the tests need is built here; nothing else must be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,8 +78,8 @@ export CHROMIUM=${CHROMIUM:-$(command -v chromium)}
 # a virtual environment beside the build.
 venv="$(pwd)/${CARGO_TARGET_DIR:-target}/openapi-venv"
 case "${CARGO_TARGET_DIR:-}" in /*) venv="$CARGO_TARGET_DIR/openapi-venv" ;; esac
-if [ -z "${PUSHDETECT_OPENAPI_VALIDATOR:-}" ] && [ ! -x "$venv/bin/openapi-spec-validator" ]; then
-    echo "installing openapi-spec-validator for the OpenAPI test" >&2
+if [ -z "${PUSHDETECT_OPENAPI_VALIDATOR:-}" ] && [ ! -x "$venv/bin/schemathesis" ]; then
+    echo "installing openapi-spec-validator and schemathesis for the OpenAPI tests" >&2
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then
         sudo=""
         if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
@@ -86,9 +87,10 @@ if [ -z "${PUSHDETECT_OPENAPI_VALIDATOR:-}" ] && [ ! -x "$venv/bin/openapi-spec-
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv >/dev/null
         python3 -m venv "$venv"
     fi
-    "$venv/bin/pip" install -q openapi-spec-validator==0.9.0
+    "$venv/bin/pip" install -q openapi-spec-validator==0.9.0 schemathesis==4.32.5
 fi
 export PUSHDETECT_OPENAPI_VALIDATOR=${PUSHDETECT_OPENAPI_VALIDATOR:-$venv/bin/openapi-spec-validator}
+export PUSHDETECT_SCHEMATHESIS=${PUSHDETECT_SCHEMATHESIS:-$venv/bin/schemathesis}
 
 # The package test installs the Debian package (built here from the debug binary, with
 # cargo-deb, installed here when missing) and checks the service it sets up.

@@ -1,7 +1,9 @@
 //! The OpenAPI document: valid by openapi-spec-validator (the PyPI tool; scripts/test.sh
 //! installs it and names it in PUSHDETECT_OPENAPI_VALIDATOR), every operation id unique,
-//! the session and bearer security schemes declared, and real answers of the server
-//! within the schema of their operation.
+//! the session and bearer security schemes declared, real answers of the server within
+//! the schema of their operation, and schemathesis (PUSHDETECT_SCHEMATHESIS) sending every
+//! operation the cases its coverage phase makes from the document: no answer is a server
+//! error or outside its schema.
 
 use crate::support::*;
 use serde_json::{json, Value};
@@ -149,4 +151,47 @@ async fn answers_stay_within_the_schema_of_their_operation() {
     within_schema(&doc, "post", "/papi/user/password/change", &changed);
     let out = c.post("/papi/logout.json", &[]).await;
     within_schema(&doc, "post", "/papi/logout", &out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_no_answer_outside_its_schema() {
+    let tool = std::env::var("PUSHDETECT_SCHEMATHESIS")
+        .expect("PUSHDETECT_SCHEMATHESIS names schemathesis; scripts/test.sh installs it");
+    let app = TestApp::start().await;
+    let c = app.user_client().await;
+    let cookie = c
+        .http
+        .post(app.url("/papi/login"))
+        .form(&[
+            ("username", &app.creds.username),
+            ("password", &app.creds.password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let base = app.base.clone();
+    // The calls that end the session or change credentials are left out: the run goes on
+    // with one session.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&tool)
+            .args(["run", &format!("{base}/papi/openapi.json"), "-u", &base])
+            .args(["-H", &format!("Cookie: {cookie}")])
+            .args(["--checks", "not_a_server_error,response_schema_conformance"])
+            .args(["--phases", "coverage", "--request-timeout", "30", "-w", "2"])
+            .args(["--exclude-path-regex", "logout|password|token/revoke"])
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"))
+    })
+    .await
+    .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("passed"), "{said}");
 }
