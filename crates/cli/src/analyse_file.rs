@@ -155,7 +155,7 @@ async fn analyse(shared: &Shared, input: &Input) -> Row {
     let submission = match submitted {
         Ok(s) => s,
         Err(e) => {
-            row.pushed = Err(format!("{e:#}"));
+            row.pushed = Err(row_error(&e));
             return row;
         }
     };
@@ -201,6 +201,15 @@ async fn push(shared: &Shared, row: &Row) -> Result<Delivery, String> {
     .map_err(|e| e.to_string())
 }
 
+/// Why a file's row failed, for its PUSHED column: the row already names the file, so a
+/// file error says only what happened to it.
+fn row_error(e: &pushdetect_client::ClientError) -> String {
+    match e {
+        pushdetect_client::ClientError::File { source, .. } => source.to_string(),
+        e => e.to_string(),
+    }
+}
+
 fn print(rows: &[Row], as_json: bool) {
     if as_json {
         let list: Vec<Value> = rows
@@ -232,5 +241,25 @@ fn print(rows: &[Row], as_json: bool) {
             Err(e) => format!("error: {e}"),
         };
         println!("{:width$}  {:64}  {:>5}  {pushed}", r.file, r.sha256, score);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_error;
+    use pushdetect_client::ClientError;
+
+    #[test]
+    fn a_file_error_in_a_row_does_not_repeat_the_file() {
+        let e = ClientError::File {
+            path: "/data/a.exe".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"),
+        };
+        assert_eq!(row_error(&e), "No such file or directory");
+        let api = ClientError::Api {
+            code: 115,
+            message: "queue full".into(),
+        };
+        assert_eq!(row_error(&api), "queue full (error 115)");
     }
 }
