@@ -2,10 +2,10 @@
 //! live session it names (idle sessions expire; one in use is kept alive). The console's
 //! own session and CSRF token are in `console::session`.
 
-use crate::credentials::session_id_hash;
+use crate::credentials::{new_session_id, session_id_hash};
 use crate::state::AppState;
 use axum::http::{header, HeaderMap};
-use pushdetect_store::{Session, StoreError};
+use pushdetect_store::{Principal, Session, StoreError};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "pushdetect_session";
@@ -29,6 +29,22 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The value of the session cookie, if sent.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
     cookie(headers, SESSION_COOKIE)
+}
+
+/// Opens a session for `principal` of `account_id` and returns its id (the store keeps
+/// only its hash). Shared by the PAPI's and the Analyst API's logins, a password change,
+/// and the console.
+pub async fn open(
+    app: &AppState,
+    account_id: i64,
+    principal: Principal,
+) -> Result<String, StoreError> {
+    let id = new_session_id();
+    let now = chrono::Utc::now().timestamp_millis();
+    app.store
+        .create_session(&session_id_hash(&id), account_id, principal, now)
+        .await?;
+    Ok(id)
 }
 
 /// The live session with this id (idle for less than the configured time, its principal

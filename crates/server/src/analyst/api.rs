@@ -12,7 +12,7 @@ use super::content::Received;
 use super::content::Refused;
 use super::{results, submit};
 use crate::client_addr::ClientAddr;
-use crate::credentials::{new_session_id, session_id_hash};
+use crate::credentials::session_id_hash;
 use crate::envelope::Fmt;
 use crate::request::{content_type, query_params, utf8_field};
 use crate::sessions::{live_session, new_session_cookie, session_cookie};
@@ -432,15 +432,7 @@ async fn login(app: &AppState, addr: IpAddr, input: &Input, format: Format) -> R
         let key = input.require("key", "the license's access key")?;
         let token = input.require("api_token", "the license's API token")?;
         let who = check_license(app, addr, key, token).await?;
-        let id = new_session_id();
-        let now = chrono::Utc::now().timestamp_millis();
-        app.store
-            .create_session(
-                &session_id_hash(&id),
-                who.account_id,
-                Principal::License(who.license_id),
-                now,
-            )
+        let id = crate::sessions::open(app, who.account_id, Principal::License(who.license_id))
             .await
             .map_err(unavailable)?;
         Ok::<_, AnalystError>(id)

@@ -5,7 +5,7 @@
 //! value of a separate `SameSite=Strict` cookie (double submit): another site can make a
 //! browser send the cookie, but cannot read it to put it in the form.
 
-use crate::credentials::{new_session_id, session_id_hash};
+use crate::credentials::new_session_id;
 use crate::sessions::live_session;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -68,16 +68,7 @@ pub async fn start(
     account_id: i64,
     user_id: i64,
 ) -> Result<String, pushdetect_store::StoreError> {
-    let id = new_session_id();
-    let now = chrono::Utc::now().timestamp_millis();
-    app.store
-        .create_session(
-            &session_id_hash(&id),
-            account_id,
-            Principal::User(user_id),
-            now,
-        )
-        .await?;
+    let id = crate::sessions::open(app, account_id, Principal::User(user_id)).await?;
     Ok(set_cookie(app, CONSOLE_COOKIE, &id, None))
 }
 

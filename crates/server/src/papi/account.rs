@@ -10,7 +10,6 @@ use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use super::workflow::{actor, admin_only, role_of};
 use crate::client_addr::ClientAddr;
-use crate::credentials::{new_session_id, session_id_hash};
 use crate::provision::NewTokenError;
 use crate::sessions::new_session_cookie;
 use crate::state::AppState;
@@ -75,15 +74,7 @@ async fn change_own(
             return Err(ApiError::invalid("current_password", "your password now").into())
         }
     }
-    let session_id = new_session_id();
-    app.store
-        .create_session(
-            &session_id_hash(&session_id),
-            caller.account_id,
-            caller.principal,
-            chrono::Utc::now().timestamp_millis(),
-        )
-        .await?;
+    let session_id = crate::sessions::open(app, caller.account_id, caller.principal).await?;
     Ok((session_id, json!({"username": caller.label})))
 }
 

@@ -4,7 +4,7 @@ use super::caller::Caller;
 use super::form::Form;
 use super::reply::{Failure, Fmt, Reply};
 use crate::client_addr::ClientAddr;
-use crate::credentials::{new_session_id, session_id_hash};
+use crate::credentials::session_id_hash;
 use crate::sessions::{new_session_cookie, session_cookie, SESSION_COOKIE};
 use crate::state::AppState;
 use crate::throttle::Credential;
@@ -126,16 +126,7 @@ async fn do_login(
         return Err(ApiError::authentication("login failed: wrong credentials").into());
     };
     attempt.succeeded();
-    let session_id = new_session_id();
-    let now = chrono::Utc::now().timestamp_millis();
-    app.store
-        .create_session(
-            &session_id_hash(&session_id),
-            v.account_id,
-            v.principal,
-            now,
-        )
-        .await?;
+    let session_id = crate::sessions::open(app, v.account_id, v.principal).await?;
     crate::login_audit::logged_in(
         app,
         v.account_id,
