@@ -127,6 +127,20 @@ fn calling_user(caller: &Caller) -> Result<i64, Failure> {
     }
 }
 
+/// The tokens the caller may see and revoke: their own; an admin's, the account's.
+async fn tokens_in_view(app: &AppState, caller: &Caller) -> Result<Vec<ApiToken>, Failure> {
+    let user_id = calling_user(caller)?;
+    let whose = if role_of(app, caller).await?.may_administer() {
+        None
+    } else {
+        Some(user_id)
+    };
+    Ok(app
+        .store
+        .list_api_tokens(Some(caller.account_id), whose)
+        .await?)
+}
+
 /// The external form of a token (never its secret).
 pub fn token_json(t: &ApiToken) -> Value {
     json!({
@@ -190,16 +204,7 @@ pub async fn list(
 ) -> Reply {
     let result = async {
         ParamReader::new(&TOKEN_LIST, &params)?;
-        let user_id = calling_user(&caller)?;
-        let whose = if role_of(&app, &caller).await?.may_administer() {
-            None
-        } else {
-            Some(user_id)
-        };
-        let tokens = app
-            .store
-            .list_api_tokens(Some(caller.account_id), whose)
-            .await?;
+        let tokens = tokens_in_view(&app, &caller).await?;
         Ok::<_, Failure>(json!({"tokens": tokens.iter().map(token_json).collect::<Vec<_>>()}))
     }
     .await;
@@ -217,21 +222,14 @@ pub async fn revoke(
 ) -> Reply {
     let result = async {
         let r = ParamReader::new(&TOKEN_REVOKE, &params)?;
-        let user_id = calling_user(&caller)?;
+        let in_view = tokens_in_view(&app, &caller).await?;
         let id = r.parse_req("token_id", "the token's id", parse_id)?;
-        let admin = role_of(&app, &caller).await?.may_administer();
-        let token = app
-            .store
-            .list_api_tokens(Some(caller.account_id), (!admin).then_some(user_id))
-            .await?
-            .into_iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "token_id",
-                    "the id of one of your tokens, as token/list gives it",
-                )
-            })?;
+        let token = in_view.into_iter().find(|t| t.id == id).ok_or_else(|| {
+            ApiError::invalid(
+                "token_id",
+                "the id of one of your tokens, as token/list gives it",
+            )
+        })?;
         app.store
             .revoke_api_token(token.id, &actor(&caller, address))
             .await?;
