@@ -188,6 +188,10 @@ async fn apply(
             None => Ok(None),
         }
     };
+    let user_of_account = |id: Option<i64>| async move {
+        let users = store.list_users(Some(user.account_id)).await?;
+        Ok::<_, StoreError>(id.and_then(|id| users.into_iter().find(|u| u.id == id)))
+    };
     Ok(match field("op") {
         "add_user" => {
             let name = field("username");
@@ -217,9 +221,7 @@ async fn apply(
             })
         }
         "set_user" => {
-            let users = store.list_users(Some(user.account_id)).await?;
-            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
-            else {
+            let Some(target) = user_of_account(id_of(field("id"))).await? else {
                 return Ok(Outcome::Refused(
                     "'id' is not a user of this account".into(),
                 ));
@@ -233,9 +235,7 @@ async fn apply(
             Outcome::Done(format!("User {} {verb}", target.username))
         }
         "reset_password" => {
-            let users = store.list_users(Some(user.account_id)).await?;
-            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
-            else {
+            let Some(target) = user_of_account(id_of(field("id"))).await? else {
                 return Ok(Outcome::Refused(
                     "'id' is not a user of this account".into(),
                 ));
@@ -258,9 +258,7 @@ async fn apply(
             })
         }
         "set_role" => {
-            let users = store.list_users(Some(user.account_id)).await?;
-            let Some(target) = id_of(field("id")).and_then(|id| users.iter().find(|u| u.id == id))
-            else {
+            let Some(target) = user_of_account(id_of(field("id"))).await? else {
                 return Ok(Outcome::Refused(
                     "'id' is not a user of this account".into(),
                 ));
