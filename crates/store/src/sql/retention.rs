@@ -1,5 +1,6 @@
 //! [`Retention`] on both backends.
 
+use super::rows::ids;
 use super::statement::Statement;
 use super::{Backend, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -96,13 +97,7 @@ where
                 "SELECT DISTINCT incident_id FROM incident_events WHERE event_id IN (",
             );
             q.push_list(events.iter().copied()).push(")");
-            let touched: Vec<i64> = q
-                .query::<B>()
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
+            let touched = ids(q.query::<B>().fetch_all(&mut *conn).await?)?;
             for table in EVENT_ROWS {
                 let mut q = Statement::new(format!("DELETE FROM {table} WHERE event_id IN ("));
                 q.push_list(events.iter().copied()).push(")");
@@ -190,15 +185,4 @@ where
         tx.commit().await?;
         Ok(purged)
     }
-}
-
-/// The first column of each row, as ids.
-fn ids<R: Row>(rows: Vec<R>) -> StoreResult<Vec<i64>>
-where
-    usize: ColumnIndex<R>,
-    for<'q> i64: Decode<'q, R::Database> + Type<R::Database>,
-{
-    rows.iter()
-        .map(|r| r.try_get(0).map_err(StoreError::from))
-        .collect()
 }

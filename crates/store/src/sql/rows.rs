@@ -218,3 +218,14 @@ where
         })
     }
 }
+
+/// The first column of each row, as ids.
+pub(super) fn ids<R: Row>(rows: Vec<R>) -> StoreResult<Vec<i64>>
+where
+    usize: ColumnIndex<R>,
+    for<'q> i64: Decode<'q, R::Database> + Type<R::Database>,
+{
+    rows.iter()
+        .map(|r| r.try_get(0).map_err(StoreError::from))
+        .collect()
+}

@@ -578,13 +578,7 @@ where
         let mut q = Statement::new("SELECT event_id FROM incident_events WHERE incident_id = ");
         q.push_bind(id).push(" AND event_id IN (");
         q.push_list(events.iter().copied()).push(")");
-        let members: Vec<i64> = q
-            .query::<B>()
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
+        let members = super::rows::ids(q.query::<B>().fetch_all(&mut *tx).await?)?;
         if let Some(stranger) = events.iter().find(|e| !members.contains(e)) {
             return Err(StoreError::Refused(ApiError::invalid(
                 "event_ids",
