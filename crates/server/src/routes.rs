@@ -120,8 +120,7 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/metrics", get(metrics::render))
-        .fallback(crate::console::fallback);
+        .route("/metrics", get(metrics::render));
     if config.tls.is_some() {
         // Served over HTTPS: browsers are told to keep to it.
         app = app.layer(middleware::map_response(hsts));

@@ -67,22 +67,18 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// What a path nothing serves answers: a browser (asking for HTML) gets the console's
-/// not-found page, any other client a bare 404, as before.
+/// not-found page, any other client a bare 404. The console's router carries it, so its
+/// security headers apply.
 pub async fn fallback(headers: axum::http::HeaderMap) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     if wants_html {
-        let mut page = page::not_found(
+        page::not_found(
             session::Nav::default(),
             "Nothing is served at this address.",
-        );
-        page.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
-        page
+        )
     } else {
         axum::http::StatusCode::NOT_FOUND.into_response()
     }
@@ -133,5 +129,6 @@ pub fn router() -> Router<AppState> {
             "/static/console.js",
             get(|| async { asset("text/javascript; charset=utf-8", JS) }),
         )
+        .fallback(fallback)
         .layer(middleware::from_fn(security_headers))
 }
