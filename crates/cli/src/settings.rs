@@ -7,6 +7,7 @@
 //! clap definitions, so it cannot drift.
 
 use anyhow::{anyhow, bail, Context, Result};
+use clap::builder::Resettable;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Command};
 use std::ffi::OsString;
@@ -138,7 +139,7 @@ fn config_file(serve: &ArgMatches) -> Option<PathBuf> {
 /// Parses the command line; for `serve`, the settings of its file are added beneath the
 /// flags and environment variables that are given.
 pub fn parse() -> Result<ArgMatches, clap::Error> {
-    let cli = with_env(<crate::Cli as clap::CommandFactory>::command());
+    let mut cli = with_env(<crate::Cli as clap::CommandFactory>::command());
     let argv: Vec<OsString> = std::env::args_os().collect();
     let matches = cli.clone().try_get_matches_from(&argv)?;
     let Some(("serve", serve)) = matches.subcommand() else {
@@ -152,16 +153,11 @@ pub fn parse() -> Result<ArgMatches, clap::Error> {
         .and_then(|text| file_args(&path, &text, Some(serve)));
     let extra = match extra {
         Ok(extra) => extra,
-        Err(e) => {
-            return Err(cli
-                .clone()
-                .error(clap::error::ErrorKind::InvalidValue, format!("{e:#}")))
-        }
+        Err(e) => return Err(cli.error(clap::error::ErrorKind::InvalidValue, format!("{e:#}"))),
     };
     let mut all = argv;
     all.extend(extra);
-    cli.try_get_matches_from(all).map_err(|e| {
-        let mut cli = with_env(<crate::Cli as clap::CommandFactory>::command());
+    cli.try_get_matches_from_mut(all).map_err(|e| {
         cli.error(
             e.kind(),
             format!(
@@ -215,9 +211,12 @@ pub fn run(cmd: ConfigCmd) -> Result<()> {
             let mut argv: Vec<OsString> = vec!["pushdetect".into(), "serve".into()];
             argv.extend(args);
             let count = text.parse::<toml::Table>().map(|t| t.len()).unwrap_or(0);
-            // Only the file counts here: the environment is set aside by parsing with a
-            // command that reads none.
-            let plain = <crate::Cli as clap::CommandFactory>::command();
+            // Only the file counts here: no option reads the environment.
+            let plain = <crate::Cli as clap::CommandFactory>::command()
+                .mut_args(|a| a.env(Resettable::Reset))
+                .mut_subcommand("serve", |serve| {
+                    serve.mut_args(|a| a.env(Resettable::Reset))
+                });
             plain
                 .try_get_matches_from(argv)
                 .map_err(|e| anyhow!("{}: {}", file.display(), naming_the_setting(&e)))?;

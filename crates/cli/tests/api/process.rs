@@ -414,6 +414,19 @@ fn settings_come_from_flags_then_environment_then_the_file() {
     );
     let (ok, out, err) = run(&["config", "check", f]);
     assert!(ok && out.contains("5 settings, all valid"), "{out}{err}");
+    // `config check` reads the file alone: the environment of the shell it runs in does
+    // not count (a certificate without its key there would otherwise fail it).
+    let out = Command::new(BIN)
+        .args(["config", "check", f])
+        .env("PUSHDETECT_TLS_CERT", "/nonexistent.pem")
+        .env("PUSHDETECT_MAX_CONNECTIONS", "many")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     std::fs::write(&file, "listen = \"127.0.0.1:0\"\nmax_conections = 5\n").unwrap();
     for args in [vec!["config", "check", f], vec!["serve", "--config", f]] {
